@@ -1,0 +1,1 @@
+"""krel: the command-line front of the releng libraries."""

@@ -1,0 +1,102 @@
+"""Everything rich: consoles, step headers, progress bars, tables, prompts; honours NO_COLOR and CI."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from releng.errors import UsageError
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+
+def _console(stderr: bool) -> Console:
+    ci = os.environ.get("CI", "").lower() == "true"
+    # rich honours NO_COLOR itself; in CI there is no terminal to animate.
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, force_interactive=False if ci else None)
+
+
+console = _console(stderr=False)
+err_console = _console(stderr=True)
+
+
+def interactive() -> bool:
+    """A person is at the keyboard: stdin and stdout are TTYs and CI is not set."""
+    return sys.stdin.isatty() and sys.stdout.isatty() and os.environ.get("CI", "").lower() != "true"
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output for CI: plain JSON on stdout, never styled."""
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def error_line(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+
+
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    t = Table(title=title, show_lines=False)
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        t.add_row(*[str(v) for v in r])
+    console.print(t)
+
+
+def confirm(question: str, yes: bool, attempts: int = 3) -> bool:
+    """yes/no prompt on a TTY (up to `attempts` tries); without a TTY only --yes confirms."""
+    if yes:
+        return True
+    if not interactive():
+        raise UsageError(f"{question!r} needs an answer: pass --yes to confirm when not on a terminal")
+    for _ in range(attempts):
+        answer = console.input(f"{question} (yes/no) ").strip().lower()
+        if answer in ("yes", "y"):
+            return True
+        if answer in ("no", "n"):
+            return False
+    return False
+
+
+class RichReporter:
+    """The releng Reporter rendered with rich: numbered step headers and one progress bar per task."""
+
+    def __init__(self, job: str = "", quiet: bool = False) -> None:
+        self.job = job
+        self.quiet = quiet
+        self._progress: Progress | None = None
+        self._tasks: dict[str, TaskID] = {}
+
+    def step(self, index: int, total: int, title: str) -> None:
+        if not self.quiet:
+            err_console.rule(f"[bold][step {index}/{total}][/] {title}", align="left")
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            err_console.print(message, markup=False)
+
+    def progress(self, task: str, done: int, total: int) -> None:
+        if self.quiet or self._progress is None:
+            return
+        if task not in self._tasks:
+            self._tasks[task] = self._progress.add_task(task, total=total)
+        self._progress.update(self._tasks[task], completed=done, total=total)
+
+    @contextmanager
+    def live(self, bytes_mode: bool = False) -> Iterator[RichReporter]:
+        columns: list[Any] = [TextColumn("{task.description}"), BarColumn()]
+        columns.append(DownloadColumn() if bytes_mode else TextColumn("{task.completed}/{task.total}"))
+        columns.append(TimeRemainingColumn())
+        with Progress(*columns, console=err_console, transient=True, disable=self.quiet) as p:
+            self._progress = p
+            try:
+                yield self
+            finally:
+                self._progress = None
+                self._tasks.clear()

@@ -1,0 +1,1 @@
+"""Built-in release profiles (TOML files shipped as package data)."""
