@@ -1,0 +1,1 @@
+"""OCI distribution registry client: push, read, copy by digest, auth and rate limiting."""
