@@ -1,0 +1,300 @@
+"""The real git binary, wrapped as small named functions; the same in every mode."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from releng.errors import ReleaseError
+from releng.profile import Author
+
+# krel's order: merge commit, cherry-pick, revert, squash; the first pattern that matches wins.
+_PR_PATTERNS = (
+    re.compile(r"Merge pull request #(\d+)"),
+    re.compile(r"automated-cherry-pick-of-#(\d+)"),
+    re.compile(r"\(#(\d+)\)\s+This reverts commit"),
+    re.compile(r"\(#(\d+)\)"),
+)
+_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@")
+_RELEASE_BRANCH = re.compile(r"^release-(\d+)\.(\d+)$")
+
+
+class GitError(ReleaseError):
+    """A git command failed; the message names the command and git's own first line of error."""
+
+    @classmethod
+    def from_process(cls, args: list[str], stderr: str) -> GitError:
+        lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+        detail = next((ln for ln in lines if ln.startswith(("fatal:", "error:"))), lines[0] if lines else "failed")
+        return cls(_scrub(f"git {' '.join(args)}: {detail}"))
+
+
+class TagConflictError(GitError):
+    """A tag exists on another commit: tags are never moved."""
+
+    @classmethod
+    def for_tag(cls, tag: str, actual: str, expected: str) -> TagConflictError:
+        return cls(f"tag {tag} already exists but points to commit {actual[:12]}, expected {expected[:12]}")
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One commit of a first-parent walk, with the PR number krel would take from its message."""
+
+    sha: str
+    message: str
+    pr: int | None
+
+    @property
+    def subject(self) -> str:
+        return self.message.splitlines()[0] if self.message else ""
+
+
+def _scrub(text: str) -> str:
+    """Remove credentials embedded in remote URLs (e.g. https://git:<token>@github.com/...)."""
+    return _CREDENTIALS.sub(r"\g<scheme>***@", text)
+
+
+def _env(author: Author | None, extra: dict[str, str] | None) -> dict[str, str]:
+    env = {**os.environ, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
+    if author is not None:
+        env.update(
+            GIT_AUTHOR_NAME=author.name,
+            GIT_AUTHOR_EMAIL=author.email,
+            GIT_COMMITTER_NAME=author.name,
+            GIT_COMMITTER_EMAIL=author.email,
+        )
+    env.update(extra or {})
+    return env
+
+
+def _git(
+    args: list[str],
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+    input: str | None = None,
+    author: Author | None = None,
+) -> str:
+    full = ["git", *(["-C", str(cwd)] if cwd is not None else []), *args]
+    try:
+        proc = subprocess.run(full, capture_output=True, text=True, env=_env(author, env), input=input, check=False)
+    except OSError as exc:
+        raise GitError(f"cannot run git: {exc.strerror}") from exc
+    if check and proc.returncode != 0:
+        raise GitError.from_process(args, proc.stderr or proc.stdout)
+    return proc.stdout
+
+
+def run(
+    repo: Path, *args: str, env: dict[str, str] | None = None, check: bool = True, input: str | None = None
+) -> str:
+    """Run `git -C repo args...` and return stdout; GitError on failure when check."""
+    return _git(list(args), cwd=repo, env=env, check=check, input=input)
+
+
+def clone(url: str, dest: Path, branch: str | None = None, bare: bool = False) -> Path:
+    """git clone url dest (optionally one branch checked out, or bare)."""
+    options = [*(["--bare"] if bare else []), *(["--branch", branch] if branch else [])]
+    _git(["clone", "--quiet", *options, url, str(dest)])
+    return dest
+
+
+def init(path: Path, bare: bool = False, branch: str = "master") -> Path:
+    """git init with the given initial branch."""
+    path.mkdir(parents=True, exist_ok=True)
+    _git(["init", "--quiet", *(["--bare"] if bare else []), f"--initial-branch={branch}", str(path)])
+    return path
+
+
+def rev_parse(repo: Path, rev: str) -> str:
+    """Full sha of the commit rev names."""
+    out = _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=repo, check=False).strip()
+    if not out:
+        raise GitError(f"unknown revision {rev!r} in {repo}")
+    return out
+
+
+def ref_exists(repo: Path, ref: str) -> bool:
+    return bool(_git(["rev-parse", "--verify", "--quiet", ref], cwd=repo, check=False).strip())
+
+
+def current_branch(repo: Path) -> str | None:
+    """The checked-out branch, or None on a detached HEAD."""
+    out = _git(["symbolic-ref", "--quiet", "--short", "HEAD"], cwd=repo, check=False).strip()
+    return out or None
+
+
+def describe(repo: Path, rev: str = "HEAD", match: str = "v*", abbrev: int = 14) -> str:
+    """git describe --tags (the k/k hack/lib/version.sh convention)."""
+    return _git(["describe", "--tags", f"--match={match}", f"--abbrev={abbrev}", rev], cwd=repo).strip()
+
+
+def merge_base(repo: Path, a: str, b: str) -> str:
+    out = _git(["merge-base", a, b], cwd=repo, check=False).strip()
+    if not out:
+        raise GitError(f"no merge base between {a!r} and {b!r} in {repo}")
+    return out
+
+
+def is_ancestor(repo: Path, a: str, b: str) -> bool:
+    proc = subprocess.run(
+        ["git", "-C", str(repo), "merge-base", "--is-ancestor", a, b], capture_output=True, env=_env(None, None)
+    )
+    return proc.returncode == 0
+
+
+def pr_number(message: str) -> int | None:
+    """PR number from a commit message, krel's patterns in krel's order."""
+    for pattern in _PR_PATTERNS:
+        match = pattern.search(message)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def first_parent_commits(repo: Path, end: str, start: str) -> list[Commit]:
+    """First-parent walk from end back to merge-base(start, end), newest first (krel's notes gathering)."""
+    end_sha = rev_parse(repo, end)
+    stop = merge_base(repo, rev_parse(repo, start), end_sha)
+    out = _git(["log", "--first-parent", "--format=%H%x00%B%x1e", f"{stop}..{end_sha}"], cwd=repo)
+    commits = []
+    for record in out.split("\x1e"):
+        record = record.strip("\n")
+        if not record:
+            continue
+        sha, _, message = record.partition("\x00")
+        message = message.strip("\n")
+        commits.append(Commit(sha=sha, message=message, pr=pr_number(message)))
+    return commits
+
+
+def show_file(repo: Path, rev: str, path: str) -> str | None:
+    """Content of path at rev, None when the file does not exist there."""
+    proc = subprocess.run(
+        ["git", "-C", str(repo), "show", f"{rev}:{path}"], capture_output=True, text=True, env=_env(None, None)
+    )
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def tags(repo: Path, pattern: str = "v*") -> list[str]:
+    return [t for t in _git(["tag", "--list", pattern], cwd=repo).splitlines() if t]
+
+
+def tag_commit(repo: Path, tag: str) -> str | None:
+    """Commit a tag points to (peeled), None when the tag does not exist."""
+    out = _git(["rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}"], cwd=repo, check=False).strip()
+    return out or None
+
+
+def _is_empty_commit_on(repo: Path, sha: str, parent: str) -> bool:
+    """True when sha is an empty commit whose first parent is `parent` (krel's release commit)."""
+    parents = _git(["rev-list", "--parents", "-n", "1", sha], cwd=repo).split()
+    if len(parents) < 2 or parents[1] != parent:
+        return False
+    return _git(["diff-tree", "--no-commit-id", "-r", sha], cwd=repo).strip() == ""
+
+
+def tag(repo: Path, name: str, commit: str, message: str, author: Author) -> bool:
+    """Create annotated tag `name` at commit; False if it already exists there (krel's idempotent re-tagging)."""
+    target = rev_parse(repo, commit)
+    existing = tag_commit(repo, name)
+    if existing is not None:
+        if existing == target or _is_empty_commit_on(repo, existing, target):
+            return False
+        raise TagConflictError.for_tag(name, existing, target)
+    _git(["tag", "--annotate", "--message", message, name, target], cwd=repo, author=author)
+    return True
+
+
+def release_commit(repo: Path, message: str, author: Author) -> str:
+    """The empty 'Release commit for …' krel makes on release branches before tagging."""
+    _git(["commit", "--allow-empty", "--quiet", "--message", message], cwd=repo, author=author)
+    return rev_parse(repo, "HEAD")
+
+
+def checkout(
+    repo: Path, ref: str, create: bool = False, start: str | None = None, force_create: bool = False
+) -> None:
+    """git checkout ref; -b with create, -B with force_create (krel: `checkout -B release-x.y <commit>`)."""
+    flag = ["-B"] if force_create else ["-b"] if create else []
+    _git(["checkout", "--quiet", *flag, ref, *([start] if start else [])], cwd=repo)
+
+
+def merge(
+    repo: Path, ref: str, message: str | None = None, ff_only: bool = False, author: Author | None = None
+) -> str:
+    """Merge ref into the current branch; returns the new HEAD."""
+    args = ["merge", "--quiet", "--no-edit", *(["--ff-only"] if ff_only else []), *(["-m", message] if message else [])]
+    _git([*args, ref], cwd=repo, author=author)
+    return rev_parse(repo, "HEAD")
+
+
+def commit_paths(repo: Path, paths: list[str], message: str, author: Author) -> str | None:
+    """Stage paths and commit them; None when nothing changed."""
+    _git(["add", "--", *paths], cwd=repo)
+    if subprocess.run(["git", "-C", str(repo), "diff", "--cached", "--quiet"], env=_env(None, None)).returncode == 0:
+        return None
+    _git(["commit", "--quiet", "--message", message], cwd=repo, author=author)
+    return rev_parse(repo, "HEAD")
+
+
+def remote_url(repo: Path, remote: str = "origin") -> str:
+    return _git(["remote", "get-url", remote], cwd=repo).strip()
+
+
+def set_remote_url(repo: Path, remote: str, url: str) -> None:
+    if _git(["remote"], cwd=repo).split().count(remote):
+        _git(["remote", "set-url", remote, url], cwd=repo)
+    else:
+        _git(["remote", "add", remote, url], cwd=repo)
+
+
+def fetch(repo: Path, remote: str = "origin", refspecs: tuple[str, ...] = ()) -> None:
+    _git(["fetch", "--quiet", "--tags", remote, *refspecs], cwd=repo)
+
+
+def _ls_remote(args: list[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for line in _git(["ls-remote", *args]).splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref:
+            pairs.append((sha, ref))
+    return pairs
+
+
+def ls_remote_heads(url: str, branch: str | None = None) -> dict[str, str]:
+    """Branch name -> sha on the remote (url may be a path or a remote URL)."""
+    args = ["--heads", url, *([f"refs/heads/{branch}"] if branch else [])]
+    return {ref.removeprefix("refs/heads/"): sha for sha, ref in _ls_remote(args)}
+
+
+def ls_remote_tags(url: str) -> dict[str, str]:
+    """Tag -> commit sha on the remote, annotated tags peeled."""
+    result: dict[str, str] = {}
+    for sha, ref in _ls_remote(["--tags", url]):
+        name = ref.removeprefix("refs/tags/")
+        if name.endswith("^{}"):
+            result[name[:-3]] = sha
+        else:
+            result.setdefault(name, sha)
+    return result
+
+
+def remote_branch_exists(url: str, branch: str) -> bool:
+    return branch in ls_remote_heads(url, branch)
+
+
+def push(repo: Path, remote: str, refspecs: list[str], dry_run: bool) -> str:
+    """git push [--dry-run] remote refspecs; returns git's report."""
+    args = ["push", "--porcelain", *(["--dry-run"] if dry_run else []), remote, *refspecs]
+    return _scrub(_git(args, cwd=repo))
+
+
+def latest_release_branch(url: str) -> str | None:
+    """The highest release-X.Y branch on the remote."""
+    found = [(int(m.group(1)), int(m.group(2)), b) for b in ls_remote_heads(url) if (m := _RELEASE_BRANCH.match(b))]
+    return max(found)[2] if found else None
