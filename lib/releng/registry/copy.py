@@ -1,0 +1,109 @@
+"""Copy an image by digest between repositories or registries, byte for byte, so the digest is preserved."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from releng.registry import oci
+from releng.registry.client import RegistryClient, RegistryError
+from releng.registry.oci import Descriptor
+
+
+class TagMoveError(RegistryError):
+    """A destination tag already points at another digest; production tags never move."""
+
+    @classmethod
+    def for_tag(cls, host: str, repo: str, tag: str, current: str, wanted: str) -> TagMoveError:
+        return cls(
+            f"registry {host}, repository {repo}: tag {tag} points at {current}, refusing to move it to {wanted}"
+        )
+
+
+@dataclass
+class CopyResult:
+    """What one copy_image call did; a rerun of a finished copy reports only *_present / skipped counts."""
+
+    digest: str
+    manifests_copied: int = 0
+    manifests_present: int = 0
+    blobs_copied: int = 0
+    blobs_mounted: int = 0
+    blobs_skipped: int = 0
+    bytes_copied: int = 0
+    tags_added: list[str] = field(default_factory=list)
+    tags_present: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.manifests_copied or self.tags_added)
+
+
+def _copy_blob(src: RegistryClient, src_repo: str, dst: RegistryClient, dst_repo: str, blob: Descriptor,
+               result: CopyResult) -> None:
+    if dst.blob_exists(dst_repo, blob.digest):
+        result.blobs_skipped += 1
+        return
+    # A mount is a metadata-only link inside one registry; it needs the source repo readable by the same account.
+    if src.host == dst.host and src_repo != dst_repo and dst.mount_blob(dst_repo, blob.digest, src_repo):
+        result.blobs_mounted += 1
+        return
+    dst.push_blob_from(src, src_repo, dst_repo, blob)
+    result.blobs_copied += 1
+    result.bytes_copied += blob.size
+
+
+def _copy_manifest(src: RegistryClient, src_repo: str, dst: RegistryClient, dst_repo: str, digest: str,
+                   result: CopyResult) -> tuple[bytes, str]:
+    """Copy one manifest and everything under it (children before the index: the registry checks them)."""
+    raw, media_type, _ = src.get_manifest(src_repo, digest)
+    where = f"{src.host}/{src_repo}@{digest}"
+    doc = oci.parse_manifest(raw, where)
+    if media_type in oci.INDEX_TYPES:
+        for child, _platform in oci.children(doc, where):
+            if dst.head_manifest(dst_repo, child.digest) is not None:
+                result.manifests_present += 1
+            else:
+                _copy_manifest(src, src_repo, dst, dst_repo, child.digest, result)
+    elif media_type in oci.IMAGE_TYPES:
+        for blob in oci.blobs(doc, where):
+            _copy_blob(src, src_repo, dst, dst_repo, blob, result)
+    else:
+        raise RegistryError(f"registry {src.host}, repository {src_repo}: {digest} has unsupported media type "
+                            f"{media_type!r}; expected a Docker v2 / OCI manifest or index")
+    dst.put_manifest(dst_repo, digest, raw, media_type)
+    result.manifests_copied += 1
+    return raw, media_type
+
+
+def copy_image(src: RegistryClient, src_repo: str, digest: str, dst: RegistryClient, dst_repo: str,
+               tags: Sequence[str] = ()) -> CopyResult:
+    """Copy src_repo@digest to dst_repo (manifest lists whole, blobs mounted/skipped/streamed), then add tags.
+
+    Idempotent: what is already there is left alone. A tag on another digest is refused before anything is written.
+    """
+    oci.check_digest(digest)
+    result = CopyResult(digest)
+    wanted: list[str] = []
+    for tag in tags:
+        current = dst.head_manifest(dst_repo, tag)
+        if current is None:
+            wanted.append(tag)
+        elif current.digest == digest:
+            result.tags_present.append(tag)
+        else:
+            raise TagMoveError.for_tag(dst.host, dst_repo, tag, current.digest, digest)
+    present = dst.head_manifest(dst_repo, digest)
+    manifest: tuple[bytes, str] | None = None
+    if present is None:
+        manifest = _copy_manifest(src, src_repo, dst, dst_repo, digest, result)
+    else:
+        result.manifests_present += 1
+    if wanted:
+        if manifest is None:
+            raw, media_type, _ = dst.get_manifest(dst_repo, digest)
+            manifest = (raw, media_type)
+        for tag in wanted:
+            dst.put_manifest(dst_repo, tag, manifest[0], manifest[1])
+            result.tags_added.append(tag)
+    return result
