@@ -1,0 +1,147 @@
+"""The announcement: data for the release and branch-cut templates, the subject line, and writing both files."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from releng.errors import ReleaseError, UsageError
+from releng.profile import Profile
+from releng.templates import render
+from releng.version import parse_tag
+
+ANNOUNCEMENT_FILE = "announcement.html"
+SUBJECT_FILE = "announcement-subject.txt"
+
+# krel links its release managers page; profiles without a `links.release_managers` key fall back to this
+# for the Kubernetes upstream so the kubernetes profile reproduces krel's text.
+_KRELEASE_MANAGERS = {"https://github.com/kubernetes/kubernetes": "https://git.k8s.io/sig-release/release-managers.md"}
+
+# krel keeps the first dotted number of `go version` (`go version go1.22.4 linux/amd64` -> 1.22.4).
+_GO_VERSION = re.compile(r"([0-9]+)(\.[0-9]+)?(\.[0-9]+)")
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """A rendered announcement: which variant, its subject line and its HTML."""
+
+    kind: str  # "release" or "branch"
+    tag: str
+    subject: str
+    html: str
+
+
+def link(template: str, tag: str, branch: str = "") -> str:
+    """Fill a profile link's runtime placeholders ({major}, {minor}, {patch}, {tag}, {version}, {branch})."""
+    version = parse_tag(tag)
+    values = {
+        "major": str(version.major),
+        "minor": str(version.minor),
+        "patch": str(version.patch),
+        "tag": tag,
+        "version": tag.removeprefix("v"),
+        "branch": branch or f"release-{version.major}.{version.minor}",
+    }
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise UsageError(f"profile link {template!r}: cannot fill placeholders ({exc})") from exc
+
+
+def subject_for(profile: Profile, tag: str) -> str:
+    """krel's subject for a release mail: '<Product> <tag> is live!'."""
+    return render("announce/release-subject.txt.j2", product=profile.product, tag=tag).strip()
+
+
+def managers_url(profile: Profile) -> str:
+    """The release managers page linked at the bottom of both variants ('' when the profile has none)."""
+    configured: str = getattr(profile.links, "release_managers", "")
+    return configured or _KRELEASE_MANAGERS.get(profile.upstream.url.rstrip("/"), "")
+
+
+def parse_go_version(output: str) -> str:
+    """The version number from `go version` output, as krel extracts it."""
+    match = _GO_VERSION.search(output)
+    if match is None:
+        raise ReleaseError(f"announce: cannot find a Go version in {output.strip()!r}")
+    return match.group(0)
+
+
+def detect_go_version(run: Callable[[list[str]], str] | None = None) -> str:
+    """Run `go version` and return its version; a clear error when go is not installed."""
+    runner = run or _run
+    return parse_go_version(runner(["go", "version"]))
+
+
+def _run(argv: list[str]) -> str:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=60)
+    except FileNotFoundError as exc:
+        raise UsageError(f"announce: {argv[0]} is not installed; pass the toolchain version with --go-version") from exc
+    except (subprocess.SubprocessError, OSError) as exc:
+        raise ReleaseError(f"announce: {' '.join(argv)} failed: {exc}") from exc
+    return out.stdout
+
+
+def build_announcement(
+    profile: Profile,
+    tag: str,
+    *,
+    go_version: str,
+    changelog_html: str = "",
+) -> Announcement:
+    """The release announcement for `tag` (krel's CreateForRelease text for the kubernetes profile)."""
+    parse_tag(tag)
+    changelog_url = link(profile.links.changelog, tag) if profile.links.changelog else ""
+    html = render(
+        "announce/release.html.j2",
+        product=profile.product,
+        tag=tag,
+        go_version=go_version,
+        changelog_url=changelog_url,
+        changelog_name=PurePosixPath(changelog_url).name if changelog_url else "CHANGELOG",
+        github_release_url=link(profile.links.github_release, tag) if profile.links.github_release else "",
+        changelog_html=changelog_html.strip("\n"),
+        managers_url=managers_url(profile),
+    )
+    return Announcement(kind="release", tag=tag, subject=subject_for(profile, tag), html=html)
+
+
+def build_branch_announcement(profile: Profile, tag: str, branch: str) -> Announcement:
+    """The branch-cut announcement ('<Product>'s release-X.Y branch has been created.')."""
+    if not re.fullmatch(r"release-\d+\.\d+", branch):
+        raise UsageError(f"announce: branch {branch!r} is not a release branch: expected release-X.Y")
+    parse_tag(tag)
+    html = render(
+        "announce/branch.html.j2",
+        product=profile.product,
+        branch=branch,
+        cherry_picks_url=profile.links.cherry_picks,
+        managers_url=managers_url(profile),
+    )
+    subject = render("announce/branch-subject.txt.j2", product=profile.product, branch=branch).strip()
+    return Announcement(kind="branch", tag=tag, subject=subject, html=html)
+
+
+def write_announcement(announcement: Announcement, work_dir: Path) -> tuple[Path, Path]:
+    """Write announcement.html and announcement-subject.txt into work_dir; returns both paths."""
+    try:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        html_path = work_dir / ANNOUNCEMENT_FILE
+        subject_path = work_dir / SUBJECT_FILE
+        html_path.write_text(announcement.html, encoding="utf-8")
+        subject_path.write_text(announcement.subject, encoding="utf-8")
+    except OSError as exc:
+        raise ReleaseError(f"announce: cannot write the announcement into {work_dir}: {exc.strerror}") from exc
+    return html_path, subject_path
+
+
+def read_changelog_html(path: Path) -> str:
+    """The changelog HTML file passed to `announce build --changelog-html`."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"announce: cannot read changelog HTML {path}: {exc.strerror}") from exc
