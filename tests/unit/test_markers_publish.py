@@ -73,6 +73,7 @@ def test_marker_refusals() -> None:
         # the exception needs rc with three parts and a bare numeric pre-release
         (f"1.30.0-beta.2.10+{Z}", f"1.30.0-11+{Z}", False),
         (f"1.30.0-rc.2+{Z}", f"1.30.0-11+{Z}", False),
+        (f"1.30.0-rc.2.10+{Z}", f"1.30.0-beta+{Z}", False),
         (f"1.30.0-rc.2.10+{Z}", f"1.30.0-rc.2.11+{Z}", True),
     ],
 )
