@@ -1,0 +1,89 @@
+"""The pull-request data notes need, and the one Protocol every GitHub source implements."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from releng.errors import ReleaseError
+
+# (done, total): called after each pull request is known; the CLI renders it as a bar.
+Progress = Callable[[int, int], None]
+
+
+class GitHubError(ReleaseError):
+    """A GitHub source failed (HTTP error, bad payload, missing recording)."""
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """The fields of a merged pull request that release notes use."""
+
+    number: int
+    title: str
+    body: str
+    labels: tuple[str, ...]
+    author: str
+    author_url: str
+    url: str
+    merge_commit_sha: str
+    base_ref: str
+    head_ref: str
+    head_label: str
+    updated_at: str
+    merged_at: str
+
+    def to_rest(self) -> dict[str, Any]:
+        """The subset of GitHub's REST pull-request object that from_rest reads (krel's record format)."""
+        return {
+            "number": self.number,
+            "title": self.title,
+            "body": self.body,
+            "labels": [{"name": name} for name in self.labels],
+            "user": {"login": self.author, "html_url": self.author_url},
+            "html_url": self.url,
+            "merge_commit_sha": self.merge_commit_sha,
+            "base": {"ref": self.base_ref},
+            "head": {"ref": self.head_ref, "label": self.head_label},
+            "updated_at": self.updated_at,
+            "merged_at": self.merged_at,
+        }
+
+
+def from_rest(data: Any, where: str) -> PullRequest:
+    """Build a PullRequest from a REST pull-request object; GitHubError naming `where` if it is not one."""
+    try:
+        user = data.get("user") or {}
+        head = data.get("head") or {}
+        login = str(user.get("login") or "")
+        return PullRequest(
+            number=int(data["number"]),
+            title=str(data.get("title") or ""),
+            body=str(data.get("body") or ""),
+            labels=tuple(str(label["name"]) for label in data.get("labels") or []),
+            author=login,
+            author_url=str(user.get("html_url") or (f"https://github.com/{login}" if login else "")),
+            url=str(data.get("html_url") or ""),
+            merge_commit_sha=str(data.get("merge_commit_sha") or ""),
+            base_ref=str((data.get("base") or {}).get("ref") or ""),
+            head_ref=str(head.get("ref") or ""),
+            head_label=str(head.get("label") or ""),
+            updated_at=str(data.get("updated_at") or ""),
+            merged_at=str(data.get("merged_at") or ""),
+        )
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise GitHubError(f"{where}: not a GitHub pull request object ({type(exc).__name__}: {exc})") from exc
+
+
+class PullRequests(Protocol):
+    """Pull-request data by number for one repository."""
+
+    def get(self, numbers: Sequence[int], progress: Progress | None = None) -> dict[int, PullRequest]:
+        """Fetch the given pull requests; raise GitHubError if any cannot be had."""
+        ...
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests made so far (0 for offline sources)."""
+        ...

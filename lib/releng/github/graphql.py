@@ -1,0 +1,143 @@
+"""Pull requests through GitHub's GraphQL API (httpx): up to 100 per query, so 2,000 PRs cost 20 requests."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from releng.github import ratelimit
+from releng.github.base import GitHubError, Progress, PullRequest
+
+log = logging.getLogger(__name__)
+
+BATCH = 100  # pull requests per query; well inside GitHub's node limit with labels(first: 100)
+
+_FIELDS = """
+fragment pr on PullRequest {
+  number title body url updatedAt mergedAt baseRefName headRefName
+  author { login url }
+  mergeCommit { oid }
+  headRepositoryOwner { login }
+  labels(first: 100) { nodes { name } }
+}
+"""
+
+
+def _query(numbers: Sequence[int]) -> str:
+    aliases = "\n".join(f"    pr{n}: pullRequest(number: {n}) {{ ...pr }}" for n in numbers)
+    return (
+        "query($owner: String!, $name: String!) {\n  repository(owner: $owner, name: $name) {\n"
+        f"{aliases}\n  }}\n  rateLimit {{ remaining resetAt cost }}\n}}\n{_FIELDS}"
+    )
+
+
+def _pull_request(node: dict[str, Any]) -> PullRequest:
+    author = node.get("author") or {}
+    owner = (node.get("headRepositoryOwner") or {}).get("login") or ""
+    head = str(node.get("headRefName") or "")
+    return PullRequest(
+        number=int(node["number"]),
+        title=str(node.get("title") or ""),
+        body=str(node.get("body") or ""),
+        labels=tuple(str(label["name"]) for label in (node.get("labels") or {}).get("nodes") or []),
+        author=str(author.get("login") or ""),
+        author_url=str(author.get("url") or ""),
+        url=str(node.get("url") or ""),
+        merge_commit_sha=str((node.get("mergeCommit") or {}).get("oid") or ""),
+        base_ref=str(node.get("baseRefName") or ""),
+        head_ref=head,
+        head_label=f"{owner}:{head}" if owner else head,
+        updated_at=str(node.get("updatedAt") or ""),
+        merged_at=str(node.get("mergedAt") or ""),
+    )
+
+
+class GraphQLPullRequests:
+    """Batched pull-request lookups over one keep-alive connection; the token goes only into a header."""
+
+    def __init__(
+        self,
+        org: str,
+        repo: str,
+        token: str,
+        api_url: str = "https://api.github.com",
+        policy: ratelimit.Policy | None = None,
+        batch: int = BATCH,
+        timeout: float = 30.0,
+    ) -> None:
+        self.org, self.repo, self.batch = org, repo, batch
+        self.policy = policy or ratelimit.Policy()
+        self.endpoint = api_url.rstrip("/") + "/graphql"
+        self._client = httpx.Client(
+            headers={"Authorization": f"bearer {token}", "User-Agent": "krel"}, timeout=timeout
+        )
+        self._requests = 0
+
+    @property
+    def requests(self) -> int:
+        return self._requests
+
+    def get(self, numbers: Sequence[int], progress: Progress | None = None) -> dict[int, PullRequest]:
+        """All the given pull requests, BATCH per query."""
+        wanted = sorted(set(numbers))
+        found: dict[int, PullRequest] = {}
+        for start in range(0, len(wanted), self.batch):
+            chunk = wanted[start : start + self.batch]
+            found.update(self._fetch(chunk))
+            if progress:
+                progress(len(found), len(wanted))
+        return found
+
+    def _fetch(self, numbers: Sequence[int]) -> dict[int, PullRequest]:
+        payload = {"query": _query(numbers), "variables": {"owner": self.org, "name": self.repo}}
+        try:
+            data = ratelimit.call(lambda: self._post(payload), self.policy)
+        except ratelimit.RetryableError as exc:
+            raise GitHubError(
+                f"GitHub GraphQL {self.endpoint}: gave up after {self.policy.attempts} attempts ({exc.reason})"
+            ) from None
+        repository = (data.get("data") or {}).get("repository")
+        if repository is None:
+            raise GitHubError(f"GitHub GraphQL: repository {self.org}/{self.repo} not found or not readable")
+        result = {}
+        for n in numbers:
+            node = repository.get(f"pr{n}")
+            if node is None:
+                raise GitHubError(f"GitHub GraphQL: pull request #{n} not found in {self.org}/{self.repo}")
+            result[n] = _pull_request(node)
+        return result
+
+    def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
+        self._requests += 1
+        try:
+            response = self._client.post(self.endpoint, json=payload)
+        except httpx.TransportError as exc:
+            raise ratelimit.RetryableError(f"connection error: {type(exc).__name__}", 1.0, backoff=True) from exc
+        retry = ratelimit.classify(response.status_code, response.headers, response.text, self.policy)
+        if retry is not None:
+            log.warning("GitHub GraphQL: %s, waiting %.0f s", retry.reason, retry.wait)
+            raise retry
+        if response.status_code == 401:
+            raise GitHubError("GitHub GraphQL: 401 Unauthorized: check GITHUB_TOKEN")
+        if response.status_code != 200:
+            raise GitHubError(f"GitHub GraphQL {self.endpoint}: HTTP {response.status_code}")
+        try:
+            data: dict[str, Any] = response.json()
+        except ValueError:
+            raise GitHubError(f"GitHub GraphQL {self.endpoint}: answer is not JSON") from None
+        errors = data.get("errors") or []
+        if any(e.get("type") == "RATE_LIMITED" for e in errors):
+            reset = response.headers.get("x-ratelimit-reset")
+            wait = max(0.0, float(reset) - self.policy.clock()) + 1.0 if reset else self.policy.secondary_wait
+            log.warning("GitHub GraphQL: rate limited, waiting %.0f s", wait)
+            raise ratelimit.RetryableError("primary rate limit", wait)
+        hard = [e for e in errors if e.get("type") != "NOT_FOUND"]
+        if hard:
+            raise GitHubError(f"GitHub GraphQL: {hard[0].get('message', 'error')}")
+        return data
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,188 @@
+"""krel's notes document: downloads, container images, CVEs, urgent notes and notes grouped by kind."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from releng.errors import UsageError
+from releng.notes.note import Cve, ReleaseNote
+
+# krel kindPriority, with the three kinds it folds into others.
+KIND_ORDER = (
+    "deprecation",
+    "api-change",
+    "feature",
+    "design",
+    "documentation",
+    "failing-test",
+    "bug",
+    "regression",
+    "cleanup",
+    "flake",
+    "other",
+    "uncategorized",
+)
+KIND_MAP = {"regression": "bug", "cleanup": "other", "flake": "other"}
+KIND_TITLES = {
+    "api-change": "API Change",
+    "failing-test": "Failing Test",
+    "bug": "Bug or Regression",
+    "other": "Other (Cleanup or Flake)",
+}
+DOWNLOAD_GROUPS = (
+    ("Source Code", ("kubernetes.tar.gz", "kubernetes-src.tar.gz")),
+    ("Client Binaries", ("kubernetes-client-",)),
+    ("Server Binaries", ("kubernetes-server-",)),
+    ("Node Binaries", ("kubernetes-node-",)),
+)
+IMAGE_REGISTRY = "registry.k8s.io"
+IMAGE_CONSOLE = "https://console.cloud.google.com/artifacts/docker/k8s-artifacts-prod/southamerica-east1/images"
+
+
+@dataclass(frozen=True)
+class File:
+    name: str
+    url: str
+    sha512: str
+
+
+@dataclass(frozen=True)
+class FileGroup:
+    title: str
+    files: tuple[File, ...]
+
+
+@dataclass(frozen=True)
+class Arch:
+    arch: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Image:
+    ref: str
+    url: str
+    arches: tuple[Arch, ...]
+
+
+@dataclass(frozen=True)
+class KindSection:
+    kind: str
+    title: str
+    entries: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Document:
+    """Everything the notes templates show, already grouped and sorted."""
+
+    downloads: tuple[FileGroup, ...]
+    images: tuple[Image, ...]
+    cves: tuple[Cve, ...]
+    action_required: tuple[str, ...]
+    kinds: tuple[KindSection, ...]
+
+
+def kind_title(kind: str) -> str:
+    return KIND_TITLES.get(kind, kind.replace("-", " ").title())
+
+
+def _priority(kind: str) -> int:
+    # kinds krel does not know sort after Other and before Uncategorized
+    return KIND_ORDER.index(kind) if kind in KIND_ORDER else KIND_ORDER.index("other") + 1
+
+
+def _entry(markdown: str) -> str:
+    for prefix in ("- ", "* "):
+        if markdown.startswith(prefix):
+            return markdown[len(prefix) :]
+    return markdown
+
+
+def group(notes: list[ReleaseNote]) -> tuple[tuple[Cve, ...], tuple[str, ...], tuple[KindSection, ...]]:
+    """krel document.New: multi-kind notes once under the highest-priority kind, action-required only as urgent."""
+    cves: list[Cve] = []
+    urgent: list[str] = []
+    by_kind: dict[str, list[str]] = {}
+    for note in notes:
+        if note.cve is not None:
+            cves.append(note.cve)
+        if not note.published:
+            continue
+        entry = _entry(note.markdown)
+        if note.duplicate_kind:
+            top = min((KIND_MAP.get(k, k) for k in note.kinds), key=_priority)
+            by_kind.setdefault(top, []).append(entry)
+        elif note.action_required:
+            urgent.append(entry)
+        elif note.kinds:
+            for kind in dict.fromkeys(KIND_MAP.get(k, k) for k in note.kinds):
+                by_kind.setdefault(kind, []).append(entry)
+        else:
+            by_kind.setdefault("uncategorized", []).append(entry)
+    sections = tuple(
+        KindSection(kind, kind_title(kind), tuple(sorted(by_kind[kind])))
+        for kind in sorted(by_kind, key=lambda k: (_priority(k), k))
+    )
+    return tuple(cves), tuple(sorted(urgent)), sections
+
+
+def sha512(path: Path) -> str:
+    digest = hashlib.sha512()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def downloads(tars_dir: Path, download_url: str, tag: str) -> tuple[FileGroup, ...]:
+    """The four download tables from the tarballs in tars_dir (sha512 each), URLs `<download_url>/<tag>/<file>`."""
+    if not tars_dir.is_dir():
+        raise UsageError(f"tarball directory {tars_dir} does not exist")
+    names = sorted(p.name for p in tars_dir.iterdir() if p.is_file() and p.name.endswith(".tar.gz"))
+    groups = []
+    for title, patterns in DOWNLOAD_GROUPS:
+        picked = [n for n in names if any(n == p or (p.endswith("-") and n.startswith(p)) for p in patterns)]
+        if title == "Source Code":
+            picked = [p for p in patterns if p in picked]  # krel lists kubernetes.tar.gz first
+        files = tuple(File(n, f"{download_url.rstrip('/')}/{tag}/{n}", sha512(tars_dir / n)) for n in picked)
+        if files:
+            groups.append(FileGroup(title, files))
+    return tuple(groups)
+
+
+def images(names: list[tuple[str, list[str]]], tag: str, registry: str = IMAGE_REGISTRY) -> tuple[Image, ...]:
+    """The Container Images table: manifest list per image name with one link per architecture."""
+    return tuple(
+        Image(
+            ref=f"{registry}/{name}:{tag}",
+            url=f"{IMAGE_CONSOLE}/{name}",
+            arches=tuple(Arch(a, f"{IMAGE_CONSOLE}/{name}-{a}") for a in arches),
+        )
+        for name, arches in sorted(names)
+    )
+
+
+def images_from_dir(release_images: Path) -> list[tuple[str, list[str]]]:
+    """(name, arches) from `<dir>/<arch>/<name>[-<arch>].tar`, as krel reads _output/release-images."""
+    if not release_images.is_dir():
+        raise UsageError(f"release images directory {release_images} does not exist")
+    found: dict[str, list[str]] = {}
+    for arch_dir in sorted(p for p in release_images.iterdir() if p.is_dir()):
+        arch = arch_dir.name
+        for tar in sorted(arch_dir.glob("*.tar")):
+            name = tar.stem.removesuffix(f"-{arch}")
+            found.setdefault(name, []).append(arch)
+    return sorted(found.items())
+
+
+def build(
+    notes: list[ReleaseNote],
+    files: tuple[FileGroup, ...] = (),
+    image_list: tuple[Image, ...] = (),
+) -> Document:
+    """The document for these notes and (optionally) downloads and images."""
+    cves, urgent, sections = group(notes)
+    return Document(downloads=files, images=image_list, cves=cves, action_required=urgent, kinds=sections)

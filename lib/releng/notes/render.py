@@ -1,0 +1,54 @@
+"""Notes output: krel's markdown (through templates/notes), JSON keyed by PR number, and the HTML page."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from markdown_it import MarkdownIt
+
+from releng import templates
+from releng.notes.dependencies import Dependencies
+from releng.notes.document import Document
+from releng.notes.note import ReleaseNote
+
+
+def downloads_markdown(doc: Document) -> str:
+    """The download tables and the Container Images table ('' when there are none)."""
+    if not doc.downloads and not doc.images:
+        return ""
+    return templates.render("notes/downloads.md.j2", downloads=doc.downloads, images=doc.images)
+
+
+def notes_markdown(doc: Document) -> str:
+    """Security information, urgent upgrade notes and changes by kind."""
+    return templates.render(
+        "notes/notes.md.j2", cves=doc.cves, action_required=doc.action_required, kinds=doc.kinds
+    )
+
+
+def markdown(doc: Document, tag: str) -> str:
+    """krel's default notes document (`--format markdown`)."""
+    return templates.render(
+        "notes/document.md.j2", tag=tag, downloads_md=downloads_markdown(doc), notes_md=notes_markdown(doc)
+    )
+
+
+def dependencies_markdown(deps: Dependencies) -> str:
+    """### Added / Changed / Removed with `_Nothing has changed._` for empty lists."""
+    sections = [("Added", deps.added), ("Changed", deps.changed), ("Removed", deps.removed)]
+    return templates.render("notes/dependencies.md.j2", sections=sections)
+
+
+def notes_json(notes: Iterable[ReleaseNote]) -> str:
+    """krel's JSON: an object keyed by PR number (as a string), each a note with krel's field names."""
+    data = {str(note.pr_number): note.to_json() for note in notes}
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+_MD = MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
+def html(markdown_text: str, title: str) -> str:
+    """The markdown rendered with markdown-it-py inside krel's page shell."""
+    return templates.render("notes/page.html.j2", title=title, body=_MD.render(markdown_text).rstrip("\n"))
