@@ -15,10 +15,10 @@ TARS = [
     "kubernetes-src.tar.gz",
     *(
         f"kubernetes-client-{p}.tar.gz"
-        for p in (
-            "darwin-386 darwin-amd64 linux-386 linux-amd64 linux-arm linux-arm64 linux-ppc64le linux-s390x "
-            "windows-386 windows-amd64 windows-arm64"
-        ).split()
+        for p in [
+            *("darwin-386", "darwin-amd64", "linux-386", "linux-amd64", "linux-arm", "linux-arm64"),
+            *("linux-ppc64le", "linux-s390x", "windows-386", "windows-amd64", "windows-arm64"),
+        ]
     ),
     *(f"kubernetes-server-linux-{a}.tar.gz" for a in ("amd64", "arm64", "ppc64le", "s390x")),
     *(f"kubernetes-node-linux-{a}.tar.gz" for a in ("amd64", "arm64", "ppc64le", "s390x")),
@@ -99,7 +99,8 @@ def test_images_from_release_images_dir(tmp_path: Path) -> None:
         (tmp_path / arch).mkdir()
         (tmp_path / arch / f"kube-proxy-{arch}.tar").write_bytes(b"x")
         (tmp_path / arch / "conformance.tar").write_bytes(b"x")
-    assert document.images_from_dir(tmp_path) == [("conformance", ["amd64", "arm64"]), ("kube-proxy", ["amd64", "arm64"])]
+    expected = [("conformance", ["amd64", "arm64"]), ("kube-proxy", ["amd64", "arm64"])]
+    assert document.images_from_dir(tmp_path) == expected
 
 
 def test_html_page_wraps_rendered_markdown() -> None:
