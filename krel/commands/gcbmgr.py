@@ -1,0 +1,185 @@
+"""`krel gcbmgr`: submit stage/release jobs to Cloud Build or the local runner, stream them, list recent jobs."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import sys
+from typing import Annotated
+
+import releng
+import typer
+from releng import gcb
+from releng.errors import ReleaseError
+from releng.gcb.base import SUCCESS, Job, JobRunner
+from releng.gcb.config import GcbOptions, validate
+from releng.profile import Profile
+
+from krel import ui
+from krel.options import DEFAULT_PROFILE, JsonOpt, NomockOpt, ProfileOpt, YesOpt, krel_home, open_profile
+
+# Points the Cloud Build client at another endpoint (a local server in tests and demos).
+ENDPOINT_ENV = "KREL_CLOUDBUILD_ENDPOINT"
+
+RunnerOpt = Annotated[
+    str, typer.Option("--runner", help="Job runner: local (this machine) or gcb (Cloud Build); default from profile.")
+]
+ProjectOpt = Annotated[str, typer.Option("--project", help="Cloud Build project (default: the profile's gcb_project).")]
+
+
+def open_job_runner(profile: Profile, runner: str, project: str, nomock: bool) -> JobRunner:
+    """The runner chosen by --runner (or the profile), with settings read here at the CLI edge."""
+    settings = gcb.RunnerSettings(
+        home=krel_home(),
+        project=project or profile.targets(nomock).gcb_project,
+        api_endpoint=os.environ.get(ENDPOINT_ENV, ""),
+    )
+    return gcb.open_runner(runner or profile.gcb.runner, settings)
+
+
+def current_user() -> str:
+    """Who submits: GCP_USER_TAG-style name from the OS account (krel used the gcloud account)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return os.environ.get("USER", "unknown")
+
+
+def log_level() -> str:
+    return logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
+
+
+def stream_to_end(runner: JobRunner, job: Job, json_out: bool) -> Job:
+    """Tail the job's log (stderr with --json, so stdout stays JSON) and fail unless it succeeded."""
+    out = sys.stderr if json_out else sys.stdout
+
+    def write(text: str) -> None:
+        out.write(text)
+        out.flush()
+
+    final = runner.stream(job.id, write)
+    if json_out:
+        ui.print_json(final.as_dict())
+    if final.status != SUCCESS:
+        detail = f": {final.detail}" if final.detail else ""
+        raise ReleaseError(f"job {final.id} finished with status {final.status}{detail}")
+    return final
+
+
+def job_rows(jobs: list[Job]) -> list[list[str]]:
+    rows = []
+    for job in jobs:
+        subs = job.substitutions
+        duration = str(job.duration).split(".")[0] if job.duration is not None else ""
+        created = job.create_time.strftime("%Y-%m-%d %H:%M:%S") if job.create_time else ""
+        rows.append(
+            [
+                job.id,
+                job.kind.upper(),
+                job.status,
+                subs.get("_RELEASE_BRANCH", ""),
+                subs.get("_TYPE", ""),
+                subs.get("_BUILDVERSION", ""),
+                "nomock" if subs.get("_NOMOCK") else "mock",
+                created,
+                duration,
+            ]
+        )
+    return rows
+
+
+def gcbmgr(
+    stage: Annotated[bool, typer.Option("--stage", help="Submit a stage job.")] = False,
+    release: Annotated[bool, typer.Option("--release", help="Submit a release job (needs --build-version).")] = False,
+    branch: Annotated[str, typer.Option("--branch", help="master or release-X.Y.")] = "master",
+    release_type: Annotated[str, typer.Option("--type", help="alpha, beta, rc or official.")] = "alpha",
+    build_version: Annotated[
+        str, typer.Option("--build-version", help="Build to stage/release (stage default: the CI version marker).")
+    ] = "",
+    build_at_head: Annotated[
+        bool, typer.Option("--build-at-head", help="Stage the branch's current head (git ls-remote).")
+    ] = False,
+    stream: Annotated[bool, typer.Option("--stream", help="Wait for the job, printing its log.")] = False,
+    list_jobs: Annotated[int, typer.Option("--list-jobs", help="How many recent jobs to list (negative: 5).")] = 5,
+    job_id: Annotated[str, typer.Option("--job", help="Show one job (with --stream: tail it to the end).")] = "",
+    cancel: Annotated[str, typer.Option("--cancel", help="Cancel the job with this id.")] = "",
+    gcp_user: Annotated[str, typer.Option("--gcp-user", help="User tag for the job (default: this account).")] = "",
+    runner: RunnerOpt = "",
+    project: ProjectOpt = "",
+    nomock: NomockOpt = False,
+    profile: ProfileOpt = DEFAULT_PROFILE,
+    yes: YesOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Submit stage/release jobs, or list the last jobs when neither --stage nor --release is given.
+
+    Example: krel gcbmgr --stage --branch release-1.30 --type rc --stream
+    Example: krel gcbmgr --release --branch release-1.30 --type rc --build-version v1.30.1-rc.0.5+3ff09514d162b0
+    Example: krel gcbmgr --list-jobs 10 --json
+    """
+    options = GcbOptions(
+        stage=stage,
+        release=release,
+        branch=branch,
+        release_type=release_type,
+        build_version=build_version,
+        build_at_head=build_at_head,
+        nomock=nomock,
+        log_level=log_level(),
+        gcp_user=gcp_user,
+        project=project,
+        list_jobs=list_jobs,
+    )
+    validate(options)
+    prof = open_profile(profile)
+    if options.job_type and nomock:
+        question = f"Really submit a --nomock release job against the {branch} branch?"
+        if not ui.confirm(question, yes):
+            raise ReleaseError(f"gcbmgr: --nomock {options.job_type} job for {branch} not submitted (not confirmed)")
+    jobs = open_job_runner(prof, runner, project, nomock)
+
+    if cancel:
+        _show(jobs.cancel(cancel), json_out)
+        return
+    if job_id and not options.job_type:
+        job = jobs.get(job_id)
+        if stream:
+            stream_to_end(jobs, job, json_out)
+        else:
+            _show(job, json_out)
+        return
+    if not options.job_type:
+        listed = jobs.list_jobs(limit=options.last_jobs)
+        if json_out:
+            ui.print_json([j.as_dict() for j in listed])
+            return
+        columns = ["ID", "Job", "Status", "Branch", "Type", "Build version", "Mode", "Created", "Duration"]
+        ui.table(f"Last {options.last_jobs} jobs ({jobs.name})", columns, job_rows(listed))
+        return
+
+    job = gcb.submit(options, prof, jobs, gcp_user=gcp_user or current_user(), git_tag=f"v{releng.__version__}")
+    if not json_out:
+        ui.err_console.print(
+            f"Submitted {job.kind} job {job.id} ({jobs.name}, {job.status}); log: {job.log_url}", markup=False
+        )
+    if stream:
+        stream_to_end(jobs, job, json_out)
+    elif json_out:
+        ui.print_json(job.as_dict())
+    else:
+        ui.console.print(job.id, markup=False)
+
+
+def _show(job: Job, json_out: bool) -> None:
+    if json_out:
+        ui.print_json(job.as_dict())
+        return
+    columns = ["ID", "Job", "Status", "Branch", "Type", "Build version", "Mode", "Created", "Duration"]
+    ui.table(f"Job {job.id}", columns, job_rows([job]))
+    if job.detail:
+        ui.console.print(job.detail, markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("gcbmgr")(gcbmgr)

@@ -1,0 +1,123 @@
+"""Stage/release jobs on Cloud Build or the local runner: observe, plan the build request, submit."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from releng import git, version
+from releng.errors import ReleaseError, UsageError
+from releng.gcb.base import BuildRequest, Job, JobRunner
+from releng.gcb.config import GcbFacts, GcbOptions, build_request, ci_marker_key, validate
+from releng.objectstore import ObjectNotFoundError, open_store
+from releng.profile import Profile
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    """Where runners keep or send jobs; values come from the CLI edge (KREL_HOME, --project, env)."""
+
+    home: Path  # KREL_HOME: the local runner keeps jobs under home/jobs
+    project: str = ""  # Cloud Build project
+    api_endpoint: str = ""  # Cloud Build endpoint override, e.g. http://127.0.0.1:PORT for a local server
+
+
+def _local(settings: RunnerSettings) -> JobRunner:
+    from releng.gcb.local import LocalRunner
+
+    return LocalRunner(settings.home / "jobs")
+
+
+def _cloudbuild(settings: RunnerSettings) -> JobRunner:
+    from releng.gcb.cloudbuild import CloudBuildRunner
+
+    return CloudBuildRunner(settings.project, api_endpoint=settings.api_endpoint)
+
+
+RUNNERS: dict[str, Callable[[RunnerSettings], JobRunner]] = {"local": _local, "gcb": _cloudbuild}
+
+
+def open_runner(name: str, settings: RunnerSettings) -> JobRunner:
+    """The job runner called `name` (local or gcb)."""
+    factory = RUNNERS.get(name)
+    if factory is None:
+        raise UsageError(f"--runner: unknown job runner {name!r}: expected one of {', '.join(RUNNERS)}")
+    return factory(settings)
+
+
+def observe(options: GcbOptions, profile: Profile, *, gcp_user: str, git_tag: str) -> GcbFacts:
+    """Read-only facts: the build version (flag, branch head, or CI marker) and whether the branch is new."""
+    url = profile.upstream.url
+    branch_is_new = version.is_release_branch(options.branch) and not git.remote_branch_exists(url, options.branch)
+    if options.build_version:
+        build_version = options.build_version
+    elif options.build_at_head:
+        build_version = _build_version_at_head(url, options.branch)
+    else:
+        build_version = read_ci_version(profile.ci_bucket, options.branch)
+    return GcbFacts(build_version=build_version, branch_is_new=branch_is_new, gcp_user=gcp_user, git_tag=git_tag)
+
+
+def read_ci_version(ci_bucket: str, branch: str) -> str:
+    """The CI version marker ci/latest[-X.Y].txt of the profile's CI bucket (krel GetKubeVersionForBranch)."""
+    key = ci_marker_key(branch)
+    try:
+        text = open_store(ci_bucket).get(key).decode("utf-8", "replace").strip()
+    except ObjectNotFoundError:
+        raise ReleaseError(
+            f"--build-version: not given and no CI version marker {ci_bucket.rstrip('/')}/{key}; "
+            "pass --build-version or publish a CI build for the branch"
+        ) from None
+    try:
+        version.parse_build_version(text)
+    except UsageError as exc:
+        raise ReleaseError(f"CI version marker {ci_bucket.rstrip('/')}/{key}: {exc}") from None
+    return text
+
+
+def _build_version_at_head(url: str, branch: str) -> str:
+    heads = git.ls_remote_heads(url, branch)
+    if branch not in heads:
+        raise UsageError(f"--build-at-head: branch {branch} does not exist on {url}")
+    with tempfile.TemporaryDirectory(prefix="krel-head-") as tmp:
+        repo = git.init(Path(tmp), bare=True)
+        # Commits and tags only: describe needs no trees or blobs.
+        git.run(repo, "fetch", "--quiet", "--filter=tree:0", "--tags", url, f"+refs/heads/{branch}:refs/heads/{branch}")
+        return version.build_version_from_describe(git.describe(repo, heads[branch]))
+
+
+def plan(
+    options: GcbOptions, profile: Profile, facts: GcbFacts, runner: JobRunner, project: str = ""
+) -> BuildRequest:
+    """The build request for this runner (pure given the facts)."""
+    return build_request(options, profile, facts, runner=runner.name, krel_command=runner.krel_command, project=project)
+
+
+def submit(
+    options: GcbOptions, profile: Profile, runner: JobRunner, *, gcp_user: str, git_tag: str, project: str = ""
+) -> Job:
+    """Validate, observe, plan and submit a stage or release job (krel gcbmgr / stage --submit / release --submit)."""
+    validate(options)
+    if not options.job_type:
+        raise UsageError("--stage/--release: choose the job to submit")
+    facts = observe(options, profile, gcp_user=gcp_user, git_tag=git_tag)
+    return runner.submit(plan(options, profile, facts, runner, project))
+
+
+__all__ = [
+    "RUNNERS",
+    "BuildRequest",
+    "GcbFacts",
+    "GcbOptions",
+    "Job",
+    "JobRunner",
+    "RunnerSettings",
+    "observe",
+    "open_runner",
+    "plan",
+    "read_ci_version",
+    "submit",
+    "validate",
+]

@@ -1,0 +1,217 @@
+"""PURE: krel's gcbmgr rules as data: option validation, substitutions, build tags and the build request."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from releng import version
+from releng.errors import UsageError
+from releng.gcb.base import BuildRequest, StepSpec, substitute
+from releng.profile import BUILTIN_DIR, Profile
+from releng.templates import render
+
+DEFAULT_LIST_JOBS = 5
+DISK_SIZE_GB = 500  # krel's release.DefaultDiskSize
+LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "critical")
+_TAG_RE = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)  # what Cloud Build accepts as a build tag
+
+
+@dataclass(frozen=True)
+class GcbOptions:
+    """What `krel gcbmgr` (and `krel stage|release --submit`) was asked to do; defaults as krel's."""
+
+    stage: bool = False
+    release: bool = False
+    branch: str = "master"
+    release_type: str = "alpha"
+    build_version: str = ""
+    build_at_head: bool = False
+    nomock: bool = False
+    log_level: str = "info"
+    gcp_user: str = ""
+    project: str = ""
+    list_jobs: int = DEFAULT_LIST_JOBS
+
+    @property
+    def job_type(self) -> str:
+        """stage, release, or "" (list jobs)."""
+        return "stage" if self.stage else "release" if self.release else ""
+
+    @property
+    def last_jobs(self) -> int:
+        """--list-jobs, with krel's rule: negative means the default 5."""
+        return DEFAULT_LIST_JOBS if self.list_jobs < 0 else self.list_jobs
+
+
+@dataclass(frozen=True)
+class GcbFacts:
+    """What the observe phase found: the build version to use and whether the branch is new."""
+
+    build_version: str
+    branch_is_new: bool
+    gcp_user: str
+    git_tag: str  # krel's _GIT_TAG: the version of the tool that submitted the job
+    kube_cross_version: str = "latest"
+    kube_cross_version_latest: str = "latest"
+
+
+def validate(options: GcbOptions) -> None:
+    """krel gcb Options.Validate plus the release build-version rule; UsageError naming the flag."""
+    if options.stage and options.release:
+        raise UsageError(
+            "--stage/--release: cannot specify both the 'stage' and 'release' flag; "
+            "resubmit with only one build type selected"
+        )
+    try:
+        version.validate_release_type(options.release_type)
+    except UsageError as exc:
+        raise UsageError(f"--type: {exc}") from None
+    try:
+        version.validate_branch(options.branch)
+    except UsageError as exc:
+        raise UsageError(f"--branch: {exc}") from None
+    if version.is_release_branch(options.branch):
+        if options.release_type in ("alpha", "beta"):
+            raise UsageError(f"--type: cannot cut an alpha or beta release from a release branch ({options.branch})")
+    elif options.release_type in ("rc", "official"):
+        raise UsageError(f"--type: cannot cut a release candidate or an official release from {options.branch}")
+    if options.build_version and options.build_at_head:
+        raise UsageError(
+            "--build-at-head: cannot specify both the 'build-version' and 'build-at-head' flag; "
+            "resubmit with only one build option selected"
+        )
+    if options.build_at_head and options.release:
+        raise UsageError(
+            "--build-at-head: cannot specify both the 'build-at-head' flag together with the 'release' flag; "
+            "resubmit with a 'build-version' flag set"
+        )
+    if options.release and not options.build_version:
+        raise UsageError("--build-version: build version must be specified when sending a release GCB run")
+    if options.build_version:
+        try:
+            version.parse_build_version(options.build_version)
+        except UsageError as exc:
+            raise UsageError(f"--build-version: {exc}") from None
+    if options.log_level.lower() not in LOG_LEVELS:
+        expected = ", ".join(LOG_LEVELS)
+        raise UsageError(f"--log-level: unknown log level {options.log_level!r}; expected one of {expected}")
+
+
+def ci_marker_key(branch: str) -> str:
+    """The CI version marker for a branch: ci/latest.txt on master/main, ci/latest-X.Y.txt on release-X.Y."""
+    if version.is_release_branch(branch):
+        return f"ci/latest-{branch.removeprefix('release-')}.txt"
+    return "ci/latest.txt"
+
+
+def normalize_user(user: str) -> str:
+    """A GCP account as a build tag: the part before @, lower case, other characters as '-' (krel NormalizeGCPUser)."""
+    name = user.split("@", 1)[0].strip().lower()
+    name = re.sub(r"[^a-z0-9_.-]", "-", name).strip("-.")
+    return name or "unknown"
+
+
+def substitutions(options: GcbOptions, profile: Profile, facts: GcbFacts) -> dict[str, str]:
+    """krel SetGCBSubstitutions: every `_KEY` the stage/release configs and build tags use."""
+    if not options.job_type:
+        raise UsageError("--stage/--release: choose the job to submit")
+    targets = profile.targets(options.nomock)
+    versions = version.generate_versions(options.release_type, facts.build_version, options.branch, facts.branch_is_new)
+    prime = version.parse_tag(versions.prime)
+    subs = {
+        "TOOL_ORG": profile.gcb.tool_org,
+        "TOOL_REPO": profile.gcb.tool_repo,
+        "TOOL_REF": profile.gcb.tool_ref,
+        "FORCE_BUILD_KREL": "false",
+        "K8S_ORG": profile.upstream.org,
+        "K8S_REPO": profile.upstream.repo,
+        "K8S_REF": profile.upstream.default_branch,
+        "GCP_USER_TAG": normalize_user(facts.gcp_user),
+        "TYPE": options.release_type,
+        "TYPE_TAG": options.release_type,
+        "RELEASE_BRANCH": options.branch,
+        "KUBE_CROSS_VERSION": facts.kube_cross_version,
+        "KUBE_CROSS_VERSION_LATEST": facts.kube_cross_version_latest,
+        "BUILDVERSION": facts.build_version,
+        "MAJOR_VERSION_TAG": str(prime.major),
+        "MINOR_VERSION_TAG": str(prime.minor),
+        "PATCH_VERSION_TAG": str(prime.patch),
+        "KUBERNETES_VERSION_TAG": str(prime),
+        "NOMOCK_TAG": "nomock" if options.nomock else "",
+        "NOMOCK": "--nomock" if options.nomock else "",
+        "LOG_LEVEL": options.log_level.lower(),
+        "GIT_TAG": facts.git_tag,
+    }
+    if options.release:
+        bucket = targets.bucket.rstrip("/")
+        subs["KUBERNETES_GCS_BUCKET"] = (
+            f"{bucket}/stage/{facts.build_version}/{versions.prime}/gcs-stage/{versions.prime}"
+        )
+        subs["FASTLY_SERVICE_NAME"] = targets.fastly_service
+    return {f"_{key}": value for key, value in subs.items()}
+
+
+def expand_tags(raw: list[str], subs: Mapping[str, str]) -> tuple[str, ...]:
+    """Build tags with substitutions applied; empty ones (mock's _NOMOCK_TAG) are dropped, duplicates kept once."""
+    tags: list[str] = []
+    for item in raw:
+        tag = substitute(str(item), subs)
+        if not tag or tag in tags:
+            continue
+        if _TAG_RE.fullmatch(tag) is None:
+            raise UsageError(f"build tag {tag!r} (from {item!r}) is not a valid Cloud Build tag ([A-Za-z0-9_.-])")
+        tags.append(tag)
+    return tuple(tags)
+
+
+def profile_argument(profile: Profile) -> str:
+    """How the job names the profile: a built-in by name, a file by its path."""
+    source = Path(profile.source) if profile.source else None
+    if source is None or source.parent.resolve() == BUILTIN_DIR.resolve():
+        return profile.name
+    return str(source)
+
+
+def build_request(
+    options: GcbOptions, profile: Profile, facts: GcbFacts, *, runner: str, krel_command: str, project: str = ""
+) -> BuildRequest:
+    """The whole job: steps from templates/cloudbuild/<job>.yaml, substitutions, tags, timeout, machine, secrets."""
+    subs = substitutions(options, profile, facts)
+    secrets = tuple(_secret(entry, profile.source) for entry in profile.gcb.secrets)
+    text = render(
+        f"cloudbuild/{options.job_type}.yaml",
+        runner=runner,
+        product=profile.product,
+        krel=krel_command,
+        profile=shlex.quote(profile_argument(profile)),
+        builder_image=profile.gcb.builder_image or "gcr.io/k8s-staging-releng/k8s-cloud-builder",
+        secret_env=[env for _, env in secrets],
+    )
+    config = yaml.safe_load(text)
+    pool = profile.gcb.private_pool
+    return BuildRequest(
+        kind=options.job_type,
+        project=project or options.project or profile.targets(options.nomock).gcb_project,
+        steps=tuple(StepSpec.from_dict(step) for step in config["steps"]),
+        substitutions=subs,
+        tags=expand_tags(config.get("tags") or [], subs),
+        timeout_s=profile.gcb.timeout_s,
+        machine_type="" if pool else profile.gcb.machine_type,
+        private_pool=pool,
+        # Private pools fix their own disk size; Cloud Build refuses diskSizeGb with a pool.
+        disk_size_gb=0 if pool else DISK_SIZE_GB,
+        secrets=secrets,
+    )
+
+
+def _secret(entry: str, source: str) -> tuple[str, str]:
+    name, sep, env = entry.partition("=")
+    if not sep or not name or not env:
+        raise UsageError(f"profile {source}: gcb.secrets entry {entry!r} must be 'secret-name=ENV_VAR'")
+    return name.strip(), env.strip()
