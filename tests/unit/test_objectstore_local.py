@@ -28,7 +28,7 @@ def store(tmp_path: Path) -> LocalStore:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("s3://bucket/x", "unsupported scheme: expected one of file://"),
+        ("s3://bucket/x", "unsupported scheme: expected one of file://, gs://"),
         ("bucket/x", "unsupported scheme"),
         ("file://host/x", "expected file:///absolute/path"),
         ("file:relative", "expected file:///absolute/path"),

@@ -22,7 +22,14 @@ def _open_file(url: str, gcs_client: object | None) -> ObjectStore:
     return LocalStore(url)
 
 
-OPENERS: dict[str, Callable[[str, object | None], ObjectStore]] = {"file": _open_file}
+def _open_gs(url: str, gcs_client: object | None) -> ObjectStore:
+    # Imported lazily: google-cloud-storage is slow to import and file:// users never need it.
+    from releng.objectstore.gcs import GCSStore
+
+    return GCSStore.from_url(url, client=gcs_client)
+
+
+OPENERS: dict[str, Callable[[str, object | None], ObjectStore]] = {"file": _open_file, "gs": _open_gs}
 
 
 def open_store(url: str, *, gcs_client: object | None = None) -> ObjectStore:
