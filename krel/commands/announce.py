@@ -1,0 +1,131 @@
+"""`krel announce build|send`: write the announcement files, and mail the published announcement."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from releng.announce import compose, send
+from releng.announce.mail import MailAccess, open_mailer
+from releng.objectstore import open_store
+
+from krel import ui
+from krel.options import DEFAULT_PROFILE, JsonOpt, NomockOpt, ProfileOpt, YesOpt, open_profile
+
+announce_app = typer.Typer(
+    name="announce",
+    help="Build and send release announcements.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+TagOpt = Annotated[str, typer.Option("--tag", "-t", help="Release tag, e.g. v1.30.0-rc.1.")]
+
+
+@announce_app.command("build")
+def build(
+    tag: TagOpt,
+    branch: Annotated[
+        str, typer.Option("--branch", "-b", help="Write the branch-cut announcement for this release-X.Y branch.")
+    ] = "",
+    changelog_html: Annotated[
+        Path | None, typer.Option("--changelog-html", help="HTML file of the changelog section to embed.")
+    ] = None,
+    work_dir: Annotated[Path, typer.Option("--work-dir", help="Directory to write the two files into.")] = Path("."),
+    go_version: Annotated[
+        str, typer.Option("--go-version", help="Toolchain version to quote (default: from `go version`).")
+    ] = "",
+    profile: ProfileOpt = DEFAULT_PROFILE,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write announcement.html and announcement-subject.txt for a release (or a branch cut with --branch).
+
+    Example: krel announce build --tag v1.30.0 --changelog-html CHANGELOG-1.30.html --go-version 1.22.4
+    Example: krel announce build --tag v1.30.0-rc.0 --branch release-1.30 --work-dir /tmp/announce
+    """
+    prof = open_profile(profile)
+    if branch:
+        announcement = compose.build_branch_announcement(prof, tag, branch)
+    else:
+        html = compose.read_changelog_html(changelog_html) if changelog_html else ""
+        announcement = compose.build_announcement(
+            prof, tag, go_version=go_version or compose.detect_go_version(), changelog_html=html
+        )
+    html_path, subject_path = compose.write_announcement(announcement, work_dir)
+    if json_out:
+        ui.print_json(
+            {"kind": announcement.kind, "tag": tag, "subject": announcement.subject,
+             "announcement": str(html_path), "subject_file": str(subject_path)}
+        )
+        return
+    ui.table(
+        f"{announcement.kind} announcement for {tag}",
+        ["field", "value"],
+        [("subject", announcement.subject), ("html", html_path), ("subject file", subject_path)],
+    )
+
+
+@announce_app.command("send")
+def send_cmd(
+    tag: TagOpt,
+    print_only: Annotated[bool, typer.Option("--print-only", "-p", help="Show the message; send nothing.")] = False,
+    nomock: NomockOpt = False,
+    yes: YesOpt = False,
+    profile: ProfileOpt = DEFAULT_PROFILE,
+    json_out: JsonOpt = False,
+) -> None:
+    """Mail the announcement published in the release bucket, after checking the checksums it quotes.
+
+    Mock mails the profile's test list; --nomock mails the announce lists after a yes/no confirmation.
+    Secrets come from the environment: KREL_SMTP_PASSWORD (KREL_SMTP_USER), SENDGRID_API_KEY.
+
+    Example: krel announce send --tag v1.30.0 --print-only
+    Example: krel announce send --tag v1.30.0 --nomock --yes
+    """
+    prof = open_profile(profile)
+    targets = prof.targets(nomock)
+    outgoing = send.prepare_send(prof, targets, tag, open_store(targets.bucket))
+    access = MailAccess(
+        smtp_user=os.environ.get("KREL_SMTP_USER", ""),
+        smtp_password=os.environ.get("KREL_SMTP_PASSWORD", ""),
+        sendgrid_api_key=os.environ.get("SENDGRID_API_KEY", ""),
+        sendgrid_host=os.environ.get("KREL_SENDGRID_HOST", "https://api.sendgrid.com"),
+    )
+    mailer = open_mailer(prof.mail, access)
+    msg = outgoing.message
+    summary = {
+        "tag": tag,
+        "source": outgoing.source,
+        "from": f"{msg.sender_name} <{msg.sender_email}>",
+        "to": list(msg.recipients),
+        "subject": msg.subject,
+        "transport": mailer.describe(),
+        "checksums_verified": len(outgoing.checksums),
+    }
+    if print_only:
+        if json_out:
+            ui.print_json({**summary, "sent": False, "html": msg.html})
+            return
+        ui.table(f"announcement for {tag} (print only, nothing sent)", ["field", "value"], _rows(summary))
+        ui.console.print(msg.html, markup=False, highlight=False)
+        return
+    if not json_out:
+        ui.table(f"announcement for {tag}", ["field", "value"], _rows(summary))
+    if nomock and not ui.confirm(f"Send email to {', '.join(msg.recipients)}?", yes):
+        ui.err_console.print("not sent", markup=False)
+        raise typer.Exit(1)
+    receipt = send.deliver(outgoing, mailer)
+    if json_out:
+        ui.print_json({**summary, "sent": True, "receipt": receipt})
+        return
+    ui.console.print(f"sent: {receipt}", markup=False, highlight=False)
+
+
+def _rows(summary: dict[str, object]) -> list[tuple[str, object]]:
+    return [(k, ", ".join(v) if isinstance(v, list) else v) for k, v in summary.items()]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(announce_app, name="announce")
