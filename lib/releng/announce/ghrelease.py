@@ -1,0 +1,205 @@
+"""The GitHub release page: render the body from a template, then publish it with PyGithub or into the bucket.
+
+`krel release` calls `update_github_release` as its last step; the mode comes from `targets.github_release`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import mimetypes
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import github
+import requests
+from github import Auth, Github
+from github.GithubException import GithubException
+
+from releng.announce.compose import link
+from releng.errors import ReleaseError, UsageError
+from releng.objectstore.base import ObjectStore
+from releng.profile import Profile, Targets
+from releng.templates import render
+from releng.version import parse_tag
+
+log = logging.getLogger(__name__)
+
+PAGE_FILE = "github-release.md"
+
+
+@dataclass(frozen=True)
+class ReleaseAsset:
+    """A file attached to the release, with the digests listed in the body."""
+
+    name: str
+    path: Path
+    sha256: str
+    sha512: str
+
+
+@dataclass(frozen=True)
+class GitHubReleaseResult:
+    """What happened: the mode, the rendered body and where it went."""
+
+    mode: str  # render | publish | bucket
+    tag: str
+    name: str
+    body: str
+    prerelease: bool
+    make_latest: bool
+    location: str = ""  # release page URL (publish) or object URL (bucket); "" for render
+    created: bool | None = None  # publish: True when a new release was created, False when updated
+    assets: tuple[ReleaseAsset, ...] = field(default_factory=tuple)
+
+
+def hash_asset(path: Path) -> ReleaseAsset:
+    """sha256 and sha512 of one asset in a single read."""
+    sha256, sha512 = hashlib.sha256(), hashlib.sha512()
+    try:
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                sha256.update(chunk)
+                sha512.update(chunk)
+    except OSError as exc:
+        raise UsageError(f"github release: asset {path} cannot be read: {exc.strerror}") from exc
+    return ReleaseAsset(name=path.name, path=path, sha256=sha256.hexdigest(), sha512=sha512.hexdigest())
+
+
+def is_prerelease(tag: str) -> bool:
+    """krel: a release is a prerelease iff its tag has a pre-release part (v1.30.0-rc.1)."""
+    return bool(parse_tag(tag).prerelease)
+
+
+def render_release_page(profile: Profile, tag: str, assets: Sequence[ReleaseAsset] = (), notes: str = "") -> str:
+    """The release body: intro (announce list + CHANGELOG link), 'See the CHANGELOG', notes, asset digests."""
+    changelog_url = link(profile.links.changelog, tag) if profile.links.changelog else ""
+    return render(
+        "announce/github-release.md.j2",
+        logo="",
+        product=profile.product,
+        tag=tag,
+        announce_list_url=profile.links.announce_list,
+        announce_list_name=profile.links.announce_list.rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1],
+        changelog_url=changelog_url,
+        notes=notes.strip(),
+        assets=list(assets),
+    )
+
+
+def update_github_release(
+    profile: Profile,
+    targets: Targets,
+    tag: str,
+    *,
+    assets: Sequence[Path] = (),
+    notes: str = "",
+    token: str = "",
+    api_url: str = "https://api.github.com",
+    store: ObjectStore | None = None,
+    open_store: Callable[[str], ObjectStore] | None = None,
+) -> GitHubReleaseResult:
+    """Render the release page for `tag` and act on it according to `targets.github_release`.
+
+    - "render": return the body, publish nothing (mock).
+    - "publish": create or update the release of `profile.upstream.org/repo` through the GitHub API at `api_url`
+      with `token`; name = tag, prerelease iff the tag has a pre-release part, latest only for non-prereleases,
+      existing assets deleted and `assets` uploaded.
+    - "bucket": write the body to `release/<tag>/github-release.md` in `store` (default: open `targets.bucket`).
+    """
+    prerelease = is_prerelease(tag)
+    hashed = tuple(hash_asset(Path(p)) for p in assets)
+    body = render_release_page(profile, tag, hashed, notes)
+    result = GitHubReleaseResult(
+        mode=targets.github_release,
+        tag=tag,
+        name=tag,
+        body=body,
+        prerelease=prerelease,
+        make_latest=not prerelease,
+        assets=hashed,
+    )
+    if targets.github_release == "render":
+        return result
+    if targets.github_release == "bucket":
+        return _write_to_bucket(result, store, open_store, targets.bucket)
+    if targets.github_release == "publish":
+        return _publish(result, profile.upstream.org, profile.upstream.repo, token, api_url)
+    raise UsageError(f"github release: unknown mode {targets.github_release!r}: expected render, publish or bucket")
+
+
+def _write_to_bucket(
+    result: GitHubReleaseResult,
+    store: ObjectStore | None,
+    open_store: Callable[[str], ObjectStore] | None,
+    bucket: str,
+) -> GitHubReleaseResult:
+    if store is None:
+        if open_store is None:
+            from releng.objectstore import open_store as default_open
+
+            open_store = default_open
+        store = open_store(bucket)
+    key = f"release/{result.tag}/{PAGE_FILE}"
+    data = result.body.encode("utf-8")
+    current = store.read_generation(key)
+    # Like GitHub's UpdateIfReleaseExists: the page may be re-rendered; unchanged content is not rewritten.
+    if current is None or current[0] != data:
+        store.put_if_generation(key, data, None if current is None else current[1], content_type="text/markdown")
+    return _replace(result, location=f"{store.url.rstrip('/')}/{key}")
+
+
+def _replace(result: GitHubReleaseResult, **changes: Any) -> GitHubReleaseResult:
+    return dataclasses.replace(result, **changes)
+
+
+def _publish(result: GitHubReleaseResult, org: str, repo_name: str, token: str, api_url: str) -> GitHubReleaseResult:
+    if not token:
+        raise UsageError("github release: publishing needs GITHUB_TOKEN in the environment")
+    slug = f"{org}/{repo_name}"
+    where = f"github release {result.tag} in {slug}"
+    # No client-side throttle: a release is a handful of calls (PyGithub's default sleeps 1 s per write).
+    gh = Github(
+        base_url=api_url, auth=Auth.Token(token), retry=None, seconds_between_requests=0, seconds_between_writes=0
+    )
+    try:
+        repo = gh.get_repo(slug)
+        try:
+            repo.get_git_ref(f"tags/{result.tag}")
+        except github.UnknownObjectException:
+            raise ReleaseError(f"{where}: tag {result.tag} is not on GitHub; push it before the release page") from None
+        existing = next((r for r in repo.get_releases() if r.tag_name == result.tag), None)
+        make_latest = "true" if result.make_latest else "false"
+        if existing is None:
+            log.info("creating the %s release on GitHub", result.tag)
+            release = repo.create_git_release(
+                result.tag, name=result.name, message=result.body, draft=False,
+                prerelease=result.prerelease, make_latest=make_latest,
+            )
+        else:
+            log.info("updating the existing %s release (id %s) on GitHub", result.tag, existing.id)
+            release = existing.update_release(
+                name=result.name, message=result.body, draft=False,
+                prerelease=result.prerelease, make_latest=make_latest,
+            )
+        for old in release.get_assets():
+            log.info("deleting release asset %s", old.name)
+            old.delete_asset()
+        for asset in result.assets:
+            content_type = mimetypes.guess_type(asset.name)[0] or "application/octet-stream"
+            release.upload_asset(str(asset.path), name=asset.name, content_type=content_type)
+        return _replace(result, location=release.html_url, created=existing is None)
+    except GithubException as exc:
+        raise ReleaseError(f"{where}: GitHub answered {exc.status}: {_message(exc)}") from None
+    except requests.RequestException as exc:
+        raise ReleaseError(f"{where}: cannot reach the GitHub API at {api_url}: {type(exc).__name__}") from None
+
+
+def _message(exc: GithubException) -> str:
+    data = exc.data
+    if isinstance(data, dict) and data.get("message"):
+        return str(data["message"])
+    return str(data)[:200] if data else "no message"
