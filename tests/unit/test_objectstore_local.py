@@ -188,3 +188,8 @@ def test_unwritable_bucket_is_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(ReleaseError, match=r"bucket/k: cannot write") as info:
         s.put_new("k", b"x")
     assert "\n" not in str(info.value)
+
+
+def test_put_new_from_missing_path(store: LocalStore, tmp_path: Path) -> None:
+    with pytest.raises(ReleaseError, match=r"missing\.bin: cannot read: No such file"):
+        store.put_new("k", tmp_path / "missing.bin")

@@ -120,6 +120,15 @@ def _same_or_raise(store: ObjectStore, key: str, md5: str) -> bool:
     return False
 
 
+def _open_data(data: bytes | Path) -> BinaryIO:
+    if not isinstance(data, Path):
+        return io.BytesIO(data)
+    try:
+        return open(data, "rb")
+    except OSError as e:
+        raise ReleaseError(f"{data}: cannot read: {e.strerror or e}") from e
+
+
 def put_new_checked(store: ObjectStore, key: str, data: bytes | Path, content_type: str | None = None) -> bool:
     """put_new for any store: check, then write with the precondition, then re-check if someone won the race.
 
@@ -128,7 +137,7 @@ def put_new_checked(store: ObjectStore, key: str, data: bytes | Path, content_ty
     if store.exists(key):
         return _same_or_raise(store, key, _md5_of(data))
     try:
-        with (open(data, "rb") if isinstance(data, Path) else io.BytesIO(data)) as stream:
+        with _open_data(data) as stream:
             store.put_new_stream(key, stream, content_type)
     except PreconditionFailedError:
         return _same_or_raise(store, key, _md5_of(data))

@@ -1,0 +1,149 @@
+"""Benchmark of issue 6: hashing and staging ~2 GiB of release artifacts.
+
+Creates N random artifact files (16 x 128 MiB by default) in a temp dir, warms the page cache, then measures:
+  (a) coreutils `sha256sum` then `sha512sum` over all files, one after the other (what a shell script would do);
+  (b) releng.checksums: sha256 + sha512 in one read per file, the two digests in concurrent threads
+      (one file at a time, and two files at a time);
+  (c) upload_tree to a file:// bucket (copy overlapped with hashing) against (b);
+  (d) upload_tree to the GCS emulator (a subprocess on loopback, on-disk storage) through google-cloud-storage.
+
+Usage: .venv/bin/python hack/bench/stage_upload.py [--size-mib 2048] [--files 16] [--skip-gcs] [--dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "lib"))
+
+from releng.checksums import hash_file, hash_files  # noqa: E402
+from releng.objectstore import open_store  # noqa: E402
+from releng.objectstore.sync import upload_tree  # noqa: E402
+
+MIB = 1024 * 1024
+
+
+def _make_files(where: Path, count: int, size: int) -> list[Path]:
+    where.mkdir(parents=True, exist_ok=True)
+    block = os.urandom(min(size, 16 * MIB))
+    paths = []
+    for i in range(count):
+        path = where / f"kubernetes-artifact-{i:02d}.tar.gz"
+        with open(path, "wb") as f:
+            written = 0
+            while written < size:
+                # A fresh random head per block keeps every file's content distinct without generating 2 GiB.
+                piece = os.urandom(64) + block[64:min(len(block), size - written)]
+                f.write(piece)
+                written += len(piece)
+        paths.append(path)
+    return paths
+
+
+def _warm(paths: list[Path]) -> None:
+    for path in paths:
+        with open(path, "rb", buffering=0) as f:
+            while f.read(16 * MIB):
+                pass
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _coreutils(paths: list[Path]) -> None:
+    names = [str(p) for p in paths]
+    subprocess.run(["sha256sum", *names], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["sha512sum", *names], check=True, stdout=subprocess.DEVNULL)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _emulator_upload(src: Path, work: Path) -> float:
+    port = _free_port()
+    data_dir = work / "emulator"
+    data_dir.mkdir()
+    exe = Path(sys.executable).with_name("gcp-storage-emulator")
+    proc = subprocess.Popen([str(exe), "start", "--host", "127.0.0.1", "--port", str(port),
+                             "--default-bucket", "kubernetes-release", "-q"],
+                            cwd=data_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("emulator did not start") from None
+                time.sleep(0.05)
+        os.environ["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{port}"
+        store = open_store("gs://kubernetes-release")
+        return _timed(lambda: upload_tree(src, store, "stage/bench", workers=4))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        os.environ.pop("STORAGE_EMULATOR_HOST", None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size-mib", type=int, default=2048, help="total size of the artifacts (default 2048)")
+    parser.add_argument("--files", type=int, default=16, help="number of files (default 16)")
+    parser.add_argument("--skip-gcs", action="store_true", help="leave out the emulator upload")
+    parser.add_argument("--dir", type=Path, default=None, help="work directory (default: a temp dir, removed)")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="krel-bench-", dir=args.dir))
+    try:
+        size = args.size_mib * MIB // args.files
+        total = size * args.files
+        print(f"creating {args.files} files x {size // MIB} MiB = {total / MIB:.0f} MiB in {work} ...", flush=True)
+        paths = _make_files(work / "artifacts", args.files, size)
+        _warm(paths)
+
+        rows: list[tuple[str, float, str]] = []
+        t_core = _timed(lambda: _coreutils(paths))
+        rows.append(("(a) sha256sum then sha512sum", t_core, "1.00x"))
+        t_one = _timed(lambda: [hash_file(p) for p in paths])
+        rows.append(("(b) hash_file, 1 file at a time", t_one, f"{t_core / t_one:.2f}x vs (a)"))
+        t_two = _timed(lambda: hash_files(paths, workers=2))
+        rows.append(("(b) hash_files, 2 files at a time", t_two, f"{t_core / t_two:.2f}x vs (a)"))
+        t_hash = min(t_one, t_two)
+
+        bucket = work / "bucket"
+        t_file = _timed(lambda: upload_tree(work / "artifacts", open_store(bucket.as_uri()), "stage/bench", workers=2))
+        rows.append(("(c) upload_tree -> file://", t_file, f"{t_file / t_hash:.2f}x of best (b)"))
+        shutil.rmtree(bucket)
+        if not args.skip_gcs:
+            t_gcs = _emulator_upload(work / "artifacts", work)
+            rows.append(("(d) upload_tree -> GCS emulator", t_gcs, f"{t_gcs / t_hash:.2f}x of best (b)"))
+
+        print(f"\n{'measure':<36} {'seconds':>8} {'MiB/s':>8}  ratio")
+        for name, seconds, ratio in rows:
+            print(f"{name:<36} {seconds:8.2f} {total / MIB / seconds:8.0f}  {ratio}")
+        print(f"\nhashing speed-up over coreutils: {t_core / t_hash:.2f}x (target >= 3.5x); "
+              f"file:// staging vs hashing alone: {t_file / t_hash:.2f}x (target <= 1.3x); cores: {os.cpu_count()}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
