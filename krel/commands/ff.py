@@ -1,0 +1,95 @@
+"""`krel ff`: fast-forward the latest release branch with the default branch (push is a dry run in mock)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from releng.fastforward import FastForwardOptions, prepare_fast_forward, push_fast_forward
+
+from krel import ui
+from krel.options import DEFAULT_PROFILE, JsonOpt, NomockOpt, ProfileOpt, YesOpt, krel_home, open_profile
+
+PUSH_QUESTION = "Are you ready to push the local branch fast-forward changes upstream?"
+
+
+def ff(
+    branch: Annotated[
+        str, typer.Option("--branch", help="Release branch (default: the latest release-X.Y on the remote).")
+    ] = "",
+    ref: Annotated[str, typer.Option("--ref", help="What to merge (default: origin/<default branch>).")] = "",
+    repo: Annotated[
+        Path | None,
+        typer.Option("--repo", help="Work tree to use (cloned from the profile's upstream when missing)."),
+    ] = None,
+    non_interactive: Annotated[
+        bool, typer.Option("--non-interactive", help="Push without asking (as krel's --non-interactive).")
+    ] = False,
+    nomock: NomockOpt = False,
+    yes: YesOpt = False,
+    profile: ProfileOpt = DEFAULT_PROFILE,
+    json_out: JsonOpt = False,
+) -> None:
+    """Merge the default branch into the latest release branch and push it (`git push --dry-run` in mock).
+
+    krel's rules: release-X.Y branches only; no-op once vX.Y.0 is on the remote (when --branch is not given);
+    the latest tag of the default branch must equal that of the merge base, so only the latest branch moves.
+
+    Example: krel ff --profile local --non-interactive
+    Example: krel ff --branch release-1.30 --repo /tmp/k8s --nomock
+    """
+    prof = open_profile(profile)
+    targets = prof.targets(nomock)
+    upstream = prof.upstream
+    options = FastForwardOptions(
+        repo=repo or krel_home() / "workspaces" / prof.name / "ff" / upstream.repo,
+        upstream_url=upstream.url,
+        author=prof.git_author,
+        branch=branch,
+        ref=ref or f"{upstream.remote}/{upstream.default_branch}",
+        default_branch=upstream.default_branch,
+        remote=upstream.remote,
+        push=targets.git_push == "push",
+    )
+    prepared = prepare_fast_forward(options)
+    summary = {
+        "branch": prepared.branch,
+        "ref": prepared.ref,
+        "repo": str(prepared.repo),
+        "tag": prepared.tag,
+        "release_rev": prepared.release_rev,
+        "head_rev": prepared.head_rev,
+        "commits": len(prepared.commits),
+        "push": "push" if prepared.push else "dry-run",
+        "noop": prepared.noop,
+    }
+    if prepared.noop:
+        if json_out:
+            ui.print_json({**summary, "pushed": False})
+        else:
+            ui.console.print(f"nothing to do: {prepared.noop}", markup=False, highlight=False)
+        return
+    if not json_out:
+        ui.table(f"fast-forward {prepared.branch} with {prepared.ref}", ["field", "value"], list(summary.items())[:-1])
+        ui.table("commits to merge", ["sha", "subject"], [(c.sha[:12], c.subject) for c in prepared.commits])
+        ui.console.print(
+            f"Look around in {prepared.repo} before pushing: `git show {prepared.branch}` shows the merge and "
+            f"`git log {prepared.release_rev[:12]}..{prepared.head_rev[:12]}` what it brings in.",
+            markup=False,
+            highlight=False,
+        )
+    if not non_interactive and not ui.confirm(PUSH_QUESTION, yes):
+        ui.err_console.print("not pushed", markup=False)
+        raise typer.Exit(1)
+    report = push_fast_forward(prepared)
+    if json_out:
+        ui.print_json({**summary, "pushed": prepared.push, "report": report})
+        return
+    verb = "pushed" if prepared.push else "dry-run push (mock)"
+    ui.console.print(f"{verb}: {prepared.pushes}\n{report.strip()}", markup=False, highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ff")(ff)
+    app.command("fast-forward", hidden=True)(ff)
