@@ -1,0 +1,118 @@
+"""`krel changelog`: write a tag's notes into CHANGELOG/CHANGELOG-X.Y.md, commit like krel, push (dry-run in mock)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from releng.changelog import ChangelogOptions, write_changelog
+from releng.notes import document
+
+from krel import ui
+from krel.commands.release_notes import (
+    ApiUrlOpt,
+    CacheOpt,
+    MapsOpt,
+    NoCacheOpt,
+    OrgOpt,
+    RecordOpt,
+    ReplayOpt,
+    RepoNameOpt,
+    SourceOpt,
+    open_source,
+)
+from krel.options import DEFAULT_PROFILE, JsonOpt, NomockOpt, ProfileOpt, open_profile
+
+
+def changelog(
+    tag: Annotated[str, typer.Option("--tag", help="The release tag, vX.Y.Z[-pre].")],
+    branch: Annotated[str | None, typer.Option("--branch", help="Release branch (default release-X.Y).")] = None,
+    repo: Annotated[Path, typer.Option("--repo", help="Local clone to read and commit into.")] = Path("."),
+    start_rev: Annotated[str | None, typer.Option("--start-rev", help="Override krel's start revision.")] = None,
+    end_rev: Annotated[str | None, typer.Option("--end-rev", help="Override the end (default: branch head).")] = None,
+    tars: Annotated[Path | None, typer.Option("--tars", help="Directory of release tarballs to list (sha512).")] = None,
+    images: Annotated[
+        Path | None, typer.Option("--images", help="release-images directory (<arch>/<name>.tar) to list.")
+    ] = None,
+    html_file: Annotated[Path | None, typer.Option("--html-file", help="Write the HTML notes here.")] = None,
+    json_file: Annotated[Path | None, typer.Option("--json-file", help="Write the notes JSON here.")] = None,
+    draft: Annotated[
+        Path | None, typer.Option("--draft", help="Curated notes markdown for an X.Y.0 (replaces generated notes).")
+    ] = None,
+    no_dependencies: Annotated[
+        bool, typer.Option("--no-dependencies", help="Leave out the go.mod Dependencies section.")
+    ] = False,
+    replay: ReplayOpt = None,
+    record: RecordOpt = None,
+    maps_from: MapsOpt = None,
+    org: OrgOpt = None,
+    repo_name: RepoNameOpt = None,
+    source: SourceOpt = "graphql",
+    cache_dir: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
+    github_api_url: ApiUrlOpt = None,
+    nomock: NomockOpt = False,
+    profile: ProfileOpt = DEFAULT_PROFILE,
+    json_out: JsonOpt = False,
+) -> None:
+    """Generate the CHANGELOG section for a tag and commit it on master and the release branch.
+
+    Example: krel changelog --tag v1.25.3 --repo ./kubernetes --replay ./recording --no-dependencies
+    """
+    prof = open_profile(profile)
+    targets = prof.targets(nomock)
+    prs = open_source(
+        org or prof.upstream.org,
+        repo_name or prof.upstream.repo,
+        replay,
+        record,
+        source,
+        cache_dir,
+        no_cache,
+        github_api_url,
+    )
+    options = ChangelogOptions(
+        repo=repo,
+        tag=tag,
+        pull_requests=prs,
+        author=prof.git_author,
+        branch=branch,
+        start_rev=start_rev,
+        end_rev=end_rev,
+        maps_from=tuple(maps_from or ()),
+        tars_dir=tars,
+        images=tuple((n, tuple(a)) for n, a in document.images_from_dir(images)) if images else (),
+        download_url=targets.download_url,
+        dependencies=not no_dependencies,
+        draft=draft,
+        html_file=html_file,
+        json_file=json_file,
+        push=targets.git_push,
+        remote=prof.upstream.remote,
+        master=prof.upstream.default_branch,
+    )
+    reporter = ui.RichReporter("changelog", quiet=json_out)
+    with reporter.live():
+        result = write_changelog(options, lambda done, total: reporter.progress("pull requests", done, total))
+    summary = {k: v for k, v in asdict(result).items() if k not in ("markdown", "html", "notes_json")}
+    summary["push_mode"] = targets.git_push
+    if json_out:
+        ui.print_json(summary)
+        return
+    ui.table(
+        f"changelog {tag}",
+        ["field", "value"],
+        [
+            ("range", f"{result.start_rev}..{result.branch} ({result.end_sha[:12]})"),
+            ("file", result.path),
+            ("commits", ", ".join(c[:12] for c in result.commits) or "none (already up to date)"),
+            ("push", f"{targets.git_push}"),
+        ],
+    )
+    ui.table("notes per heading", ["heading", "entries"], sorted(result.counts.items()))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("changelog")(changelog)

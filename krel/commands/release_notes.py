@@ -1,0 +1,142 @@
+"""`krel release-notes`: notes for a revision range as markdown or JSON; `krel release-notes validate DIR`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from releng import github
+from releng.errors import UsageError
+from releng.notes import document, gather, maps, render
+
+from krel import ui
+from krel.options import DEFAULT_PROFILE as _DEFAULT_PROFILE
+from krel.options import JsonOpt, ProfileOpt, krel_home, open_profile
+
+ReplayOpt = Annotated[
+    Path | None, typer.Option("--replay", help="Serve GitHub data from a krel recording (GetPullRequest-<seq>.json).")
+]
+RecordOpt = Annotated[Path | None, typer.Option("--record", help="Record every GitHub answer into DIR (krel format).")]
+MapsOpt = Annotated[
+    list[Path] | None, typer.Option("--maps-from", help="Directory of note map YAML files (repeatable).")
+]
+OrgOpt = Annotated[str | None, typer.Option("--org", help="GitHub organisation (default: the profile's upstream).")]
+RepoNameOpt = Annotated[str | None, typer.Option("--repo-name", help="GitHub repository (default: the profile's).")]
+SourceOpt = Annotated[str, typer.Option("--source", help="Live GitHub source: graphql (batched) or rest (PyGithub).")]
+CacheOpt = Annotated[
+    Path | None, typer.Option("--cache-dir", help="PR cache directory (default: $KREL_HOME/cache/github).")
+]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Always ask GitHub, never the on-disk cache.")]
+ApiUrlOpt = Annotated[
+    str | None, typer.Option("--github-api-url", help="GitHub API base URL (default $KREL_GITHUB_API_URL or GitHub).")
+]
+
+
+def open_source(
+    org: str,
+    repo: str,
+    replay: Path | None,
+    record: Path | None,
+    source: str,
+    cache_dir: Path | None,
+    no_cache: bool,
+    api_url: str | None,
+) -> github.PullRequests:
+    """The PR source the flags ask for; GITHUB_TOKEN is read here, at the edge, and nowhere else."""
+    return github.open_pull_requests(
+        org,
+        repo,
+        token=os.environ.get("GITHUB_TOKEN") or None,
+        replay_dir=replay,
+        record_dir=record,
+        cache_dir=None if no_cache else (cache_dir or krel_home() / "cache" / "github"),
+        api_url=api_url or os.environ.get("KREL_GITHUB_API_URL") or github.DEFAULT_API_URL,
+        source=source,
+    )
+
+
+notes_app = typer.Typer(no_args_is_help=False, add_completion=False)
+
+
+@notes_app.callback(invoke_without_command=True)
+def release_notes(
+    ctx: typer.Context,
+    repo: Annotated[Path | None, typer.Option("--repo", help="Local clone to walk.")] = None,
+    start_rev: Annotated[str | None, typer.Option("--start-rev", help="Start revision (tag or sha).")] = None,
+    end_rev: Annotated[str | None, typer.Option("--end-rev", help="End revision (tag, branch or sha).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="markdown or json.")] = "markdown",
+    output: Annotated[Path | None, typer.Option("--output", help="Write to this file instead of stdout.")] = None,
+    replay: ReplayOpt = None,
+    record: RecordOpt = None,
+    maps_from: MapsOpt = None,
+    org: OrgOpt = None,
+    repo_name: RepoNameOpt = None,
+    source: SourceOpt = "graphql",
+    cache_dir: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
+    github_api_url: ApiUrlOpt = None,
+    profile: ProfileOpt = _DEFAULT_PROFILE,
+) -> None:
+    """Generate release notes between two revisions (first-parent walk, krel's extraction rules).
+
+    Example: krel release-notes --repo ./kubernetes --start-rev v1.25.2 --end-rev v1.25.3 --replay ./recording
+    Example: krel release-notes validate ./maps
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if repo is None or start_rev is None or end_rev is None:
+        raise UsageError("release-notes needs --repo, --start-rev and --end-rev (or the `validate DIR` subcommand)")
+    if fmt not in ("markdown", "json"):
+        raise UsageError(f"--format {fmt!r}: expected markdown or json")
+    upstream = open_profile(profile).upstream
+    prs = open_source(
+        org or upstream.org, repo_name or upstream.repo, replay, record, source, cache_dir, no_cache, github_api_url
+    )
+    reporter = ui.RichReporter("release-notes")
+    with reporter.live():
+        gathered = gather.gather(
+            repo,
+            start_rev,
+            end_rev,
+            prs,
+            tuple(maps_from or ()),
+            lambda done, total: reporter.progress("pull requests", done, total),
+        )
+    if fmt == "json":
+        text = render.notes_json(gathered.notes)
+    else:
+        text = render.markdown(document.build(list(gathered.notes)), end_rev)
+    if output is None:
+        ui.console.out(text, end="", highlight=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        reporter.info(
+            f"{len(gathered.notes)} notes from {gathered.pull_requests} PRs ({gathered.commits} commits) -> {output}"
+        )
+
+
+@notes_app.command("validate")
+def validate(
+    path: Annotated[Path, typer.Argument(help="Directory of map YAML files.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Check note map files the way krel does (YAML, `pr`, text ending in punctuation).
+
+    Example: krel release-notes validate releases/release-1.30/release-notes/maps
+    """
+    checked, problems = maps.validate(path)
+    if json_out:
+        ui.print_json({"checked": checked, "problems": problems})
+    else:
+        for problem in problems:
+            ui.err_console.print(problem, markup=False)
+        if not problems:
+            ui.console.print(f"{checked} map files valid", markup=False)
+    if problems:
+        raise maps.MapError(f"{len(problems)} of {checked} map files in {path} are invalid")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(notes_app, name="release-notes")
