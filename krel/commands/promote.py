@@ -1,0 +1,144 @@
+"""`krel promote images|snapshot`: the container image promoter (dry run by default) and registry snapshots."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from releng.promo.inventory import Registries
+from releng.promo.promote import PromoteOptions, PromotionResult, parse_registry_map, promote_images
+from releng.promo.snapshot import render, snapshot
+from releng.registry.auth import Auth, for_host
+
+from krel import ui
+from krel.options import JsonOpt
+
+promote_app = typer.Typer(
+    name="promote",
+    help="Promote container images from staging to production registries, by manifest.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+RegistryMapOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--registry-map",
+        help="FROM=TO: read and write registry names starting with FROM at TO instead (repeatable), "
+        "e.g. gcr.io/k8s-cip-test-prod=127.0.0.1:5001/prod. Also KREL_PROMO_REGISTRY_MAP (comma-separated).",
+    ),
+]
+ThreadsOpt = Annotated[int, typer.Option("--threads", min=1, help="Parallel registry requests and copies.")]
+RateOpt = Annotated[float, typer.Option("--rate", min=0.1, help="Registry requests per second, shared by all threads.")]
+MAX_ROWS = 500
+
+
+def _auth_for(host: str) -> Auth:
+    # Read once, at the edge; the library only sees values.
+    return for_host(host, os.environ.get("KREL_REGISTRY_USERNAME"), os.environ.get("KREL_REGISTRY_PASSWORD"))
+
+
+def _registry_map(items: list[str] | None) -> dict[str, str]:
+    env = [i for i in os.environ.get("KREL_PROMO_REGISTRY_MAP", "").split(",") if i.strip()]
+    return parse_registry_map([*env, *(items or [])])
+
+
+@promote_app.command("images")
+def images(
+    manifest: Annotated[Path | None, typer.Option("--manifest", help="A plain promoter manifest file.")] = None,
+    thin_manifest_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--thin-manifest-dir", help="A tree of manifests/<p>/promoter-manifest.yaml + images/<p>/images.yaml."
+        ),
+    ] = None,
+    confirm: Annotated[
+        bool, typer.Option("--confirm", help="Copy for real (default: dry run, writes nothing).")
+    ] = False,
+    parse_only: Annotated[bool, typer.Option("--parse-only", help="Only parse and validate the manifests.")] = False,
+    threads: ThreadsOpt = 20,
+    rate: RateOpt = 50.0,
+    registry_map: RegistryMapOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Promote the images a manifest lists: plan (dry run) by default, copy with --confirm.
+
+    Example: krel promote images --thin-manifest-dir k8s.io/registry.k8s.io
+    Example: krel promote images --manifest promoter-manifest.yaml --confirm --threads 20
+    Example: krel promote images --thin-manifest-dir ./tree --registry-map gcr.io/k8s-staging-foo=127.0.0.1:5000/stg
+
+    Registry credentials for non-Google hosts come from KREL_REGISTRY_USERNAME / KREL_REGISTRY_PASSWORD;
+    gcr.io and *-docker.pkg.dev use Google application-default credentials.
+    """
+    options = PromoteOptions(
+        manifest=manifest,
+        thin_manifest_dir=thin_manifest_dir,
+        registry_map=_registry_map(registry_map),
+        threads=threads,
+        confirm=confirm,
+        parse_only=parse_only,
+    )
+    reporter = ui.RichReporter("promote", quiet=json_out)
+    with Registries(_auth_for, rate=rate, max_connections=max(threads, 4)) as registries, reporter.live():
+        result = promote_images(options, registries, reporter)
+    if json_out:
+        ui.print_json(result.as_dict())
+    else:
+        _render(result)
+    error = result.error()
+    if error is not None:
+        raise error
+
+
+def _render(result: PromotionResult) -> None:
+    if result.delta is None:
+        ui.console.print(f"parsed {result.manifests} manifest(s): {result.edges} edges, all valid", markup=False)
+        return
+    delta = result.delta
+    failed = {id(o.copy): o.error for o in result.failures}
+    executed = {id(o.copy) for o in result.outcomes}
+    rows = []
+    for c in delta.copies:
+        if id(c) in failed:
+            action = f"{c.action}: FAILED"
+        elif id(c) in executed:
+            action = f"{c.action}: done"
+        else:
+            action = c.action
+        for tag in c.tags or ("",):
+            rows.append((c.image, c.digest, tag or "(none)", c.dst_repo, action))
+    title = "promotion plan (dry run: nothing written)" if result.mode == "dry-run" else "promotion"
+    if rows:
+        ui.table(title, ["image", "digest", "tag", "destination", "action"], rows[:MAX_ROWS])
+        if len(rows) > MAX_ROWS:
+            ui.console.print(f"... and {len(rows) - MAX_ROWS} more rows (use --json for all)", markup=False)
+    ui.console.print(
+        f"{result.edges} edges: {delta.already_promoted} already promoted, {len(delta.copies)} to copy or tag, "
+        f"{len(delta.lost)} lost" + (f", {len(result.failures)} failed" if result.outcomes else ""),
+        markup=False,
+    )
+    if result.mode == "dry-run" and delta.copies:
+        ui.console.print("dry run: rerun with --confirm to promote", markup=False)
+
+
+@promote_app.command("snapshot")
+def snapshot_cmd(
+    path: Annotated[str, typer.Argument(help="REGISTRY/REPO: a repository or a prefix holding repositories.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="yaml (images.yaml form) or csv.")] = "yaml",
+    threads: ThreadsOpt = 20,
+    rate: RateOpt = 50.0,
+) -> None:
+    """Print what a registry path holds in images.yaml form (or CSV): for backfills and audits.
+
+    Example: krel promote snapshot 127.0.0.1:5000/prod --output csv
+    """
+    with Registries(_auth_for, rate=rate) as registries:
+        images = snapshot(registries, path, threads=threads)
+    text = render(images, output)
+    ui.console.out(text, end="", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(promote_app, name="promote")

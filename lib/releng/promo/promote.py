@@ -1,0 +1,191 @@
+"""`krel promote images`: parse -> edges -> inventory -> delta -> (with confirm) copy, failures collected.
+
+Dry run is the default and writes nothing; a rerun recomputes the delta from live registries, so it heals.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from releng.errors import ReleaseError, UsageError
+from releng.promo.delta import Copy, Delta, check_delta, compute_delta
+from releng.promo.edges import EdgeGroup, count_edges, plan_edges
+from releng.promo.inventory import Registries, read_inventory, repos_to_read
+from releng.promo.manifests import Manifest, map_registries, parse_manifest, parse_thin_dir
+from releng.registry.copy import copy_image
+from releng.report import NullReporter, Reporter
+
+
+@dataclass(frozen=True)
+class PromoteOptions:
+    """Everything `krel promote images` needs, as plain values."""
+
+    manifest: Path | None = None
+    thin_manifest_dir: Path | None = None
+    registry_map: Mapping[str, str] = field(default_factory=dict)
+    threads: int = 20
+    confirm: bool = False
+    parse_only: bool = False
+
+
+@dataclass
+class Outcome:
+    """One executed copy: what was asked, and the error if it failed."""
+
+    copy: Copy
+    error: str = ""
+    changed: bool = False
+
+
+@dataclass
+class PromotionResult:
+    """What a run found and did; `error()` says why it must end non-zero (None when clean)."""
+
+    mode: str
+    manifests: int
+    groups: list[EdgeGroup]
+    delta: Delta | None = None
+    outcomes: list[Outcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def edges(self) -> int:
+        return count_edges(self.groups)
+
+    @property
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.error]
+
+    def error(self) -> ReleaseError | None:
+        lines = [
+            f"copy {o.copy.src_repo}@{o.copy.digest} -> {o.copy.dst_repo} failed: {o.error}" for o in self.failures
+        ]
+        lines += [lost.describe() for lost in (self.delta.lost if self.delta else [])]
+        if not lines:
+            return None
+        done = len(self.outcomes) - len(self.failures)
+        head = (
+            f"promotion finished with errors: {len(self.failures)} failed copies, "
+            f"{len(self.delta.lost) if self.delta else 0} lost digests ({done} copies done; rerun to heal):"
+        )
+        return ReleaseError("\n".join([head, *lines]))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "manifests": self.manifests,
+            "edges": self.edges,
+            "delta": self.delta.as_dict() if self.delta else None,
+            "failures": [{**o.copy.as_dict(), "error": o.error} for o in self.failures],
+            "copied": sum(1 for o in self.outcomes if not o.error),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def parse_registry_map(items: list[str]) -> dict[str, str]:
+    """`FROM=TO` pairs (e.g. gcr.io/k8s-cip-test-prod=127.0.0.1:5001/prod) -> dict; UsageError if malformed."""
+    out: dict[str, str] = {}
+    for item in items:
+        src, sep, dst = item.partition("=")
+        src, dst = src.strip().rstrip("/"), dst.strip().rstrip("/")
+        if not sep or not src or not dst:
+            raise UsageError(f"--registry-map {item!r}: expected FROM=TO, e.g. gcr.io/project=127.0.0.1:5000/project")
+        out[src] = dst
+    return out
+
+
+def load_manifests(options: PromoteOptions) -> list[Manifest]:
+    """Parse the plain manifest or the thin tree named by the options, then apply the registry map."""
+    if (options.manifest is None) == (options.thin_manifest_dir is None):
+        raise UsageError("give exactly one of --manifest FILE and --thin-manifest-dir DIR")
+    if options.manifest is not None:
+        manifests = [parse_manifest(options.manifest)]
+    else:
+        assert options.thin_manifest_dir is not None
+        manifests = parse_thin_dir(options.thin_manifest_dir)
+    return map_registries(manifests, options.registry_map)
+
+
+def promote_images(options: PromoteOptions, registries: Registries, report: Reporter | None = None) -> PromotionResult:
+    """Run a promotion: plan always, copy only with `confirm`. Refusals (overlaps, tag moves, all-lost) raise
+    before anything is written; copy failures and lost digests come back in the result (see `error()`)."""
+    report = report or NullReporter()
+    if options.threads < 1:
+        raise UsageError(f"--threads must be at least 1, not {options.threads}")
+    start = time.monotonic()
+    steps = 2 if options.parse_only else (4 if options.confirm else 3)
+    report.step(1, steps, "parse manifests and compute edges")
+    manifests = load_manifests(options)
+    groups = plan_edges(manifests)
+    report.info(f"{len(manifests)} manifest(s), {count_edges(groups)} edges in {len(groups)} groups")
+    result = PromotionResult("parse-only", len(manifests), groups)
+    if options.parse_only:
+        result.seconds = time.monotonic() - start
+        return result
+    report.step(2, steps, "read inventories")
+    wanted = repos_to_read(groups)
+    inventory = read_inventory(registries, wanted, threads=options.threads, report=report)
+    report.info(f"read {len(wanted)} repositories ({inventory.requests} requests)")
+    report.step(3, steps, "compute the delta")
+    delta = compute_delta(groups, inventory.repos)
+    check_delta(delta)
+    result.delta = delta
+    result.mode = "confirm" if options.confirm else "dry-run"
+    report.info(f"{delta.already_promoted} edges already promoted, {len(delta.copies)} copies planned")
+    if options.confirm and delta.copies:
+        report.step(4, steps, f"copy {len(delta.copies)} images")
+        tasks = order_copies(delta.copies, inventory.children)
+        result.outcomes = execute(tasks, registries, threads=options.threads, report=report)
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def order_copies(copies: list[Copy], children: Mapping[str, Mapping[str, str]]) -> list[list[Copy]]:
+    """Tasks of copies run in order: a manifest list's children that are promoted themselves (tagged per arch)
+    go into the list's task, before it, so two workers never push the same manifests and blobs at once."""
+    index_task: dict[tuple[str, str, str], list[Copy]] = {}
+    tasks: list[list[Copy]] = []
+    parents = {repo: set(kids.values()) for repo, kids in children.items()}
+    for c in copies:
+        if c.digest in parents.get(c.src_repo, ()):
+            index_task[(c.src_repo, c.digest, c.dst_repo)] = [c]
+            tasks.append(index_task[(c.src_repo, c.digest, c.dst_repo)])
+    for c in copies:
+        if (c.src_repo, c.digest, c.dst_repo) in index_task:
+            continue
+        parent = children.get(c.src_repo, {}).get(c.digest)
+        owner = index_task.get((c.src_repo, parent, c.dst_repo)) if parent is not None else None
+        if owner is not None:
+            owner.insert(len(owner) - 1, c)
+        else:
+            tasks.append([c])
+    return tasks
+
+
+def execute(tasks: list[list[Copy]], registries: Registries, *, threads: int, report: Reporter) -> list[Outcome]:
+    """Copy by digest with `threads` workers (each task in order); a failure never stops the others."""
+
+    def one(c: Copy) -> Outcome:
+        src, src_repo = registries.for_path(c.src_repo)
+        dst, dst_repo = registries.for_path(c.dst_repo)
+        try:
+            done = copy_image(src, src_repo, c.digest, dst, dst_repo, c.tags)
+        except ReleaseError as exc:
+            return Outcome(c, error=str(exc))
+        return Outcome(c, changed=done.changed)
+
+    def run(task: list[Copy]) -> list[Outcome]:
+        return [one(c) for c in task]
+
+    outcomes: list[Outcome] = []
+    total = sum(len(t) for t in tasks)
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="krel-copy") as pool:
+        for future in as_completed([pool.submit(run, t) for t in tasks]):
+            outcomes.extend(future.result())
+            report.progress("copy", len(outcomes), total)
+    return outcomes
