@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from releng.announce import compose, send
+from releng.announce import compose, ghrelease, send
 from releng.announce.mail import MailAccess, open_mailer
 from releng.objectstore import open_store
 
@@ -49,7 +49,7 @@ def build(
     if branch:
         announcement = compose.build_branch_announcement(prof, tag, branch)
     else:
-        html = compose.read_changelog_html(changelog_html) if changelog_html else ""
+        html = compose.read_input(changelog_html, "changelog HTML") if changelog_html else ""
         announcement = compose.build_announcement(
             prof, tag, go_version=go_version or compose.detect_go_version(), changelog_html=html
         )
@@ -121,6 +121,51 @@ def send_cmd(
         ui.print_json({**summary, "sent": True, "receipt": receipt})
         return
     ui.console.print(f"sent: {receipt}", markup=False, highlight=False)
+
+
+@announce_app.command("github-page")
+def github_page(
+    tag: TagOpt,
+    asset: Annotated[
+        list[Path] | None, typer.Option("--asset", help="File to attach (repeatable); its digests go in the body.")
+    ] = None,
+    notes_file: Annotated[
+        Path | None, typer.Option("--notes-file", help="Markdown release notes for the body.")
+    ] = None,
+    nomock: NomockOpt = False,
+    profile: ProfileOpt = DEFAULT_PROFILE,
+    json_out: JsonOpt = False,
+) -> None:
+    """Render the GitHub release page, or publish it (--nomock on a 'publish' profile; GITHUB_TOKEN from the env).
+
+    The profile's targets decide: render (print only), publish (GitHub API) or bucket (release/<tag>/github-release.md).
+    `krel release` does this as its last step; this command redoes it on its own.
+
+    Example: krel announce github-page --tag v1.30.0 --asset _output/release-tars/kubernetes.tar.gz
+    """
+    prof = open_profile(profile)
+    notes = compose.read_input(notes_file, "release notes") if notes_file else ""
+    result = ghrelease.update_github_release(
+        prof,
+        prof.targets(nomock),
+        tag,
+        assets=asset or [],
+        notes=notes,
+        token=os.environ.get("GITHUB_TOKEN", ""),
+        api_url=os.environ.get("KREL_GITHUB_API_URL") or "https://api.github.com",
+    )
+    info = {
+        "tag": tag, "mode": result.mode, "name": result.name, "prerelease": result.prerelease,
+        "make_latest": result.make_latest, "location": result.location, "created": result.created,
+        "assets": [{"name": a.name, "sha256": a.sha256, "sha512": a.sha512} for a in result.assets],
+    }
+    if json_out:
+        ui.print_json({**info, "body": result.body})
+        return
+    rows = [(k, v) for k, v in info.items() if k != "assets"] + [("assets", len(result.assets))]
+    ui.table(f"GitHub release page for {tag}", ["field", "value"], rows)
+    if result.mode == "render":
+        ui.console.print(result.body, markup=False, highlight=False)
 
 
 def _rows(summary: dict[str, object]) -> list[tuple[str, object]]:

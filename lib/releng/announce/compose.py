@@ -139,9 +139,9 @@ def write_announcement(announcement: Announcement, work_dir: Path) -> tuple[Path
     return html_path, subject_path
 
 
-def read_changelog_html(path: Path) -> str:
-    """The changelog HTML file passed to `announce build --changelog-html`."""
+def read_input(path: Path, what: str) -> str:
+    """A text file named on the command line (changelog HTML, release notes); UsageError naming it when unreadable."""
     try:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"announce: cannot read changelog HTML {path}: {exc.strerror}") from exc
+        raise UsageError(f"announce: cannot read {what} {path}: {exc.strerror}") from exc
