@@ -80,7 +80,7 @@ def test_put_new_stream_precondition(store: LocalStore) -> None:
     with pytest.raises(PreconditionFailedError, match="expected it to be absent"):
         store.put_new_stream("a/b", io.BytesIO(b"second"))
     assert store.get("a/b") == b"first"
-    assert list((store.root / TMP_DIR).iterdir()) == []
+    assert not (store.root / TMP_DIR).exists()
 
 
 def test_failed_stream_leaves_no_object(store: LocalStore) -> None:
@@ -97,6 +97,7 @@ def test_failed_stream_leaves_no_object(store: LocalStore) -> None:
     with pytest.raises(ReleaseError, match="cannot write: disk on fire"):
         store.put_new_stream("half/written", Broken())  # type: ignore[arg-type]
     assert not store.exists("half/written")
+    assert not (store.root / TMP_DIR).exists()
     assert [i.key for i in store.list()] == []
 
 
@@ -115,7 +116,8 @@ def test_missing_objects(store: LocalStore, tmp_path: Path) -> None:
 def test_list_prefix_is_a_string_prefix_and_sorted(store: LocalStore) -> None:
     for key in ["release/v1.2.4/b", "release/v1.2.3/a", "release/v1.2.3/sub/c", "stage/x", "release/latest.txt"]:
         store.put_new(key, key.encode())
-    (store.root / TMP_DIR / "junk").write_bytes(b"leftover from a killed run")
+    (store.root / TMP_DIR).mkdir()
+    (store.root / TMP_DIR / "1-junk").write_bytes(b"a writer's temp file")
     assert [i.key for i in store.list("release/v1.2.")] == ["release/v1.2.3/a", "release/v1.2.3/sub/c",
                                                             "release/v1.2.4/b"]
     assert [i.key for i in store.list("release/v1.2.3/")] == ["release/v1.2.3/a", "release/v1.2.3/sub/c"]
@@ -193,3 +195,17 @@ def test_unwritable_bucket_is_one_line_error(tmp_path: Path) -> None:
 def test_put_new_from_missing_path(store: LocalStore, tmp_path: Path) -> None:
     with pytest.raises(ReleaseError, match=r"missing\.bin: cannot read: No such file"):
         store.put_new("k", tmp_path / "missing.bin")
+
+
+def test_temp_files_of_dead_writers_are_swept(tmp_path: Path) -> None:
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    tmp_dir = tmp_path / "bucket" / TMP_DIR
+    tmp_dir.mkdir(parents=True)
+    (tmp_dir / f"{dead.pid}-abc").write_bytes(b"half an object from a killed run")
+    (tmp_dir / "1-live").write_bytes(b"pid 1 is alive: not ours to remove")
+    store = open_store((tmp_path / "bucket").as_uri())
+    store.put_new("a", b"x")
+    assert sorted(p.name for p in tmp_dir.iterdir()) == ["1-live"]

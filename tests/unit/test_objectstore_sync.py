@@ -45,7 +45,7 @@ def test_upload_tree_digests_progress_and_content(tmp_path: Path, workers: int) 
         assert store.get(r.key) == data
     assert events[-1] == (total, total)
     assert [d for d, _ in events] == sorted(d for d, _ in events)
-    assert not list((tmp_path / "bucket" / TMP_DIR).iterdir())
+    assert not (tmp_path / "bucket" / TMP_DIR).exists()
 
 
 def test_upload_tree_rerun_skips_identical_and_refuses_changed(tmp_path: Path) -> None:
@@ -69,8 +69,9 @@ def test_upload_tree_resumes_after_partial_upload(tmp_path: Path) -> None:
     # As if a killed run had written one object and left a temp file behind.
     store.put_new("p/extra/gce/node.yaml", b"node: yes\n")
     (tmp_path / "bucket" / TMP_DIR).mkdir(exist_ok=True)
-    (tmp_path / "bucket" / TMP_DIR / "999-dead").write_bytes(b"partial")
-    result = upload_tree(src, store, "p")
+    (tmp_path / "bucket" / TMP_DIR / "4194304999-dead").write_bytes(b"partial")
+    result = upload_tree(src, open_store((tmp_path / "bucket").as_uri()), "p")  # a new run: sweeps once
+    assert not (tmp_path / "bucket" / TMP_DIR).exists()
     assert [r.uploaded for r in result if r.key.endswith("node.yaml")] == [False]
     assert sum(r.uploaded for r in result) == 4
 

@@ -10,7 +10,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
@@ -40,6 +40,21 @@ def root_of(url: str) -> Path:
     return Path(unquote(parts.path))
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:
+        return True
+    # A killed writer nobody has reaped yet is a zombie: dead for our purposes.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
 @contextmanager
 def _os_errors(url: str, key: str, action: str) -> Iterator[None]:
     try:
@@ -58,6 +73,7 @@ class LocalStore:
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
         self.root = root_of(self.url)
+        self._swept = False
 
     def path(self, key: str) -> Path:
         """The file holding key."""
@@ -116,13 +132,42 @@ class LocalStore:
         tmp_dir = self.root / TMP_DIR
         tmp = tmp_dir / f"{os.getpid()}-{uuid.uuid4().hex}"
         with _os_errors(self.url, key, "write"):
-            tmp_dir.mkdir(parents=True, exist_ok=True)
+            if not self._swept:
+                self._sweep(tmp_dir)
             # No fsync: the guarantee is against a killed process (link makes the object appear whole or not at
             # all), not against power loss; syncing 2 GiB of release artifacts would dominate staging time.
-            with open(tmp, "xb") as out:
-                while chunk := stream.read(CHUNK):
-                    out.write(chunk)
+            for attempt in range(3):
+                tmp_dir.mkdir(parents=True, exist_ok=True)
+                try:
+                    out = open(tmp, "xb")  # noqa: SIM115 - closed right below
+                    break
+                except FileNotFoundError:
+                    if attempt == 2:
+                        raise  # another writer keeps removing the empty temp dir (see _release_temp)
+            try:
+                with out:
+                    while chunk := stream.read(CHUNK):
+                        out.write(chunk)
+            except BaseException:
+                self._release_temp(tmp)
+                raise
         return tmp
+
+    def _release_temp(self, tmp: Path) -> None:
+        tmp.unlink(missing_ok=True)
+        # Leave no trace in the bucket tree once idle; fails harmlessly while other writers still have files there.
+        with suppress(OSError):
+            tmp.parent.rmdir()
+
+    def _sweep(self, tmp_dir: Path) -> None:
+        """Remove temp files of writers that were killed (their pid is gone), once per store."""
+        self._swept = True
+        if not tmp_dir.is_dir():
+            return
+        for entry in tmp_dir.iterdir():
+            pid = entry.name.split("-", 1)[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                entry.unlink(missing_ok=True)
 
     def _link_new(self, tmp: Path, key: str) -> None:
         dest = self.path(key)
@@ -139,7 +184,7 @@ class LocalStore:
         try:
             self._link_new(tmp, key)
         finally:
-            tmp.unlink(missing_ok=True)
+            self._release_temp(tmp)
 
     def put_new(self, key: str, data: bytes | Path, content_type: str | None = None) -> bool:
         return put_new_checked(self, key, data, content_type)
@@ -187,7 +232,7 @@ class LocalStore:
                     with _os_errors(self.url, key, "write"):
                         os.replace(tmp, dest)
             finally:
-                tmp.unlink(missing_ok=True)
+                self._release_temp(tmp)
         return written
 
     def copy_to(self, key: str, dest: ObjectStore, dest_key: str) -> bool:
