@@ -1,0 +1,111 @@
+"""Note maps (krel's test data): loading, applying field by field, CVEs, and `validate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from releng.notes import document, maps, render
+from releng.notes.note import ReleaseNote
+
+MAPS = Path("/work/shared/data/release-notes-maps")
+VALIDATION = Path("/work/shared/data/release-notes-maps-validation")
+
+
+def arghya_note() -> ReleaseNote:
+    """krel's ApplyMap fixture note: PR 95000 without links, two SIGs."""
+    return ReleaseNote(
+        commit="c", text="Original text", markdown="Original text (#95000, @arghya88)", author="arghya88",
+        author_url="", pr_url="", pr_number=95000, sigs=["scheduling", "instrumentation"], areas=["x"],
+        feature=True, action_required=True,
+    )
+
+
+def test_apply_map_field_by_field() -> None:
+    path = MAPS / "applymap-unit-test" / "maps.yaml"
+    for doc in yaml.safe_load_all(path.read_text()):
+        case = doc["datafields"]["testcase"]
+        note = maps.apply(arghya_note(), maps.NoteMap(pr=doc["pr"], source=str(path), releasenote=doc["releasenote"]))
+        attr = {"ActionRequired": "action_required", "Text": "text", "Author": "author", "Feature": "feature",
+                "Areas": "areas", "Markdown": "markdown"}[case["property"]]
+        assert getattr(note, attr) == case["expected"], case["name"]
+        assert note.is_mapped
+
+
+def test_map_without_sigs_has_no_suffix() -> None:
+    loaded = maps.load_maps([MAPS / "no-sigs-unit-test"])
+    note = arghya_note()
+    note.sigs = []
+    for note_map in loaded[95000]:
+        maps.apply(note, note_map)
+    assert note.markdown == "This test string has been modified (#95000, @arghya88)"
+
+
+def test_cve_map_feeds_security_section() -> None:
+    loaded = maps.load_maps([MAPS])
+    assert sorted(loaded) == [123, 89796]
+    note = arghya_note()
+    note.pr_number, note.action_required = 89796, False
+    for note_map in loaded[89796]:
+        maps.apply(note, note_map)
+    assert note.cve is not None and note.cve.id == "CVE-2019-1010260" and note.cve.linked_prs[-1] == 89839
+    text = render.markdown(document.build([note]), "v1.18.3")
+    assert text.startswith("## Important Security Information\n\nThis release contains changes that address")
+    assert "### CVE-2019-1010260: CVE-2020-8555: Half-Blind SSRF in kube-controller-manager\n" in text
+    assert "**CVSS Rating:** CVSS:3.0/AV:N/AC:H/PR:L/UI:N/S:C/C:H/I:N/A:N (5.2)" in text
+    assert "- Implement changes to mitigate CVE-2020-8555 (#89796, @kubernetes/product-security-committee)" in text
+
+
+def test_do_not_publish_map_hides_and_mapped_note_publishes() -> None:
+    note = arghya_note()
+    note.do_not_publish = True
+    maps.apply(note, maps.NoteMap(pr=95000, source="m", releasenote={"text": "Now public."}))
+    assert note.published
+    maps.apply(note, maps.NoteMap(pr=95000, source="m", releasenote={"do_not_publish": True}))
+    assert not note.published
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("valid.yaml", None),
+        ("invalid-indent.yaml", "not valid YAML"),
+        ("invalid-multi-line.yaml", "not valid YAML"),
+        ("invalid-yaml-start.yaml", "not valid YAML"),
+        ("missing-punctuation.yaml", "must end with punctuation"),
+    ],
+)
+def test_validate_krel_cases(name: str, reason: str | None) -> None:
+    problems = maps.validate_file(VALIDATION / name)
+    if reason is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and reason in problems[0] and name in problems[0]
+
+
+def test_validate_directory_counts() -> None:
+    checked, problems = maps.validate(VALIDATION)
+    assert checked == 5 and len(problems) == 4
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("pr: nope\n", "`pr` must be a pull request number"),
+        ("pr: 1\nreleasenote:\n  txt: hi\n", "unknown key releasenote.txt"),
+        ("pr: 1\nreleasenote:\n  kinds: bug\n", "releasenote.kinds must be a list"),
+        ("- 1\n- 2\n", "each document must be a mapping"),
+        ("pr: 1\ndatafields:\n  cve: {title: x}\n", None),
+    ],
+)
+def test_malformed_maps_name_file_and_key(tmp_path: Path, content: str, message: str | None) -> None:
+    (tmp_path / "m.yaml").write_text(content)
+    if message is None:
+        loaded = maps.load_maps([tmp_path])
+        with pytest.raises(maps.MapError, match=r"datafields\.cve needs at least an `id`"):
+            maps.apply(arghya_note(), loaded[1][0])
+        return
+    with pytest.raises(maps.MapError, match=message) as info:
+        maps.load_maps([tmp_path])
+    assert str(tmp_path / "m.yaml") in str(info.value)
