@@ -228,3 +228,20 @@ def test_sendgrid_without_key_is_refused(profile: Profile) -> None:
     outgoing = send.prepare_send(profile, profile.targets(False), TAG, store)
     with pytest.raises(MailError, match="SENDGRID_API_KEY"):
         send.deliver(outgoing, open_mailer(Mail(transport="sendgrid"), MailAccess()))
+
+
+def test_starttls_then_login(profile: Profile, smtp_tls_server: SmtpServer) -> None:
+    store = _publish(profile, False)
+    outgoing = send.prepare_send(profile, profile.targets(False), TAG, store)
+    smtp_tls_server.handler.password = "tls-password"
+    mail = Mail(transport="smtp", smtp_host="127.0.0.1", smtp_port=smtp_tls_server.port, starttls=True,
+                smtp_user="relman")
+    send.deliver(outgoing, open_mailer(mail, MailAccess(smtp_password="tls-password")))
+    assert smtp_tls_server.handler.logins == [("relman", "tls-password")]
+    assert len(smtp_tls_server.handler.received) == 1
+    # Without STARTTLS the server refuses to go on; the error is one line and nothing is sent.
+    plain = Mail(transport="smtp", smtp_host="127.0.0.1", smtp_port=smtp_tls_server.port)
+    with pytest.raises(MailError) as err:
+        send.deliver(outgoing, open_mailer(plain, MailAccess()))
+    assert str(err.value).startswith("mail: 127.0.0.1:") and "STARTTLS" in str(err.value)
+    assert len(smtp_tls_server.handler.received) == 1
