@@ -132,3 +132,16 @@ def test_hash_stream_on_bytes_callback() -> None:
     seen: list[int] = []
     hash_stream(io.BytesIO(b"a" * 10), on_bytes=seen.append)  # type: ignore[arg-type]
     assert seen == [10]
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=200))
+def test_sums_parser_parses_or_raises_ours(text: str) -> None:
+    from releng.checksums import _parse_sums
+
+    try:
+        entries = _parse_sums(text, "gs://b/p", "SHA256SUMS")
+    except ReleaseError as e:
+        assert "\n" not in str(e)
+    else:
+        assert all(rel and digest for rel, digest in entries.items())

@@ -8,6 +8,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from releng.errors import ReleaseError, UsageError
 from releng.objectstore import (
     ObjectExistsError,
@@ -209,3 +211,16 @@ def test_temp_files_of_dead_writers_are_swept(tmp_path: Path) -> None:
     store = open_store((tmp_path / "bucket").as_uri())
     store.put_new("a", b"x")
     assert sorted(p.name for p in tmp_dir.iterdir()) == ["1-live"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(url=st.text(max_size=60).map(lambda t: "file:" + t), key=st.text(max_size=40))
+def test_url_and_key_parse_or_raise_ours(url: str, key: str) -> None:
+    try:
+        store = open_store(url)
+        assert isinstance(store, LocalStore)
+        path = store.path(key)
+    except ReleaseError as e:
+        assert "\n" not in str(e) or "\n" in url + key
+    else:
+        assert store.root in path.parents
