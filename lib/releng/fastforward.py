@@ -101,7 +101,6 @@ def prepare_fast_forward(options: FastForwardOptions) -> FastForward:
         raise ReleaseError(f"ff: branch {branch} does not exist on the remote {options.remote}")
     remote_branch = f"{options.remote}/{branch}"
     remote_default = f"{options.remote}/{options.default_branch}"
-    git.fetch(repo, options.remote)
     release_rev = git.rev_parse(repo, remote_branch)
     git.rev_parse(repo, options.ref)  # a clear error for an unknown --ref
 
