@@ -224,3 +224,9 @@ def test_url_and_key_parse_or_raise_ours(url: str, key: str) -> None:
         assert "\n" not in str(e) or "\n" in url + key
     else:
         assert store.root in path.parents
+
+
+@pytest.mark.parametrize("prefix", ["../", "a/../../", "/etc/"])
+def test_list_prefix_cannot_escape_the_bucket(store: LocalStore, prefix: str) -> None:
+    with pytest.raises(UsageError):
+        list(store.list(prefix))

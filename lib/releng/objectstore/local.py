@@ -113,7 +113,7 @@ class LocalStore:
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         # Walk only below the prefix's directory part; keys are then filtered by the full string prefix, as on GCS.
-        start = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        start = self.path(prefix.rsplit("/", 1)[0]) if "/" in prefix else self.root
         found: list[ObjectInfo] = []
         for dirpath, dirnames, filenames in os.walk(start):
             dirnames[:] = [d for d in dirnames if d != TMP_DIR]
