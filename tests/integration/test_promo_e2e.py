@@ -155,7 +155,7 @@ def test_lost_digest_reported_rest_promoted(
     )
     run = promote_images(PromoteOptions(manifest=path, confirm=True), promo_registries)
     error = run.error()
-    assert error is not None and f"golden-bar/bar@{missing} is lost" in str(error) and f"{path}:6" in str(error)
+    assert error is not None and f"golden-bar/bar@{missing} is lost" in str(error) and f"{path}:9" in str(error)
     assert state(promo_registries, f"{promo_prod.host}/prod") == {"bar": {d["bar"]: ["1.0"]}}
 
 

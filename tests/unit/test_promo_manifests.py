@@ -53,7 +53,7 @@ def test_overlap_names_both_files_and_lines() -> None:
     with pytest.raises(OverlapError) as exc:
         plan_edges(parse_thin_dir(root))
     text = str(exc.value)
-    assert "images/b/images.yaml:1" in text and "images/a/images.yaml:1" in text
+    assert "images/b/images.yaml:4" in text and "images/a/images.yaml:3" in text
     assert "/foo-controller:1.0 (and 2 more destinations)" in text
 
 

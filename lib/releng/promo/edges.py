@@ -62,9 +62,8 @@ def to_edge_groups(manifests: Sequence[Manifest]) -> list[EdgeGroup]:
             continue
         base = manifest.images_path or manifest.path
         for image in manifest.images:
-            origin = f"{base}:{image.line}"
             for digest, tags in image.dmap.items():
-                group = EdgeGroup(src, image.name, digest, tags, dsts, origin)
+                group = EdgeGroup(src, image.name, digest, tags, dsts, f"{base}:{image.origin_line(digest)}")
                 key = (image.name, digest)
                 seen = first.get(key)
                 if seen is None:

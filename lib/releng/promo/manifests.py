@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -54,6 +54,11 @@ class Image:
     name: str
     dmap: Mapping[str, tuple[str, ...]]
     line: int = 0
+    digest_lines: Mapping[str, int] = field(default_factory=dict)
+
+    def origin_line(self, digest: str) -> int:
+        """The line of digest's dmap entry (else the image's line), for messages."""
+        return self.digest_lines.get(digest, self.line)
 
 
 @dataclass(frozen=True)
@@ -201,14 +206,15 @@ def _images(path: str, node: yaml.Node, problems: _Problems) -> tuple[Image, ...
         elif name is not None and not IMAGE_NAME_RE.match(name):
             problems.add(path, fields["name"], f"image name {name!r} is not a valid repository name (a-z0-9._-/)")
             name = None
-        dmap = _dmap(path, fields.get("dmap"), item, name or "?", problems)
+        lines: dict[str, int] = {}
+        dmap = _dmap(path, fields.get("dmap"), item, name or "?", problems, lines)
         if name is not None and dmap is not None:
-            out.append(Image(name=name, dmap=dmap, line=item.start_mark.line + 1))
+            out.append(Image(name=name, dmap=dmap, line=item.start_mark.line + 1, digest_lines=lines))
     return tuple(out)
 
 
 def _dmap(
-    path: str, node: yaml.Node | None, parent: yaml.Node, image: str, problems: _Problems
+    path: str, node: yaml.Node | None, parent: yaml.Node, image: str, problems: _Problems, lines: dict[str, int]
 ) -> dict[str, tuple[str, ...]] | None:
     if node is None or not isinstance(node, yaml.MappingNode) or not node.value:
         problems.add(path, node or parent, f"image {image}: dmap must be a non-empty mapping of digest -> [tags]")
@@ -230,6 +236,7 @@ def _dmap(
             ok = False
             continue
         dmap[digest] = tags
+        lines[digest] = key_node.start_mark.line + 1
     return dmap if ok else None
 
 
