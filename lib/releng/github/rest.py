@@ -40,8 +40,9 @@ class RestPullRequests:
             seconds_between_requests=0,
             seconds_between_writes=0,
             pool_size=concurrency,
+            lazy=True,  # no GET /repos/{org}/{repo} before the first pull request
         )
-        self._repo = self._gh.get_repo(f"{org}/{repo}", lazy=True)
+        self._repo = self._gh.get_repo(f"{org}/{repo}")
         self._lock = threading.Lock()
         self._requests = 0
 
