@@ -16,7 +16,10 @@ from krel.options import DEFAULT_PROFILE, JsonOpt, NomockOpt, ProfileOpt, YesOpt
 
 announce_app = typer.Typer(
     name="announce",
-    help="Build and send release announcements.",
+    help=(
+        "Build and send release announcements, and the GitHub release page.\n\n"
+        "Example: krel announce send --tag v1.30.0 --print-only"
+    ),
     no_args_is_help=True,
     rich_markup_mode="rich",
 )

@@ -245,3 +245,22 @@ def test_starttls_then_login(profile: Profile, smtp_tls_server: SmtpServer) -> N
         send.deliver(outgoing, open_mailer(plain, MailAccess()))
     assert str(err.value).startswith("mail: 127.0.0.1:") and "STARTTLS" in str(err.value)
     assert len(smtp_tls_server.handler.received) == 1
+
+
+def test_checks_the_changelog_html_the_notes_renderer_writes(profile: Profile) -> None:
+    """The downloads table as the changelog writes it (krel's markdown through markdown-it) is what send checks."""
+    from releng.notes import render
+
+    markdown = (
+        "### Source Code\n\nfilename | sha512 hash\n-------- | -----------\n"
+        f"[kubernetes.tar.gz](https://dl.k8s.io/{TAG}/kubernetes.tar.gz) | {_sha512(TARBALL)}\n"
+        f"[client.tar.gz](https://dl.k8s.io/{TAG}/bin/linux/amd64/client.tar.gz) | {_sha512(b'tampered')}\n"
+    )
+    html = render.html(markdown, f"Kubernetes {TAG}")
+    assert send.quoted_checksums(html, TAG) == [
+        ("kubernetes.tar.gz", _sha512(TARBALL)),
+        ("bin/linux/amd64/client.tar.gz", _sha512(b"tampered")),
+    ]
+    store = _publish(profile, False)
+    with pytest.raises(send.ChecksumMismatchError, match=r"checksum mismatch for bin/linux/amd64/client\.tar\.gz"):
+        send.verify_checksums(store, TAG, html)
