@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 import tenacity
@@ -120,29 +120,36 @@ class RegistryClient:
 
     def _retrying(self, what: str, fn: Callable[[], T]) -> T:
         """Run fn, retrying 429/5xx/transport errors with exponential backoff; translate the final failure."""
+        try:
+            # Fast path: most calls succeed first time and need no retry bookkeeping.
+            return fn()
+        except (_Retryable, httpx.TransportError) as exc:
+            if self.retries < 1:
+                return self._retry_failed(what, exc)
+            log.debug("registry %s: retrying %s after %s", self.host, what, exc.__class__.__name__)
         retryer = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.retries + 1),
-            wait=tenacity.wait_exponential_jitter(initial=self.backoff, max=10.0, jitter=self.backoff),
+            stop=tenacity.stop_after_attempt(self.retries),
+            wait=tenacity.wait_exponential_jitter(multiplier=self.backoff, max=10.0, jitter=self.backoff),
             retry=tenacity.retry_if_exception_type((_Retryable, httpx.TransportError)),
             reraise=True,
-            before_sleep=lambda state: log.debug("registry %s: retrying %s (attempt %d)", self.host, what,
-                                                 state.attempt_number),
         )
         try:
             return retryer(fn)
-        except _Retryable as exc:
+        except (_Retryable, httpx.TransportError) as exc:
+            return self._retry_failed(what, exc)
+
+    def _retry_failed(self, what: str, exc: Exception) -> NoReturn:
+        if isinstance(exc, _Retryable):
             status = exc.response.status_code
             codes = _error_codes(exc.response)
             raise RegistryError(
                 f"registry {self.host}: {what} failed with HTTP {status}{' ' + codes if codes else ''} "
                 f"after {self.retries + 1} attempts"
             ) from None
-        except httpx.TransportError as exc:
-            raise RegistryError(
-                f"registry {self.host} unreachable: {what} failed ({exc.__class__.__name__}) "
-                f"after {self.retries + 1} attempts; is the address right and the registry running?"
-            ) from None
-
+        raise RegistryError(
+            f"registry {self.host} unreachable: {what} failed ({exc.__class__.__name__}) "
+            f"after {self.retries + 1} attempts; is the address right and the registry running?"
+        ) from None
     def _send(
         self,
         method: str,

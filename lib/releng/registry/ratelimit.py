@@ -37,8 +37,9 @@ class TokenBucket:
             return self._paused_until - now
         self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
         self._stamp = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+        # The tolerance keeps float rounding from turning a due token into an endless series of tiny sleeps.
+        if self._tokens >= 1.0 - 1e-9:
+            self._tokens = max(0.0, self._tokens - 1.0)
             return 0.0
         return (1.0 - self._tokens) / self.rate
 
@@ -60,4 +61,4 @@ class TokenBucket:
                 self.pauses += 1
             # Nothing saved up may be spent right after the pause: restart the bucket empty.
             self._tokens = 0.0
-            self._stamp = until
+            self._stamp = max(self._stamp, self._paused_until)
