@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from releng.fastforward import FastForwardOptions, prepare_fast_forward, push_fast_forward
+from releng import fastforward
+from releng.fastforward import FastForward, FastForwardOptions, prepare_fast_forward, push_fast_forward
 
 from krel import ui
 from krel.options import DEFAULT_PROFILE, JsonOpt, NomockOpt, ProfileOpt, YesOpt, krel_home, open_profile
@@ -23,6 +24,9 @@ def ff(
         Path | None,
         typer.Option("--repo", help="Work tree to use (cloned from the profile's upstream when missing)."),
     ] = None,
+    cleanup: Annotated[
+        bool, typer.Option("--cleanup", help="Remove the work tree afterwards (only when this run cloned it).")
+    ] = False,
     non_interactive: Annotated[
         bool, typer.Option("--non-interactive", help="Push without asking (as krel's --non-interactive).")
     ] = False,
@@ -53,6 +57,14 @@ def ff(
         push=targets.git_push == "push",
     )
     prepared = prepare_fast_forward(options)
+    try:
+        _run(prepared, non_interactive, yes, json_out)
+    finally:
+        if cleanup:
+            ui.err_console.print(fastforward.cleanup(prepared), markup=False)
+
+
+def _run(prepared: FastForward, non_interactive: bool, yes: bool, json_out: bool) -> None:
     summary = {
         "branch": prepared.branch,
         "ref": prepared.ref,

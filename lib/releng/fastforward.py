@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ class FastForward:
     head_rev: str = ""  # merge result
     commits: tuple[git.Commit, ...] = ()  # first-parent commits of ref that the merge brings in
     tag: str = ""  # the tag both the default branch and the merge base describe to
+    cloned: bool = False  # the work tree was cloned by this run (only then may --cleanup remove it)
 
     @property
     def pushes(self) -> str:
@@ -62,16 +64,16 @@ class FastForwardError(ReleaseError):
         )
 
 
-def _open_repo(options: FastForwardOptions) -> Path:
+def _open_repo(options: FastForwardOptions) -> tuple[Path, bool]:
     repo = options.repo
     if (repo / ".git").exists():
         git.fetch(repo, options.remote)
-        return repo
+        return repo, False
     if repo.exists() and any(repo.iterdir()):
         raise UsageError(f"ff: {repo} exists but is not a git work tree; pass an empty or git directory with --repo")
     log.info("cloning %s into %s", options.upstream_url, repo)
     git.clone(options.upstream_url, repo)
-    return repo
+    return repo, True
 
 
 def _select_branch(options: FastForwardOptions, url: str) -> tuple[str, str]:
@@ -91,10 +93,12 @@ def _select_branch(options: FastForwardOptions, url: str) -> tuple[str, str]:
 
 def prepare_fast_forward(options: FastForwardOptions) -> FastForward:
     """Check krel's rules and merge `ref` into the release branch locally; nothing leaves the machine."""
-    repo = _open_repo(options)
+    repo, cloned = _open_repo(options)
     url = git.remote_url(repo, options.remote)
     branch, noop = _select_branch(options, url)
-    base = FastForward(repo=repo, remote=options.remote, branch=branch, ref=options.ref, push=options.push)
+    base = FastForward(
+        repo=repo, remote=options.remote, branch=branch, ref=options.ref, push=options.push, cloned=cloned
+    )
     if noop:
         return _with(base, noop=noop)
     if not git.remote_branch_exists(url, branch):
@@ -138,6 +142,14 @@ def push_fast_forward(ff: FastForward) -> str:
     if ff.noop:
         return ff.noop
     return git.push(ff.repo, ff.remote, [ff.pushes], dry_run=not ff.push)
+
+
+def cleanup(ff: FastForward) -> str:
+    """krel's --cleanup: remove the work tree, but only one this run cloned (never an operator's own repo)."""
+    if not ff.cloned:
+        return f"kept {ff.repo}: it existed before this run"
+    shutil.rmtree(ff.repo, ignore_errors=True)
+    return f"removed {ff.repo}"
 
 
 def _describe(repo: Path, rev: str) -> str:

@@ -74,3 +74,18 @@ def test_no_release_branch(cli: typer.testing.CliRunner, krel_home: Path, tmp_pa
     result = cli.invoke(app, ["ff", "--non-interactive"])
     assert result.exit_code == 2
     assert "no release branch on" in result.output
+
+
+def test_cleanup_removes_only_a_clone_of_this_run(
+    cli: typer.testing.CliRunner, krel_home: Path, tmp_path: Path
+) -> None:
+    pair = _upstream(krel_home, tmp_path)
+    clone = tmp_path / "fresh"
+    result = cli.invoke(app, ["ff", "--non-interactive", "--cleanup", "--repo", str(clone)])
+    assert result.exit_code == 0, result.output
+    assert not clone.exists()
+    own = git.clone(str(pair.origin), tmp_path / "own")
+    result = cli.invoke(app, ["ff", "--non-interactive", "--cleanup", "--repo", str(own)])
+    assert result.exit_code == 0, result.output
+    assert (own / ".git").is_dir()
+    assert "existed before this run" in result.output
