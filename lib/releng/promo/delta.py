@@ -126,56 +126,78 @@ def compute_delta(groups: Sequence[EdgeGroup], inventory: Inventory) -> Delta:
     """
     delta = Delta()
     empty: Mapping[str, Sequence[str]] = {}
-    tag_index: dict[str, dict[str, str]] = {}
+    get_repo = inventory.get
     repos: dict[tuple[tuple[str, ...], str], tuple[str, ...]] = {}
+    tag_index: dict[str, dict[str, str]] = {}
     lost_seen: set[tuple[str, str]] = set()
     found_seen: set[tuple[str, str]] = set()
+    promoted = 0
     for g in groups:
+        digest, tags = g.digest, g.tags
+        ntags = len(tags)
         delta.edges += g.size
         dst_repos = repos.get((g.destinations, g.image))
         if dst_repos is None:
             dst_repos = tuple(repo_path(d, g.image) for d in g.destinations)
             repos[(g.destinations, g.image)] = dst_repos
-        src_repo = repo_path(g.src, g.image)
-        src_has = g.digest in inventory.get(src_repo, empty)
-        (found_seen if src_has else lost_seen).add((src_repo, g.digest))
-        group_lost = False
+        # Hot path (a million edges, nearly all already promoted): one dict lookup and a tag test per destination.
+        pending = []
         for dst_repo in dst_repos:
-            dst_inv = inventory.get(dst_repo, empty)
-            have = dst_inv.get(g.digest)
-            if have is not None:
-                missing = tuple(t for t in g.tags if t not in have)
-                if not missing:
-                    delta.already_promoted += max(len(g.tags), 1)
-                    continue
-                delta.already_promoted += len(g.tags) - len(missing)
+            have = get_repo(dst_repo, empty).get(digest)
+            if have is not None and (ntags == 0 or (tags[0] in have and (ntags == 1 or all(t in have for t in tags)))):
+                promoted += ntags or 1
             else:
-                missing = g.tags
-            index = tag_index.get(dst_repo)
-            if index is None:
-                index = {t: d for d, ts in dst_inv.items() for t in ts}
-                tag_index[dst_repo] = index
-            todo = []
-            for tag in missing:
-                current = index.get(tag)
-                if current is not None and current != g.digest:
-                    delta.moves.append(TagMove(dst_repo, tag, current, g.digest, g.origin))
-                else:
-                    todo.append(tag)
-            if have is not None and not todo:
-                continue
-            if have is None and missing and not todo:
-                continue  # every wanted tag would move: nothing left to copy for this destination
-            if not src_has:
-                group_lost = True
-                continue
-            delta.copies.append(Copy(g.image, g.digest, src_repo, dst_repo, tuple(todo), ADD_TAG if have else COPY))
-        if group_lost:
-            delta.lost.append(Lost(src_repo, g.digest, g.origin))
+                pending.append(dst_repo)
+        src_repo = repo_path(g.src, g.image)
+        src_has = digest in get_repo(src_repo, empty)
+        (found_seen if src_has else lost_seen).add((src_repo, digest))
+        if pending:
+            promoted += _plan_pending(delta, g, src_repo, src_has, pending, inventory, tag_index)
+    delta.already_promoted = promoted
     delta.source_digests = len(found_seen | lost_seen)
     # A digest may be lost for one group yet found via another source; only report truly missing ones.
     delta.lost = _dedupe_lost(delta.lost)
     return delta
+
+
+def _plan_pending(
+    delta: Delta,
+    g: EdgeGroup,
+    src_repo: str,
+    src_has: bool,
+    pending: list[str],
+    inventory: Inventory,
+    tag_index: dict[str, dict[str, str]],
+) -> int:
+    """Destinations of one group that still need work: add tag, copy, tag move or lost; returns edges already done."""
+    promoted = 0
+    lost = False
+    for dst_repo in pending:
+        dst_inv = inventory.get(dst_repo, {})
+        have = dst_inv.get(g.digest)
+        missing = g.tags if have is None else tuple(t for t in g.tags if t not in have)
+        if have is not None:
+            promoted += len(g.tags) - len(missing)
+        index = tag_index.get(dst_repo)
+        if index is None:
+            index = {t: d for d, ts in dst_inv.items() for t in ts}
+            tag_index[dst_repo] = index
+        todo = []
+        for tag in missing:
+            current = index.get(tag)
+            if current is not None and current != g.digest:
+                delta.moves.append(TagMove(dst_repo, tag, current, g.digest, g.origin))
+            else:
+                todo.append(tag)
+        if missing and not todo:
+            continue  # every wanted tag would move: nothing left to copy or tag here
+        if not src_has:
+            lost = True
+            continue
+        delta.copies.append(Copy(g.image, g.digest, src_repo, dst_repo, tuple(todo), ADD_TAG if have else COPY))
+    if lost:
+        delta.lost.append(Lost(src_repo, g.digest, g.origin))
+    return promoted
 
 
 def _dedupe_lost(lost: list[Lost]) -> list[Lost]:
