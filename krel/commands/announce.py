@@ -74,6 +74,8 @@ def build(
 def send_cmd(
     tag: TagOpt,
     print_only: Annotated[bool, typer.Option("--print-only", "-p", help="Show the message; send nothing.")] = False,
+    name: Annotated[str, typer.Option("--name", "-n", help="Sender name (default: the profile's).")] = "",
+    email: Annotated[str, typer.Option("--email", "-e", help="Sender address (default: the profile's).")] = "",
     nomock: NomockOpt = False,
     yes: YesOpt = False,
     profile: ProfileOpt = DEFAULT_PROFILE,
@@ -89,7 +91,7 @@ def send_cmd(
     """
     prof = open_profile(profile)
     targets = prof.targets(nomock)
-    outgoing = send.prepare_send(prof, targets, tag, open_store(targets.bucket))
+    outgoing = send.prepare_send(prof, targets, tag, open_store(targets.bucket), sender_name=name, sender_email=email)
     access = MailAccess(
         smtp_user=os.environ.get("KREL_SMTP_USER", ""),
         smtp_password=os.environ.get("KREL_SMTP_PASSWORD", ""),

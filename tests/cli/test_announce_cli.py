@@ -98,11 +98,12 @@ def test_send_print_only_sends_nothing(cli: typer.testing.CliRunner, krel_home: 
 
 def test_send_mock_goes_to_the_test_list(cli: typer.testing.CliRunner, krel_home: Path) -> None:
     _publish(krel_home, nomock=False)
-    result = cli.invoke(app, ["announce", "send", "--tag", TAG])
+    result = cli.invoke(app, ["announce", "send", "--tag", TAG, "-n", "Jane Doe", "-e", "jane@localhost"])
     assert result.exit_code == 0, result.output
     [eml] = _outbox(krel_home)
     msg = message_from_bytes(eml.read_bytes(), policy=policy.default)
     assert msg["To"] == "release-test@localhost"
+    assert msg["From"] == "Jane Doe <jane@localhost>"
 
 
 def test_send_nomock_needs_yes_without_a_tty(cli: typer.testing.CliRunner, krel_home: Path) -> None:

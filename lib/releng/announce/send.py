@@ -102,8 +102,13 @@ def verify_checksums(store: ObjectStore, tag: str, announcement_html: str) -> tu
     return tuple(results)
 
 
-def prepare_send(profile: Profile, targets: Targets, tag: str, store: ObjectStore) -> Outgoing:
-    """Observe: read release/<tag>/announcement.html from the targets' bucket and verify its checksums."""
+def prepare_send(
+    profile: Profile, targets: Targets, tag: str, store: ObjectStore, sender_name: str = "", sender_email: str = ""
+) -> Outgoing:
+    """Observe: read release/<tag>/announcement.html from the targets' bucket and verify its checksums.
+
+    The sender defaults to the profile's mail.from_name / mail.from_email (krel's --name / --email override it).
+    """
     try:
         parse_tag(tag)
     except ReleaseError as exc:
@@ -117,8 +122,8 @@ def prepare_send(profile: Profile, targets: Targets, tag: str, store: ObjectStor
     if not targets.mail_to:
         raise UsageError(f"announce: profile {profile.name} has no mail_to recipients for these targets")
     message = Message(
-        sender_name=profile.mail.from_name,
-        sender_email=profile.mail.from_email,
+        sender_name=sender_name or profile.mail.from_name,
+        sender_email=sender_email or profile.mail.from_email,
         recipients=tuple(targets.mail_to),
         subject=subject_for(profile, tag),
         html=announcement,
