@@ -67,21 +67,24 @@ def stream_to_end(runner: JobRunner, job: Job, json_out: bool) -> Job:
     return final
 
 
+COLUMNS = ["ID", "Job", "Status", "Branch", "Type", "Build version", "Created", "Duration"]
+
+
 def job_rows(jobs: list[Job]) -> list[list[str]]:
+    """Table rows; local ids are shortened (any unique prefix works with --job/--cancel)."""
     rows = []
     for job in jobs:
         subs = job.substitutions
         duration = str(job.duration).split(".")[0] if job.duration is not None else ""
-        created = job.create_time.strftime("%Y-%m-%d %H:%M:%S") if job.create_time else ""
+        created = job.create_time.strftime("%Y-%m-%d %H:%M") if job.create_time else ""
         rows.append(
             [
-                job.id,
-                job.kind.upper(),
+                job.id[:8] if job.runner == "local" else job.id,
+                f"{'' if subs.get('_NOMOCK') else 'mock '}{job.kind}",
                 job.status,
                 subs.get("_RELEASE_BRANCH", ""),
                 subs.get("_TYPE", ""),
                 subs.get("_BUILDVERSION", ""),
-                "nomock" if subs.get("_NOMOCK") else "mock",
                 created,
                 duration,
             ]
@@ -154,8 +157,7 @@ def gcbmgr(
         if json_out:
             ui.print_json([j.as_dict() for j in listed])
             return
-        columns = ["ID", "Job", "Status", "Branch", "Type", "Build version", "Mode", "Created", "Duration"]
-        ui.table(f"Last {options.last_jobs} jobs ({jobs.name})", columns, job_rows(listed))
+        ui.table(f"Last {options.last_jobs} jobs ({jobs.name})", COLUMNS, job_rows(listed))
         return
 
     job = gcb.submit(options, prof, jobs, gcp_user=gcp_user or current_user(), git_tag=f"v{releng.__version__}")
@@ -175,8 +177,7 @@ def _show(job: Job, json_out: bool) -> None:
     if json_out:
         ui.print_json(job.as_dict())
         return
-    columns = ["ID", "Job", "Status", "Branch", "Type", "Build version", "Mode", "Created", "Duration"]
-    ui.table(f"Job {job.id}", columns, job_rows([job]))
+    ui.table(f"Job {job.id}", COLUMNS, job_rows([job]))
     if job.detail:
         ui.console.print(job.detail, markup=False)
 

@@ -248,7 +248,7 @@ def test_cloud_request_shape() -> None:
     assert "KUBERNETES_GCS_BUCKET=${_KUBERNETES_GCS_BUCKET}" in last.env
     command = substitute(last.args[-1], request.substitutions)
     assert command == (
-        f"krel --log-level=info release --submit=false  --profile=kubernetes --type=rc --branch=release-1.30"
+        f"krel --log-level=info release  --profile=kubernetes --type=rc --branch=release-1.30"
         f" --build-version={BV_BRANCH}"
     )
 
@@ -265,7 +265,7 @@ def test_local_request_runs_krel_with_the_same_substitutions() -> None:
     assert argv == [
         "sh",
         "-c",
-        f"/venv/bin/python -m krel --log-level=info stage --submit=false --nomock --profile=local --type=alpha"
+        f"/venv/bin/python -m krel --log-level=info stage --nomock --profile=local --type=alpha"
         f" --branch=master --build-version={BV_MASTER}",
     ]
 
