@@ -206,3 +206,18 @@ def test_tarball_errors_are_one_line(tmp_path: Path) -> None:
 )
 def test_platform_keys(key: str, platform: dict[str, str]) -> None:
     assert imagetar._platform(key) == platform
+
+
+@pytest.mark.parametrize(
+    ("have", "want", "covered"),
+    [
+        (("repository:a:pull,push",), ("repository:a:pull",), True),
+        (("repository:a:pull",), ("repository:a:pull,push",), False),
+        (("repository:a:pull,push", "repository:b:pull"), ("repository:b:pull",), True),
+        (("repository:a:*",), ("repository:a:pull,push",), True),
+        (("repository:a:pull",), ("repository:b:pull",), False),
+        (("repository:a:pull",), (), False),
+    ],
+)
+def test_token_scope_coverage(have: tuple[str, ...], want: tuple[str, ...], covered: bool) -> None:
+    assert auth._covers(have, want) is covered

@@ -70,8 +70,12 @@ class Auth:
     def headers(self, scopes: tuple[str, ...]) -> dict[str, str]:
         """The Authorization header to send before any challenge: a cached bearer token, or basic once asked for."""
         with self._lock:
+            now = time.monotonic()
             cached = self._tokens.get(scopes)
-            if cached and cached[1] > time.monotonic():
+            if not (cached and cached[1] > now):
+                # A token granted for more (pull,push) also serves a request needing less (pull).
+                cached = next((t for have, t in self._tokens.items() if t[1] > now and _covers(have, scopes)), None)
+            if cached:
                 return {"Authorization": f"Bearer {cached[0]}"}
             basic = self._basic
         if basic:
@@ -133,6 +137,23 @@ class Auth:
         if not isinstance(token, str) or not token:
             raise ReleaseError(f"registry {registry}: token service {_host_of(realm)} returned no token")
         return token, max(1.0, expires - _EXPIRY_MARGIN) if expires > 2 * _EXPIRY_MARGIN else expires
+
+
+def _actions(scopes: tuple[str, ...]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for scope in scopes:
+        kind, _, rest = scope.partition(":")
+        name, _, actions = rest.rpartition(":")
+        out.setdefault(f"{kind}:{name}", set()).update(actions.split(","))
+    return out
+
+
+def _covers(have: tuple[str, ...], want: tuple[str, ...]) -> bool:
+    """Whether a token for scopes `have` grants every action of `want`."""
+    granted = _actions(have)
+    return bool(want) and all(
+        actions <= granted.get(res, set()) or "*" in granted.get(res, set()) for res, actions in _actions(want).items()
+    )
 
 
 def _host_of(url: str) -> str:
