@@ -136,41 +136,55 @@ def gcbmgr(
     )
     validate(options)
     prof = open_profile(profile)
-    if options.job_type and nomock:
-        question = f"Really submit a --nomock release job against the {branch} branch?"
-        if not ui.confirm(question, yes):
-            raise ReleaseError(f"gcbmgr: --nomock {options.job_type} job for {branch} not submitted (not confirmed)")
+    if options.job_type:
+        submit_job(options, prof, runner=runner, yes=yes, stream=stream, json_out=json_out)
+        return
     jobs = open_job_runner(prof, runner, project, nomock)
-
     if cancel:
         _show(jobs.cancel(cancel), json_out)
-        return
-    if job_id and not options.job_type:
+    elif job_id:
         job = jobs.get(job_id)
         if stream:
             stream_to_end(jobs, job, json_out)
         else:
             _show(job, json_out)
-        return
-    if not options.job_type:
+    else:
         listed = jobs.list_jobs(limit=options.last_jobs)
         if json_out:
             ui.print_json([j.as_dict() for j in listed])
             return
         ui.table(f"Last {options.last_jobs} jobs ({jobs.name})", COLUMNS, job_rows(listed))
-        return
 
-    job = gcb.submit(options, prof, jobs, gcp_user=gcp_user or current_user(), git_tag=f"v{releng.__version__}")
+
+def submit_job(
+    options: GcbOptions,
+    profile: Profile,
+    *,
+    runner: str = "",
+    yes: bool = False,
+    stream: bool = False,
+    json_out: bool = False,
+) -> Job:
+    """Confirm --nomock, submit and optionally stream: gcbmgr --stage|--release, and stage/release --submit."""
+    validate(options)
+    if options.nomock:
+        question = f"Really submit a --nomock release job against the {options.branch} branch?"
+        if not ui.confirm(question, yes):
+            raise ReleaseError(f"--nomock {options.job_type} job for {options.branch} not submitted (not confirmed)")
+    jobs = open_job_runner(profile, runner, options.project, options.nomock)
+    user = options.gcp_user or current_user()
+    job = gcb.submit(options, profile, jobs, gcp_user=user, git_tag=f"v{releng.__version__}")
     if not json_out:
         ui.err_console.print(
             f"Submitted {job.kind} job {job.id} ({jobs.name}, {job.status}); log: {job.log_url}", markup=False
         )
     if stream:
-        stream_to_end(jobs, job, json_out)
-    elif json_out:
+        return stream_to_end(jobs, job, json_out)
+    if json_out:
         ui.print_json(job.as_dict())
     else:
         ui.console.print(job.id, markup=False)
+    return job
 
 
 def _show(job: Job, json_out: bool) -> None:
