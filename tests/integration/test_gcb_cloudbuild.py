@@ -193,3 +193,18 @@ def test_history_filters_by_branch_and_dates(cloudbuild_stub: CloudBuildStub) ->
     )
     assert len(history(runner, "release-1.19", "2020-06-17", "2020-06-20")) == 4
     assert datetime(2020, 6, 18, tzinfo=UTC)  # dates are UTC days
+
+
+def test_stream_reads_a_gs_logs_bucket_through_the_object_store(
+    cloudbuild_stub: CloudBuildStub, gcs_bucket: str, gcs_emulator: object
+) -> None:
+    cloudbuild_stub.logs_bucket = gcs_bucket
+    runner = CloudBuildRunner("p", api_endpoint=cloudbuild_stub.endpoint)
+    job = runner.submit(_request())
+    client = gcs_emulator.client()  # type: ignore[attr-defined]
+    bucket = client.bucket(gcs_bucket.removeprefix("gs://"))
+    bucket.blob(f"log-{job.id}.txt").upload_from_string("Step #2 - \"krel-release\": released\n")
+    cloudbuild_stub.finish(job.id, "SUCCESS")
+    out: list[str] = []
+    assert runner.stream(job.id, out.append, poll_s=0.01).status == "SUCCESS"
+    assert out == ['Step #2 - "krel-release": released\n']
