@@ -103,15 +103,32 @@ class InventoryError(ReleaseError):
         return cls("\n".join([f"reading the registries failed ({len(unique)} problems):", *unique]))
 
 
-def repos_to_read(groups: Iterable[EdgeGroup]) -> dict[str, set[str]]:
-    """Every source and destination repository the edges name, with the digests asked of each (the original's
-    getRegistriesToRead: never walk whole registries)."""
-    wanted: dict[str, set[str]] = {}
+@dataclass
+class Wanted:
+    """What the edges ask of one repository: these digests, and (to see where they point) these tags."""
+
+    digests: set[str] = field(default_factory=set)
+    tags: set[str] = field(default_factory=set)
+
+
+def repos_to_read(groups: Iterable[EdgeGroup]) -> dict[str, Wanted]:
+    """Every source and destination repository the edges name, with the digests and tags asked of each (the
+    original's getRegistriesToRead: never walk whole registries)."""
+    wanted: dict[str, Wanted] = {}
     for g in groups:
-        wanted.setdefault(f"{g.src}/{g.image}", set()).add(g.digest)
-        for dst in g.destinations:
-            wanted.setdefault(f"{dst}/{g.image}", set()).add(g.digest)
+        for registry in (g.src, *g.destinations):
+            want = wanted.setdefault(f"{registry}/{g.image}", Wanted())
+            want.digests.add(g.digest)
+            want.tags.update(g.tags)
     return wanted
+
+
+def _resolve(want: Wanted | None, tag: str) -> bool:
+    return want is None or tag in want.tags
+
+
+def _digests(want: Wanted | None) -> set[str]:
+    return set() if want is None else want.digests
 
 
 def _run_all(pool: ThreadPoolExecutor, items: list[T], fn: Callable[[T], None], problems: list[str]) -> None:
@@ -124,15 +141,16 @@ def _run_all(pool: ThreadPoolExecutor, items: list[T], fn: Callable[[T], None], 
 
 def read_inventory(
     registries: Registries,
-    wanted: Mapping[str, Iterable[str]],
+    wanted: Mapping[str, Wanted | None],
     *,
     threads: int = 20,
     report: Reporter | None = None,
 ) -> LiveInventory:
-    """Read each repository in `wanted` (tags, their digests, and the wanted digests held without a tag).
+    """Read each repository in `wanted`: its tags and where they point, and the wanted digests held without a tag.
 
-    Three flat concurrent phases (list tags; HEAD each tag and each still-unseen wanted digest; GET each manifest
-    list for its children) so one big repository does not serialise the run.
+    With a Wanted, only the tags it names are resolved (tags nobody promotes cannot move or satisfy an edge);
+    with None, every tag is (snapshots). Three flat concurrent phases (list tags; HEAD tags and still-unseen
+    digests; GET manifest lists for their children) so one big repository does not serialise the run.
     """
     report = report or NullReporter()
     inv = LiveInventory()
@@ -186,10 +204,10 @@ def read_inventory(
         report.progress("read tags", len(repos), len(repos))
         if problems:
             raise InventoryError.of(problems)
-        heads = [(p, t) for p in repos for t in tags_of[p]]
+        heads = [(p, t) for p in repos for t in tags_of[p] if _resolve(wanted[p], t)]
         _run_all(pool, heads, head, problems)
         # Wanted digests not reached by a tag: a tag-less promotion, or an index child, may still be there.
-        heads = [(p, d) for p in repos for d in sorted(wanted[p]) if d not in inv.repos[p]]
+        heads = [(p, d) for p in repos for d in sorted(_digests(wanted[p])) if d not in inv.repos[p]]
         _run_all(pool, heads, head, problems)
         lists = [(p, d) for p in repos for d in inv.repos[p] if inv.media_types.get(d) in oci.INDEX_TYPES]
         _run_all(pool, lists, expand, problems)

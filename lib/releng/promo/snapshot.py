@@ -36,7 +36,7 @@ def snapshot(registries: Registries, path: str, *, threads: int = 20) -> list[Sn
             names[f"{host}/{repo}"] = repo[len(prefix) + 1 :]
         elif repo == prefix:
             names[f"{host}/{repo}"] = repo.rsplit("/", 1)[-1]
-    inv = read_inventory(registries, {p: () for p in names}, threads=threads)
+    inv = read_inventory(registries, dict.fromkeys(names), threads=threads)
     return [
         SnapshotImage(names[p], {d: sorted(inv.repos[p][d]) for d in sorted(inv.repos[p])})
         for p in sorted(names, key=lambda p: names[p])
