@@ -88,6 +88,7 @@ class Links:
     github_release: str = ""  # may use {tag}
     cherry_picks: str = ""
     announce_list: str = ""
+    release_managers: str = ""
 
 
 @dataclass(frozen=True)

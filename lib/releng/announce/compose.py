@@ -16,10 +16,6 @@ from releng.version import parse_tag
 ANNOUNCEMENT_FILE = "announcement.html"
 SUBJECT_FILE = "announcement-subject.txt"
 
-# krel links its release managers page; profiles without a `links.release_managers` key fall back to this
-# for the Kubernetes upstream so the kubernetes profile reproduces krel's text.
-_KRELEASE_MANAGERS = {"https://github.com/kubernetes/kubernetes": "https://git.k8s.io/sig-release/release-managers.md"}
-
 # krel keeps the first dotted number of `go version` (`go version go1.22.4 linux/amd64` -> 1.22.4).
 _GO_VERSION = re.compile(r"([0-9]+)(\.[0-9]+)?(\.[0-9]+)")
 
@@ -58,8 +54,7 @@ def subject_for(profile: Profile, tag: str) -> str:
 
 def managers_url(profile: Profile) -> str:
     """The release managers page linked at the bottom of both variants ('' when the profile has none)."""
-    configured: str = getattr(profile.links, "release_managers", "")
-    return configured or _KRELEASE_MANAGERS.get(profile.upstream.url.rstrip("/"), "")
+    return profile.links.release_managers
 
 
 def parse_go_version(output: str) -> str:
