@@ -107,6 +107,9 @@ def gcbmgr(
     list_jobs: Annotated[int, typer.Option("--list-jobs", help="How many recent jobs to list (negative: 5).")] = 5,
     job_id: Annotated[str, typer.Option("--job", help="Show one job (with --stream: tail it to the end).")] = "",
     cancel: Annotated[str, typer.Option("--cancel", help="Cancel the job with this id.")] = "",
+    retry: Annotated[
+        str, typer.Option("--retry", help="Run this job's request again as a new job (stage/release resume).")
+    ] = "",
     gcp_user: Annotated[str, typer.Option("--gcp-user", help="User tag for the job (default: this account).")] = "",
     runner: RunnerOpt = "",
     project: ProjectOpt = "",
@@ -120,6 +123,7 @@ def gcbmgr(
     Example: krel gcbmgr --stage --branch release-1.30 --type rc --stream
     Example: krel gcbmgr --release --branch release-1.30 --type rc --build-version v1.30.1-rc.0.5+3ff09514d162b0
     Example: krel gcbmgr --list-jobs 10 --json
+    Example: krel gcbmgr --retry 3f2a9c1e --stream
     """
     options = GcbOptions(
         stage=stage,
@@ -142,6 +146,12 @@ def gcbmgr(
     jobs = open_job_runner(prof, runner, project, nomock)
     if cancel:
         _show(jobs.cancel(cancel), json_out)
+    elif retry:
+        job = jobs.retry(retry)
+        if stream:
+            stream_to_end(jobs, job, json_out)
+        else:
+            _show(job, json_out)
     elif job_id:
         job = jobs.get(job_id)
         if stream:

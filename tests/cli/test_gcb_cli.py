@@ -174,6 +174,11 @@ def test_stream_exits_with_the_job_status(cli: CliRunner, krel_home: Path) -> No
     assert json.loads(result.stdout)["status"] == "FAILURE"
     assert "broken" in result.stderr
     assert f"error: job {bad} finished with status FAILURE" in result.stderr
+    retried = cli.invoke(app, ["gcbmgr", "--retry", bad[:8], "--json"])
+    assert retried.exit_code == 0, retried.output
+    again = json.loads(retried.stdout)
+    assert again["id"] != bad and again["substitutions"]["_BUILDVERSION"] == BV_MASTER
+    assert cli.invoke(app, ["gcbmgr", "--job", again["id"], "--stream"]).exit_code == 1
 
 
 def test_history_local(cli: CliRunner, krel_home: Path) -> None:

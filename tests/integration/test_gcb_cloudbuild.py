@@ -208,3 +208,13 @@ def test_stream_reads_a_gs_logs_bucket_through_the_object_store(
     out: list[str] = []
     assert runner.stream(job.id, out.append, poll_s=0.01).status == "SUCCESS"
     assert out == ['Step #2 - "krel-release": released\n']
+
+
+def test_retry_is_a_new_build_with_the_same_request(cloudbuild_stub: CloudBuildStub) -> None:
+    runner = CloudBuildRunner("p", api_endpoint=cloudbuild_stub.endpoint)
+    first = runner.submit(_request())
+    cloudbuild_stub.finish(first.id, "FAILURE")
+    again = runner.retry(first.id)
+    assert again.id != first.id and again.status == "QUEUED"
+    assert again.substitutions == first.substitutions and again.tags == first.tags
+    assert cloudbuild_stub.requests[-1][:2] == ("POST", f"/v1/projects/p/builds/{first.id}:retry")

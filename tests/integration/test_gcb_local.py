@@ -201,3 +201,14 @@ def test_list_get_by_prefix_and_filter(runner: LocalRunner, krel_home: Path) -> 
     assert runner.get(first.id[:13]).id == first.id
     (runner.jobs_dir / "half-created").mkdir()  # no job.json: not a job
     assert len(runner.list_jobs()) == 2
+
+
+def test_retry_reruns_the_same_request(runner: LocalRunner, krel_home: Path) -> None:
+    flag = krel_home / "second-time"
+    job = runner.submit(_request(runner, krel_home, f"test -e {flag} || (touch {flag}; exit 1)"))
+    assert runner.stream(job.id, lambda _: None, poll_s=0.05).status == "FAILURE"
+    again = runner.retry(job.id)
+    assert again.id != job.id
+    assert runner.stream(again.id, lambda _: None, poll_s=0.05).status == "SUCCESS"
+    assert again.substitutions == job.substitutions and again.tags == job.tags
+    assert _record(runner, again)["steps"] == _record(runner, job)["steps"]

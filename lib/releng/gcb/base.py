@@ -72,6 +72,22 @@ class BuildRequest:
     disk_size_gb: int = 0
     secrets: tuple[tuple[str, str], ...] = ()  # (Secret Manager secret name, env var)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BuildRequest:
+        """The request as stored in a job record (the inverse of as_dict)."""
+        return cls(
+            kind=str(data["kind"]),
+            project=str(data.get("project", "")),
+            steps=tuple(StepSpec.from_dict(s) for s in data.get("steps") or ()),
+            substitutions={str(k): str(v) for k, v in (data.get("substitutions") or {}).items()},
+            tags=tuple(str(t) for t in data.get("tags") or ()),
+            timeout_s=int(data["timeout_s"]),
+            machine_type=str(data.get("machine_type", "")),
+            private_pool=str(data.get("private_pool", "")),
+            disk_size_gb=int(data.get("disk_size_gb", 0)),
+            secrets=tuple((str(n), str(e)) for n, e in data.get("secrets") or ()),
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -168,6 +184,10 @@ class JobRunner(Protocol):
         ...
 
     def cancel(self, job_id: str) -> Job: ...
+
+    def retry(self, job_id: str) -> Job:
+        """Submit the same request again as a new job (a rerun resumes through the stage/release journal)."""
+        ...
 
     def stream(self, job_id: str, write: LogWriter, poll_s: float = 1.0) -> Job:
         """Write the job's log as it grows until the job finishes; return the finished job."""

@@ -53,9 +53,14 @@ class CloudBuildRunner:
         build = to_build(request)
         with self._errors("submit a build"):
             operation = self.client.create_build(project_id=request.project or self.project, build=build)
-            metadata = operation.metadata
-            created = metadata.build if metadata is not None and metadata.build.id else operation.result(timeout=60)
-        return to_job(created, self.project)
+            return to_job(self._operation_build(operation), self.project)
+
+    def _operation_build(self, operation: Any) -> Any:
+        """The build an operation is about: from its metadata at once, else when it completes."""
+        metadata = operation.metadata
+        if metadata is not None and metadata.build.id:
+            return metadata.build
+        return operation.result(timeout=60)
 
     def get(self, job_id: str) -> Job:
         with self._errors(f"get build {job_id}"):
@@ -81,6 +86,12 @@ class CloudBuildRunner:
     def cancel(self, job_id: str) -> Job:
         with self._errors(f"cancel build {job_id}"):
             return to_job(self.client.cancel_build(project_id=self.project, id=job_id), self.project)
+
+    def retry(self, job_id: str) -> Job:
+        """Cloud Build's retry: a new build from the same one."""
+        with self._errors(f"retry build {job_id}"):
+            operation = self.client.retry_build(project_id=self.project, id=job_id)
+            return to_job(self._operation_build(operation), self.project)
 
     def stream(self, job_id: str, write: LogWriter, poll_s: float = 5.0) -> Job:
         """Poll the build and print its log object log-<id>.txt from the logs bucket as it grows."""

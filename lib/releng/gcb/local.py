@@ -132,6 +132,11 @@ class LocalRunner:
             jobfile.append_log(job_dir, "CANCELLED\n")
         return _job(record, job_dir)
 
+    def retry(self, job_id: str) -> Job:
+        """A new job from the same stored request (its own fresh workspace)."""
+        record = jobfile.read(self._dir(job_id))
+        return self.submit(BuildRequest.from_dict(record))
+
     def stream(self, job_id: str, write: LogWriter, poll_s: float = 0.2) -> Job:
         """Tail log.txt until the job is finished and the whole log has been written."""
         job_dir = self._dir(job_id)
