@@ -109,6 +109,7 @@ def _render(result: PromotionResult) -> None:
             action = c.action
         for tag in c.tags or ("",):
             rows.append((c.image, c.digest, tag or "(none)", c.dst_repo, action))
+    rows += [(x.image, x.digest, "", x.src_repo, "LOST: not in source") for x in delta.lost]
     title = "promotion plan (dry run: nothing written)" if result.mode == "dry-run" else "promotion"
     if rows:
         ui.table(title, ["image", "digest", "tag", "destination", "action"], rows[:MAX_ROWS])

@@ -146,3 +146,23 @@ def test_401_one_line_nothing_copied(
     assert result.exit_code == 1
     assert "denied (HTTP 401" in result.output and result.output.count("error:") == 1
     assert catalog(promo_prod) == []
+
+
+def test_lost_digest_row_and_exit_1(
+    cli: CliRunner, krel_home: Path, tmp_path: Path, promo_golden: PromoGolden, promo_prod: LocalRegistry
+) -> None:
+    missing = "sha256:" + "f" * 64
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        f"registries:\n- name: {promo_golden.staging.host}/k8s-staging-cip-test/golden-bar\n  src: true\n"
+        f"- name: {promo_prod.host}/lost\nimages:\n- name: bar\n  dmap:\n"
+        f'    "{promo_golden.digests["bar"]}": ["1.0"]\n    "{missing}": ["9.9"]\n'
+    )
+    result = cli.invoke(app, ["promote", "images", "--manifest", str(path), "--confirm"])
+    assert result.exit_code == 1
+    assert "LOST" in result.output and f"{path}:9: " in result.output
+    assert catalog(promo_prod) == ["lost/bar"]
+
+
+def test_snapshot_bad_path_is_usage_error(cli: CliRunner, krel_home: Path) -> None:
+    assert cli.invoke(app, ["promote", "snapshot", "not a path"]).exit_code == 2

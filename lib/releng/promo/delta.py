@@ -46,6 +46,7 @@ class Lost:
     src_repo: str
     digest: str
     origin: str
+    image: str = ""
 
     def describe(self) -> str:
         return f"{self.origin}: {self.src_repo}@{self.digest} is lost: not in the source registry (backfill it)"
@@ -196,7 +197,7 @@ def _plan_pending(
             continue
         delta.copies.append(Copy(g.image, g.digest, src_repo, dst_repo, tuple(todo), ADD_TAG if have else COPY))
     if lost:
-        delta.lost.append(Lost(src_repo, g.digest, g.origin))
+        delta.lost.append(Lost(src_repo, g.digest, g.origin, g.image))
     return promoted
 
 
