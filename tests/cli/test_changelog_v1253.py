@@ -31,6 +31,8 @@ def sections(markdown: str) -> dict[str, list[str]]:
             found.setdefault(current, [])
         elif line.startswith("- "):
             found.setdefault(current, []).append(line)
+        elif line.startswith("  ") and found.get(current):
+            found[current][-1] += "\n" + line  # continuation of a multi-line note
     return found
 
 
@@ -124,3 +126,71 @@ def test_changelog_bad_input_changes_nothing(
     assert message in result.output and len(result.output.strip().splitlines()) == 1
     assert {b: git.rev_parse(repo, b) for b in before} == before
     assert git.run(repo, "status", "--porcelain") == ""
+
+
+def test_downloads_tables_match_published_layout(
+    cli: CliRunner, krel_home: Path, github_v1253_repo: Path, tmp_path: Path
+) -> None:
+    tars = tmp_path / "release-tars"
+    tars.mkdir()
+    names = re.findall(r"^\[(kubernetes[\w.-]*\.tar\.gz)\]", EXPECTED, re.M)
+    assert len(names) == 24
+    for name in names:
+        (tars / name).write_bytes(name.encode())
+    # --nomock picks the dl.k8s.io download URL; its real push goes to the test's local bare origin
+    summary = run(cli, github_v1253_repo, "--tars", str(tars), "--nomock")
+    assert summary["push_mode"] == "push"
+    assert git.ls_remote_heads(str(github_v1253_repo / ".." / "origin.git"))["master"] == summary["commits"][0]  # type: ignore[index]
+    content = git.show_file(github_v1253_repo, "master", "CHANGELOG/CHANGELOG-1.25.md") or ""
+    mask = re.compile(r"\| [0-9a-f]{128}$", re.M)
+    ours = content[content.index("# v1.25.3\n") : content.index("## Changelog since v1.25.2")]
+    published = EXPECTED[: EXPECTED.index("### Container Images")]
+    assert mask.sub("| <sha512>", ours) == mask.sub("| <sha512>", published)
+
+
+ORDER = ["deprecation", "api-change", "feature", "design", "documentation", "failing-test", "bug", "other"]
+TITLES = {"api-change": "API Change", "failing-test": "Failing Test", "bug": "Bug or Regression",
+          "other": "Other (Cleanup or Flake)"}
+
+
+def expected_heading(labels: list[str]) -> str:
+    """krel's placement, computed independently from the labels."""
+    kinds = [{"regression": "bug", "cleanup": "other", "flake": "other"}.get(k, k)
+             for k in (label[5:] for label in labels if label.startswith("kind/"))]
+    if not kinds:
+        return "Uncategorized"
+    kind = min(kinds, key=ORDER.index)
+    return TITLES.get(kind, kind.title())
+
+
+def publishable(body: str, labels: list[str]) -> bool:
+    if "release-note-none" in labels or "/release-note-none" in body:
+        return False
+    start = body.find("```release-note")
+    if start < 0:
+        return False
+    text = body[body.index("\n", start) + 1 :]
+    text = text[: text.find("```")].strip().strip("'\"").lower()
+    return text not in ("", "none", "n/a", "na")
+
+
+def test_branch_head_picks_up_every_later_merge(cli: CliRunner, krel_home: Path, tmp_path: Path) -> None:
+    """krel takes a patch release's end revision from the branch head: all 127 recorded PRs land in v1.25.3."""
+    from tests.fixtures.github import build_v1253_repo, v1253_prs, v1253_rows
+
+    repo = build_v1253_repo(tmp_path, later=117)
+    prs = v1253_prs()
+    assert len(v1253_rows()) == 127
+    want: dict[str, set[int]] = {}
+    for n, pr in prs.items():
+        labels = [label["name"] for label in pr["labels"]]
+        if publishable(pr["body"] or "", labels):
+            want.setdefault(expected_heading(labels), set()).add(n)
+    summary = run(cli, repo)
+    content = git.show_file(repo, "master", "CHANGELOG/CHANGELOG-1.25.md") or ""
+    section = content[content.index("# v1.25.3\n") : content.index("# v1.25.2\n")]
+    got = {h: {int(LINK.search(line).group(1)) for line in lines}  # type: ignore[union-attr]
+           for h, lines in sections(section).items() if lines}
+    assert got == want
+    assert summary["counts"] == {h: len(v) for h, v in want.items()}
+    assert sum(len(v) for v in want.values()) == sum(summary["counts"].values())  # type: ignore[attr-defined]
