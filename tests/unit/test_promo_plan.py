@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import pytest
-from releng.promo.delta import ADD_TAG, COPY, AllLostError, TagMoveError, check_delta, compute_delta
+from releng.errors import UsageError
+from releng.promo.delta import ADD_TAG, COPY, AllLostError, Copy, TagMoveError, check_delta, compute_delta
 from releng.promo.edges import Edge, OverlapError, check_overlaps, count_edges, plan_edges, to_edge_groups
 from releng.promo.manifests import Image, Manifest, Registry
+from releng.promo.promote import order_copies, parse_registry_map
+from releng.promo.snapshot import SnapshotImage, render
 
 A, B, C = ("sha256:" + c * 64 for c in "abc")
 
@@ -161,3 +164,40 @@ def test_lost_already_promoted_is_not_lost() -> None:
     m = manifest("stg", ["prod"], {"foo": {A: ()}})
     delta = compute_delta(plan_edges([m]), {"prod/foo": {A: []}})
     assert delta.lost == [] and delta.copies == [] and delta.already_promoted == 1
+
+
+@pytest.mark.parametrize(
+    ("items", "expected"),
+    [
+        ([], {}),
+        (["gcr.io/p=127.0.0.1:5000/p"], {"gcr.io/p": "127.0.0.1:5000/p"}),
+        (
+            ["gcr.io/p/=localhost:5000/x/y/", "us.gcr.io/q=h.example:1/z"],
+            {"gcr.io/p": "localhost:5000/x/y", "us.gcr.io/q": "h.example:1/z"},
+        ),
+    ],
+)
+def test_registry_map_parsing(items: list[str], expected: dict[str, str]) -> None:
+    assert parse_registry_map(items) == expected
+
+
+@pytest.mark.parametrize(
+    "item", ["no-equals", "=127.0.0.1:5000/x", "gcr.io/p=", "gcr.io/p=hostonly", "gcr.io/p=h:1/UPPER"]
+)
+def test_registry_map_rejects(item: str) -> None:
+    with pytest.raises(UsageError, match="expected FROM=TO"):
+        parse_registry_map([item])
+
+
+def test_snapshot_render_formats() -> None:
+    images = [SnapshotImage("a/b", {A: ["1.0", "latest"], B: []})]
+    assert render(images, "yaml") == f'- name: a/b\n  dmap:\n    "{A}": ["1.0", "latest"]\n    "{B}": []\n'
+    assert render(images, "csv") == f"name,digest,tag\na/b,{A},1.0\na/b,{A},latest\na/b,{B},\n"
+    assert render([], "yaml") == "[]\n"
+    with pytest.raises(UsageError):
+        render(images, "xml")
+
+
+def test_two_copies_of_one_digest_share_a_task() -> None:
+    copies = [Copy("foo", A, "s1/foo", "p/foo", ("1",), COPY), Copy("foo", A, "s2/foo", "p/foo", ("2",), COPY)]
+    assert order_copies(copies, {}) == [copies]

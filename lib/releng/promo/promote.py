@@ -16,7 +16,7 @@ from releng.errors import ReleaseError, UsageError
 from releng.promo.delta import Copy, Delta, check_delta, compute_delta
 from releng.promo.edges import EdgeGroup, count_edges, plan_edges
 from releng.promo.inventory import Registries, read_inventory, repos_to_read
-from releng.promo.manifests import Manifest, map_registries, parse_manifest, parse_thin_dir
+from releng.promo.manifests import REGISTRY_NAME_RE, Manifest, map_registries, parse_manifest, parse_thin_dir
 from releng.registry.copy import copy_image
 from releng.report import NullReporter, Reporter
 
@@ -93,7 +93,7 @@ def parse_registry_map(items: list[str]) -> dict[str, str]:
     for item in items:
         src, sep, dst = item.partition("=")
         src, dst = src.strip().rstrip("/"), dst.strip().rstrip("/")
-        if not sep or not src or not dst:
+        if not sep or not src or not REGISTRY_NAME_RE.match(dst) or "/" not in dst:
             raise UsageError(f"--registry-map {item!r}: expected FROM=TO, e.g. gcr.io/project=127.0.0.1:5000/project")
         out[src] = dst
     return out
@@ -146,25 +146,16 @@ def promote_images(options: PromoteOptions, registries: Registries, report: Repo
 
 
 def order_copies(copies: list[Copy], children: Mapping[str, Mapping[str, str]]) -> list[list[Copy]]:
-    """Tasks of copies run in order: a manifest list's children that are promoted themselves (tagged per arch)
-    go into the list's task, before it, so two workers never push the same manifests and blobs at once."""
-    index_task: dict[tuple[str, str, str], list[Copy]] = {}
-    tasks: list[list[Copy]] = []
-    parents = {repo: set(kids.values()) for repo, kids in children.items()}
+    """Tasks of copies run in order, one per (destination, digest tree): copies of one digest to one repository
+    (from two manifests) and a manifest list's own children go in one task, children first, so two workers never
+    push the same manifests and blobs at once (the registry can answer DIGEST_INVALID to such a race)."""
+    planned = {(c.dst_repo, c.digest) for c in copies}
+    tasks: dict[tuple[str, str], list[Copy]] = {}
     for c in copies:
-        if c.digest in parents.get(c.src_repo, ()):
-            index_task[(c.src_repo, c.digest, c.dst_repo)] = [c]
-            tasks.append(index_task[(c.src_repo, c.digest, c.dst_repo)])
-    for c in copies:
-        if (c.src_repo, c.digest, c.dst_repo) in index_task:
-            continue
         parent = children.get(c.src_repo, {}).get(c.digest)
-        owner = index_task.get((c.src_repo, parent, c.dst_repo)) if parent is not None else None
-        if owner is not None:
-            owner.insert(len(owner) - 1, c)
-        else:
-            tasks.append([c])
-    return tasks
+        root = parent if parent is not None and (c.dst_repo, parent) in planned else c.digest
+        tasks.setdefault((c.dst_repo, root), []).append(c)
+    return [[c for c in t if c.digest != root] + [c for c in t if c.digest == root] for (_, root), t in tasks.items()]
 
 
 def execute(tasks: list[list[Copy]], registries: Registries, *, threads: int, report: Reporter) -> list[Outcome]:
