@@ -227,3 +227,17 @@ def test_gcb_runner_through_the_cli(
     assert history.exit_code == 0, history.output
     assert "| `mock stage` | `krel stage --type alpha --branch master" in history.stdout
     assert "| 2026-01-02T03:04:05.00Z | 00:46:00 | Yes |" in history.stdout
+
+
+def test_gcb_without_credentials_is_one_line(
+    cli: CliRunner, krel_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KREL_CLOUDBUILD_ENDPOINT", raising=False)
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+    result = cli.invoke(app, ["gcbmgr", "--runner", "gcb"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: Cloud Build: no Google Cloud credentials found")
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -95,20 +95,26 @@ def test_failing_step_stops_the_job(runner: LocalRunner, krel_home: Path) -> Non
 
 
 def test_two_jobs_at_once_do_not_interfere(runner: LocalRunner, krel_home: Path) -> None:
+    meeting = krel_home / "meeting"
+    meeting.mkdir()
+    # Each job waits (up to 30 s) until both are running, so they provably overlap.
     # $BUILD_ID is a Cloud Build substitution; $$i reaches the shell as $i.
-    script = 'echo "$BUILD_ID" > mine.txt; for i in 1 2 3 4 5; do echo "$BUILD_ID line $$i"; sleep 0.1; done'
+    script = (
+        f'echo "$BUILD_ID" > mine.txt; touch {meeting}/$BUILD_ID; '
+        f"for i in $$(seq 600); do [ $$(ls {meeting} | wc -l) -ge 2 ] && break; sleep 0.05; done; "
+        'for i in 1 2 3 4 5; do echo "$BUILD_ID line $$i"; sleep 0.05; done; '
+        f"test $$(ls {meeting} | wc -l) -eq 2"
+    )
     a = runner.submit(_request(runner, krel_home, script))
     b = runner.submit(_request(runner, krel_home, script))
-    _wait(lambda: runner.get(a.id).status == "WORKING" or runner.get(a.id).finished)
     finals = [runner.stream(j.id, lambda _: None, poll_s=0.05) for j in (a, b)]
     assert [f.status for f in finals] == ["SUCCESS", "SUCCESS"]
     for job, other in ((a, b), (b, a)):
         log = (runner.jobs_dir / job.id / "log.txt").read_text()
         assert log.count(f"{job.id} line") == 5 and other.id not in log
         assert (runner.jobs_dir / job.id / "workspace" / "mine.txt").read_text() == f"{job.id}\n"
-    # They really overlapped in time.
-    assert finals[0].start_time and finals[1].finish_time and finals[0].finish_time and finals[1].start_time
-    assert finals[0].start_time < finals[1].finish_time and finals[1].start_time < finals[0].finish_time
+        assert _record(runner, job)["substitutions"] == _record(runner, other)["substitutions"]
+    assert sorted(p.name for p in meeting.iterdir()) == sorted([a.id, b.id])
 
 
 def test_killed_worker_shows_failure(runner: LocalRunner, krel_home: Path) -> None:
@@ -163,7 +169,7 @@ def test_secrets_never_reach_the_record_or_log(
 
 
 def test_job_survives_the_process_that_submitted_it(runner: LocalRunner, krel_home: Path) -> None:
-    request = _request(runner, krel_home, "sleep 0.5; echo finished later")
+    request = _request(runner, krel_home, "sleep 2; echo finished later")
     code = (
         "import json, sys\n"
         "from pathlib import Path\n"

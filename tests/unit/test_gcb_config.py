@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 from releng.errors import UsageError
-from releng.gcb.base import substitute
+from releng.gcb.base import BuildRequest, substitute
 from releng.gcb.config import (
     GcbFacts,
     GcbOptions,
@@ -317,3 +317,9 @@ def test_expand_tags_drops_empty_and_duplicates_and_refuses_invalid() -> None:
 def test_substitutions_need_a_job() -> None:
     with pytest.raises(UsageError, match="--stage/--release"):
         substitutions(GcbOptions(), K8S, _facts(BV_MASTER))
+
+
+def test_request_round_trips_through_its_record() -> None:
+    options = GcbOptions(release=True, branch="release-1.30", release_type="rc", build_version=BV_BRANCH)
+    request = build_request(options, K8S, _facts(BV_BRANCH), runner="gcb", krel_command="krel")
+    assert BuildRequest.from_dict(request.as_dict()) == request

@@ -67,8 +67,9 @@ def run(job_dir: Path) -> None:
     secret_names = {*SECRET_ENV, *(env for _, env in record.get("secrets", []))}
     secret_names.update(name for step in steps for name in step.secret_env)
     masker = _Masker([os.environ[n] for n in secret_names if len(os.environ.get(n, "")) >= 4])
-    deadline = jobfile.parse_stamp(record["start_time"])
-    assert deadline is not None
+    # Cloud Build counts the timeout from the build's start; so do we.
+    started = jobfile.parse_stamp(record["start_time"])
+    assert started is not None
     timeout_s = float(record["timeout_s"])
     workspace = job_dir / jobfile.WORKSPACE
     workspace.mkdir(exist_ok=True)
@@ -102,7 +103,7 @@ def run(job_dir: Path) -> None:
         assert proc.stdout is not None
         copier = threading.Thread(target=_copy_log, args=(proc.stdout, job_dir, label, masker), daemon=True)
         copier.start()
-        remaining = timeout_s - (jobfile.now() - deadline).total_seconds()
+        remaining = timeout_s - (jobfile.now() - started).total_seconds()
         try:
             code = proc.wait(timeout=max(remaining, 0.0))
         except subprocess.TimeoutExpired:
