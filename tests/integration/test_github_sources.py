@@ -151,3 +151,19 @@ def test_replay_with_a_missing_file_fails_clearly(tmp_path: Path) -> None:
         ReplayPullRequests(copy)
     with pytest.raises(GitHubError, match="no recorded response for pull request #1"):
         ReplayPullRequests(REPLAY_V1253).get([112902, 1])
+
+
+@pytest.mark.parametrize("source", ["graphql", "rest"])
+def test_connection_failures_are_retried_then_reported(source: str) -> None:
+    import socket
+
+    with socket.socket() as s:  # a loopback port with nothing listening: every attempt is refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sleeps = Sleeps()
+    prs = github.open_pull_requests(
+        "o", "r", TOKEN, api_url=f"http://127.0.0.1:{port}", source=source, policy=policy(sleeps)
+    )
+    with pytest.raises(GitHubError, match=r"gave up after 6 attempts \(connection error"):
+        prs.get([1])
+    assert sleeps.waits == [1.0, 2.0, 4.0, 8.0, 16.0]

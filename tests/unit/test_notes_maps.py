@@ -53,7 +53,8 @@ def test_cve_map_feeds_security_section() -> None:
     text = render.markdown(document.build([note]), "v1.18.3")
     assert text.startswith("## Important Security Information\n\nThis release contains changes that address")
     assert "### CVE-2019-1010260: CVE-2020-8555: Half-Blind SSRF in kube-controller-manager\n" in text
-    assert "**CVSS Rating:** CVSS:3.0/AV:N/AC:H/PR:L/UI:N/S:C/C:H/I:N/A:N (5.2)" in text
+    vector = "CVSS:3.0/AV:N/AC:H/PR:L/UI:N/S:C/C:H/I:N/A:N"
+    assert f"**CVSS Rating:** Medium (5.2) [{vector}](https://www.first.org/cvss/calculator/3.0#{vector})\n\n" in text
     assert "- Implement changes to mitigate CVE-2020-8555 (#89796, @kubernetes/product-security-committee)" in text
 
 

@@ -129,17 +129,33 @@ def validate(directory: Path) -> tuple[int, list[str]]:
 def _cve(data: Any, where: str) -> Cve:
     if not isinstance(data, dict) or not data.get("id"):
         raise MapError(f"map {where}: datafields.cve needs at least an `id`")
-    vector = str(data.get("vector") or "")
+    vector, rating = str(data.get("vector") or ""), str(data.get("rating") or "")
+    score = str(data.get("score") or "")
+    if not vector and rating.startswith("CVSS:"):
+        # older sig-release maps carry the vector string under `rating`
+        vector, rating = rating, _severity(score)
     return Cve(
         id=str(data["id"]),
         title=str(data.get("title") or ""),
         description=" ".join(str(data.get("description") or "").split()),
-        score=str(data.get("score") or ""),
-        rating=str(data.get("rating") or ""),
+        score=score,
+        rating=rating,
         vector=vector,
         tracking_issue=str(data.get("issue") or data.get("trackingissue") or ""),
         linked_prs=tuple(int(n) for n in data.get("linkedPRs") or []),
     )
+
+
+def _severity(score: str) -> str:
+    """CVSS v3 qualitative rating for a base score."""
+    try:
+        value = float(score)
+    except ValueError:
+        return ""
+    for limit, name in ((0.0, "None"), (3.9, "Low"), (6.9, "Medium"), (8.9, "High")):
+        if value <= limit:
+            return name
+    return "Critical"
 
 
 def apply(note: ReleaseNote, note_map: NoteMap) -> ReleaseNote:

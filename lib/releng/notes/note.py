@@ -28,6 +28,12 @@ class Cve:
     tracking_issue: str = ""
     linked_prs: tuple[int, ...] = ()
 
+    @property
+    def calc_link(self) -> str:
+        """FIRST's CVSS calculator for the vector's version (CVSS:3.0/... -> calculator/3.0)."""
+        version = self.vector.split("/", 1)[0].removeprefix("CVSS:") if self.vector.startswith("CVSS:") else "3.1"
+        return f"https://www.first.org/cvss/calculator/{version}#{self.vector}"
+
 
 @dataclass
 class ReleaseNote:
