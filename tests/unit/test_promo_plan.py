@@ -201,3 +201,12 @@ def test_snapshot_render_formats() -> None:
 def test_two_copies_of_one_digest_share_a_task() -> None:
     copies = [Copy("foo", A, "s1/foo", "p/foo", ("1",), COPY), Copy("foo", A, "s2/foo", "p/foo", ("2",), COPY)]
     assert order_copies(copies, {}) == [copies]
+
+
+def test_overlap_through_nested_registry_names() -> None:
+    """`r` + image `foo/x` and `r/foo` + image `x` are the same repository r/foo/x."""
+    m1 = manifest("s", ["r"], {"foo/x": {A: ("1",)}}, path="one")
+    m2 = manifest("t", ["r/foo"], {"x": {B: ("1",)}}, path="two")
+    with pytest.raises(OverlapError, match=r"two:1: overlapping edges detected: r/foo/x:1 is claimed by"):
+        check_overlaps(to_edge_groups([m1, m2]))
+    check_overlaps(to_edge_groups([m1, manifest("t", ["r/foo"], {"x": {A: ("1",)}})]))

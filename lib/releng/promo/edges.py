@@ -139,7 +139,10 @@ def check_overlaps(groups: Sequence[EdgeGroup]) -> None:
             digest = claims.setdefault(key, g.digest)
             if digest != g.digest:
                 suspect.add(key)
+    problems = _nested_overlaps(groups)
     if not suspect:
+        if problems:
+            raise OverlapError(problems)
         return
     # Second pass only for suspect keys: keep every claim, then compare pairs whose destinations really meet.
     detail: dict[tuple[int, str, str], list[EdgeGroup]] = {key: [] for key in suspect}
@@ -149,7 +152,6 @@ def check_overlaps(groups: Sequence[EdgeGroup]) -> None:
             found = detail.get((comp, g.image, tag))
             if found is not None:
                 found.append(g)
-    problems: list[str] = []
     for (_, image, tag), claimants in sorted(detail.items()):
         reported: set[tuple[str, str]] = set()
         for i, a in enumerate(claimants):
@@ -167,6 +169,38 @@ def check_overlaps(groups: Sequence[EdgeGroup]) -> None:
                 )
     if problems:
         raise OverlapError(problems)
+
+
+def _prefixes(name: str) -> list[str]:
+    parts = name.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _nested_overlaps(groups: Sequence[EdgeGroup]) -> list[str]:
+    """Destinations nested in one another (`r` and `r/foo`) name one repository two ways (`r` + `foo/x`,
+    `r/foo` + `x`); the original compares full paths, so those edges are compared by full path here. Rare, so
+    only they are materialised."""
+    names = {d for g in groups for d in g.destinations}
+    nested = {n for n in names if any(p in names for p in _prefixes(n))}
+    if not nested:
+        return []
+    involved = nested | {p for n in nested for p in _prefixes(n) if p in names}
+    claims: dict[str, tuple[str, str, str]] = {}
+    problems: list[str] = []
+    for g in groups:
+        for dst in g.destinations:
+            if dst not in involved:
+                continue
+            for tag in g.tags:
+                key = f"{dst}/{g.image}:{tag}"
+                digest, origin, first_dst = claims.setdefault(key, (g.digest, g.origin, dst))
+                # Same registry name: the component check above already reports it.
+                if digest != g.digest and first_dst != dst:
+                    problems.append(
+                        f"{g.origin}: overlapping edges detected: {key} is claimed by {g.digest} here "
+                        f"(via {dst}) and by {digest} at {origin} (via {first_dst})"
+                    )
+    return problems
 
 
 def plan_edges(manifests: Sequence[Manifest]) -> list[EdgeGroup]:
