@@ -54,8 +54,11 @@ def _copy_blob(src: RegistryClient, src_repo: str, dst: RegistryClient, dst_repo
 
 
 def _copy_manifest(src: RegistryClient, src_repo: str, dst: RegistryClient, dst_repo: str, digest: str,
-                   result: CopyResult) -> tuple[bytes, str]:
-    """Copy one manifest and everything under it (children before the index: the registry checks them)."""
+                   result: CopyResult, ref: str | None = None) -> tuple[bytes, str]:
+    """Copy one manifest and everything under it (children before the index: the registry checks them).
+
+    The manifest is PUT under ref (a tag) when given: that stores it by digest too, saving one PUT per image.
+    """
     raw, media_type, _ = src.get_manifest(src_repo, digest)
     where = f"{src.host}/{src_repo}@{digest}"
     doc = oci.parse_manifest(raw, where)
@@ -71,7 +74,7 @@ def _copy_manifest(src: RegistryClient, src_repo: str, dst: RegistryClient, dst_
     else:
         raise RegistryError(f"registry {src.host}, repository {src_repo}: {digest} has unsupported media type "
                             f"{media_type!r}; expected a Docker v2 / OCI manifest or index")
-    dst.put_manifest(dst_repo, digest, raw, media_type)
+    dst.put_manifest(dst_repo, ref or digest, raw, media_type)
     result.manifests_copied += 1
     return raw, media_type
 
@@ -96,7 +99,10 @@ def copy_image(src: RegistryClient, src_repo: str, digest: str, dst: RegistryCli
     present = dst.head_manifest(dst_repo, digest)
     manifest: tuple[bytes, str] | None = None
     if present is None:
-        manifest = _copy_manifest(src, src_repo, dst, dst_repo, digest, result)
+        first = wanted.pop(0) if wanted else None
+        manifest = _copy_manifest(src, src_repo, dst, dst_repo, digest, result, first)
+        if first:
+            result.tags_added.append(first)
     else:
         result.manifests_present += 1
     if wanted:
