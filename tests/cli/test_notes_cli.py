@@ -112,3 +112,31 @@ def test_validate(cli: CliRunner, tmp_path: Path) -> None:
     bad = cli.invoke(app, ["release-notes", "validate", str(VALIDATION), "--json"])
     assert bad.exit_code == 2
     assert len(json.loads(bad.stdout[: bad.stdout.rindex("}") + 1])["problems"]) == 4
+
+
+def test_maps_bring_back_empty_cherry_pick_notes(
+    cli: CliRunner, krel_home: Path, github_v1253_repo: Path, tmp_path: Path
+) -> None:
+    """112493 and 112533 have empty blocks; sig-release maps give them the origin PRs' published notes."""
+    maps_dir = tmp_path / "maps"
+    maps_dir.mkdir()
+    (maps_dir / "pr-112493-map.yaml").write_text(
+        "pr: 112493\nreleasenote:\n  text: For raw block CSI volumes on Kubernetes, kubelet was incorrectly calling"
+        " CSI NodeStageVolume for every single \"map\" operation.\n"
+    )
+    (maps_dir / "pr-112533-map.yaml").write_text(
+        "---\npr: 112533\nreleasenote:\n  text: 'Kube-scheduler: add taints filtering logic consistent with"
+        " TaintToleration plugin for PodTopologySpread plugin'\n---\npr: 112533\nreleasenote:\n  sigs: [scheduling]\n"
+    )
+    result = notes(cli, github_v1253_repo, "--replay", str(REPLAY_V1253), "--maps-from", str(maps_dir),
+                   "--format", "json")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    data = json.loads(result.stdout)  # type: ignore[attr-defined]
+    assert sorted(data) == ["112493", "112533", "112632", "112807", "112840", "112902"]
+    mapped = data["112533"]
+    assert mapped["is_mapped"] and mapped["sigs"] == ["scheduling"] and mapped["kinds"] == ["bug"]
+    assert mapped["markdown"] == (
+        "Kube-scheduler: add taints filtering logic consistent with TaintToleration plugin for PodTopologySpread"
+        " plugin ([#112533](https://github.com/kubernetes/kubernetes/pull/112533), [@SataQiu]"
+        "(https://github.com/SataQiu)) [SIG Scheduling]"
+    )
