@@ -38,6 +38,7 @@ def main(argv: list[str]) -> int:
     if os.fork() > 0:
         return 0
     os.setsid()
+    os.chdir(job_dir)  # do not pin the submitter's working directory
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
