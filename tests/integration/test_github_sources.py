@@ -167,3 +167,16 @@ def test_connection_failures_are_retried_then_reported(source: str) -> None:
     with pytest.raises(GitHubError, match=r"gave up after 6 attempts \(connection error"):
         prs.get([1])
     assert sleeps.waits == [1.0, 2.0, 4.0, 8.0, 16.0]
+
+
+@pytest.mark.parametrize("source", ["graphql", "rest"])
+def test_token_never_reaches_the_logs(
+    github_stub: GitHubStub, source: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    github_stub.prs = synthetic(3)
+    github_stub.failures = [(403, {"Retry-After": "0"}, '{"message": "secondary rate limit"}')]
+    caplog.set_level("DEBUG")
+    prs = github.open_pull_requests("o", "r", TOKEN, api_url=github_stub.url, source=source, policy=policy(Sleeps()))
+    assert len(prs.get([1, 2, 3])) == 3
+    assert caplog.records and any("secondary rate limit" in r.getMessage() for r in caplog.records)
+    assert not [r for r in caplog.records if TOKEN in r.getMessage()]
