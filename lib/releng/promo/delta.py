@@ -29,6 +29,7 @@ class Copy:
     action: str  # COPY when the digest is absent from dst_repo, ADD_TAG when only tags are missing
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
         return {
             "image": self.image,
             "digest": self.digest,
@@ -49,6 +50,7 @@ class Lost:
     image: str = ""
 
     def describe(self) -> str:
+        """One line for errors and logs, with file:line."""
         return f"{self.origin}: {self.src_repo}@{self.digest} is lost: not in the source registry (backfill it)"
 
 
@@ -63,6 +65,7 @@ class TagMove:
     origin: str
 
     def describe(self) -> str:
+        """One line for errors and logs, with file:line."""
         return (
             f"{self.origin}: tag move refused: {self.dst_repo}:{self.tag} points at {self.current}, "
             f"the manifest wants {self.wanted}; production tags are immutable"
@@ -81,6 +84,7 @@ class Delta:
     source_digests: int = 0
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
         return {
             "edges": self.edges,
             "already_promoted": self.already_promoted,
@@ -98,6 +102,7 @@ class TagMoveError(ReleaseError):
 
     @classmethod
     def of(cls, moves: Sequence[TagMove]) -> TagMoveError:
+        """The error listing every case."""
         return cls("\n".join([f"{len(moves)} tag move(s) refused, nothing promoted:", *(m.describe() for m in moves)]))
 
 
@@ -106,6 +111,7 @@ class AllLostError(ReleaseError):
 
     @classmethod
     def of(cls, delta: Delta) -> AllLostError:
+        """The error listing every case."""
         sample = delta.lost[0]
         return cls(
             f"every one of {delta.source_digests} source digests is missing from its source registry "

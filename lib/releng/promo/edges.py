@@ -33,9 +33,11 @@ class EdgeGroup:
 
     @property
     def size(self) -> int:
+        """How many edges the group stands for."""
         return max(len(self.tags), 1) * len(self.destinations)
 
     def edges(self) -> Iterator[Edge]:
+        """Materialise the group's edges (display and tests only)."""
         for dst in self.destinations:
             for tag in self.tags or ("",):
                 yield Edge(self.src, self.image, self.digest, tag, dst)

@@ -50,6 +50,7 @@ class Registries:
         self._lock = Lock()
 
     def client(self, host: str) -> RegistryClient:
+        """The shared client for host (created on first use)."""
         with self._lock:
             found = self._clients.get(host)
             if found is None:
@@ -70,6 +71,7 @@ class Registries:
         return self.client(host), repo
 
     def close(self) -> None:
+        """Close every client's connections."""
         with self._lock:
             for c in self._clients.values():
                 c.close()
@@ -97,6 +99,7 @@ class InventoryError(ReleaseError):
 
     @classmethod
     def of(cls, problems: list[str]) -> InventoryError:
+        """The error listing every distinct problem."""
         unique = list(dict.fromkeys(problems))
         if len(unique) == 1:
             return cls(f"reading the registries failed: {unique[0]}")

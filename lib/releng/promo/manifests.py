@@ -77,6 +77,7 @@ class Manifest:
 
     @property
     def destinations(self) -> tuple[Registry, ...]:
+        """Every registry but the source."""
         return tuple(r for r in self.registries if not r.src)
 
 
@@ -87,6 +88,7 @@ class _Problems:
         self.lines: list[str] = []
 
     def add(self, path: str, node: yaml.Node | None, message: str) -> None:
+        """Record a problem at node's line."""
         where = f"{path}:{node.start_mark.line + 1}" if node is not None else path
         self.lines.append(f"{where}: {message}")
 

@@ -55,13 +55,16 @@ class PromotionResult:
 
     @property
     def edges(self) -> int:
+        """How many edges the manifests stand for."""
         return count_edges(self.groups)
 
     @property
     def failures(self) -> list[Outcome]:
+        """The copies that failed."""
         return [o for o in self.outcomes if o.error]
 
     def error(self) -> ReleaseError | None:
+        """Why the run must end non-zero (failed copies, lost digests), or None."""
         lines = [
             f"copy {o.copy.src_repo}@{o.copy.digest} -> {o.copy.dst_repo} failed: {o.error}" for o in self.failures
         ]
@@ -76,6 +79,7 @@ class PromotionResult:
         return ReleaseError("\n".join([head, *lines]))
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (for --json)."""
         return {
             "mode": self.mode,
             "manifests": self.manifests,
