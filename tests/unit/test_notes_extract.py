@@ -121,3 +121,7 @@ def test_any_body_gives_a_note_none_or_our_error(body: str) -> None:
     except extract.NoteError:
         return
     assert note is None or note.text
+
+
+def test_fence_closed_on_the_text_line_is_skipped_like_krel() -> None:
+    assert extract.note_from_pr(pr("```release-note\nsloppy```\n"), "abc") is None

@@ -23,7 +23,6 @@ _BLOCKS = (
     re.compile(r"(?s)```release-notes?\n(.+?)\n```"),
 )
 _OPENING = re.compile(r"(?m)^[ \t]*```(?:dev-)?release-notes?[ \t]*\r?$")
-_FENCE = re.compile(r"(?m)^[ \t]*```")
 _ACTION_REQUIRED = (re.compile(r"(?i)\[action required\]\s"), re.compile(r"(?i)action required:\s"))
 _STAR = re.compile(r"(?m)^(\s*)\*\s")
 _DOCS = re.compile(r"(?s)```docs\r?\n(.*?)\r?\n?```")
@@ -74,7 +73,8 @@ def note_text(body: str, number: int = 0) -> str | None:
             text = match.group(1).replace("\r", "")
             return unlist(dashify(strip_action_required(text))).strip()
     opening = _OPENING.search(body)
-    if opening and not _FENCE.search(body, opening.end()):
+    # krel silently skips a block it cannot read; a block that is never closed is an error in the body
+    if opening and "```" not in body[opening.end() :]:
         raise NoteError(f"pull request #{number}: its release-note block has no closing ``` fence (unbalanced fences)")
     return None
 
