@@ -4,6 +4,7 @@ credentials the way Docker Hub / gcr.io do; stubs answer 429 and 503."""
 from __future__ import annotations
 
 import base64
+import json
 import re
 import threading
 import time
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from pytest_httpserver import HTTPServer
 from releng.errors import ReleaseError
 from releng.registry import auth, imagetar
@@ -42,8 +45,8 @@ def backend(registry_factory: RegistryFactory) -> LocalRegistry:
     return registry_factory("auth-backend")
 
 
-def _basic_ok(request: Request) -> bool:
-    expected = "Basic " + base64.b64encode(f"{ROBOT[0]}:{ROBOT[1]}".encode()).decode()
+def _basic_ok(request: Request, creds: tuple[str, str] = ROBOT) -> bool:
+    expected = "Basic " + base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode()
     return request.headers.get("Authorization") == expected
 
 
@@ -73,8 +76,9 @@ def _scope_for(request: Request) -> str:
 class BearerGate:
     """Token service at /token (basic credentials in, bearer token out) and a /v2/ gate checking the token."""
 
-    def __init__(self, server: HTTPServer, registry: LocalRegistry) -> None:
+    def __init__(self, server: HTTPServer, registry: LocalRegistry, creds: tuple[str, str] = ROBOT) -> None:
         self.url = server.url_for("").rstrip("/")
+        self.creds = creds
         self.registry = registry
         self.tokens: set[str] = set()
         self.token_queries: list[dict[str, list[str]]] = []
@@ -85,7 +89,7 @@ class BearerGate:
     def token(self, request: Request) -> Response:
         with self.lock:
             self.token_queries.append({k: request.args.getlist(k) for k in request.args})
-            if not _basic_ok(request):
+            if not _basic_ok(request, self.creds):
                 return Response('{"details":"bad credentials"}', status=401)
             token = f"tok-{len(self.tokens)}"
             self.tokens.add(token)
@@ -209,3 +213,48 @@ def test_transient_503_then_success(gate: HTTPServer) -> None:
     with RegistryClient(host, retries=3, backoff=0.01) as client:
         assert client.list_tags("staging/foo") == ["v1"]
     assert len(times) == 3
+
+
+def _service_account_file(tmp_path: Path, token_uri: str) -> Path:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    info = {
+        "type": "service_account", "project_id": "krel-test", "private_key_id": "k1", "private_key": pem,
+        "client_email": "promoter@krel-test.iam.gserviceaccount.com", "client_id": "1", "token_uri": token_uri,
+    }
+    path = tmp_path / "sa.json"
+    path.write_text(json.dumps(info))
+    return path
+
+
+def test_google_credentials_as_oauth2accesstoken(gate: HTTPServer, backend: LocalRegistry, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 registry_images: dict[str, Path]) -> None:
+    access_token = "ya29.local-access-token"
+    grants: list[str] = []
+
+    def oauth(request: Request) -> Response:
+        grants.append(request.form.get("grant_type", ""))
+        return Response(json.dumps({"access_token": access_token, "expires_in": 3600, "token_type": "Bearer"}),
+                        content_type="application/json")
+
+    gate.expect_request("/oauth2/token", method="POST").respond_with_handler(oauth)
+    bearer = BearerGate(gate, backend, creds=("oauth2accesstoken", access_token))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS",
+                       str(_service_account_file(tmp_path, f"{bearer.url}/oauth2/token")))
+    creds = auth.google()
+    with RegistryClient(bearer.url.split("://")[1], auth=creds) as client:
+        digest = imagetar.push_image_tarball(client, registry_images["amd64"], "gcr/hello", "v1")
+        head = client.head_manifest("gcr/hello", "v1")
+        assert head is not None and head.digest == digest
+    assert grants == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]  # one access token, reused
+    assert access_token not in repr(creds)
+
+
+def test_google_without_credentials_is_one_clear_line(gate: HTTPServer, backend: LocalRegistry, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    bearer = BearerGate(gate, backend)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    with RegistryClient(bearer.url.split("://")[1], auth=auth.google()) as client, \
+            pytest.raises(ReleaseError, match=r"^no Google credentials for gcr.io / pkg.dev: run `gcloud auth"):
+        client.list_tags("gcr/hello")
