@@ -1,0 +1,39 @@
+"""`krel release`: publish a staged build (copy to release/, markers, git pushes, GitHub page)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from releng.stage import JobOptions
+
+from krel.commands.stage import BranchOpt, PlanOpt, TypeOpt, run_job
+from krel.options import JsonOpt, NomockOpt, ProfileOpt, krel_home, open_profile
+
+
+def release(
+    build_version: Annotated[str, typer.Option("--build-version", help="The build version krel stage printed.")] = "",
+    branch: BranchOpt = "master",
+    release_type: TypeOpt = "alpha",
+    profile: ProfileOpt = "local",
+    nomock: NomockOpt = False,
+    plan: PlanOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Release a staged build: verify, validate images, copy to release/, markers, push git objects.
+
+    Example: krel release --type rc --branch release-1.30 --build-version v1.30.0-rc.0.3+0123456789abcd
+    """
+    options = JobOptions(
+        branch=branch,
+        release_type=release_type,
+        build_version=build_version or None,
+        profile=open_profile(profile),
+        home=krel_home(),
+        nomock=nomock,
+    )
+    run_job("release", options, nomock, plan, json_out)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("release")(release)

@@ -1,0 +1,94 @@
+"""Handlers for building: run the profile's build command, check its outputs, assemble krel's gcs-stage tree."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from releng import checksums, git, sbom
+from releng.backends import Backends
+from releng.errors import ReleaseError
+from releng.registry.imagetar import tarball_info
+from releng.steps import AssembleStage, BuildVersion, VerifyArtifacts
+
+log = logging.getLogger(__name__)
+
+BUILD_DONE = ".krel-build-complete"
+ASSEMBLED = ".krel-assembled"
+
+
+def build_version(b: Backends, step: BuildVersion) -> None:
+    """Build at the version's tag with KREL_VERSION/KREL_BUILD_VERSION set; outputs move to `_output-<v>`."""
+    dest = Path(step.dest)
+    if (dest / BUILD_DONE).exists():
+        b.report.info(f"{dest.name} already built")
+        return
+    repo = Path(step.repo)
+    git.run(repo, "checkout", "--quiet", "--detach", f"refs/tags/{step.version}")
+    out = repo / step.output_dir
+    shutil.rmtree(out, ignore_errors=True)
+    env = {**os.environ, "KREL_VERSION": step.version, "KREL_BUILD_VERSION": step.build_version}
+    try:
+        proc = subprocess.run(
+            step.command, shell=True, cwd=repo, env=env, capture_output=True, text=True, check=False
+        )
+    except OSError as exc:
+        raise ReleaseError(f"build command {step.command!r} could not start in {repo}: {exc.strerror}") from exc
+    for line in (proc.stdout + proc.stderr).splitlines():
+        log.info("build: %s", line)
+    if proc.returncode != 0:
+        lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
+        tail = lines[-1] if lines else "no output"
+        raise ReleaseError(f"build command {step.command!r} failed with exit code {proc.returncode}: {tail}")
+    if not out.is_dir():
+        raise ReleaseError(f"build command {step.command!r} produced no {step.output_dir}/ in {repo}")
+    (out / BUILD_DONE).write_text(step.version)
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(out, dest)
+
+
+def _expected(step: VerifyArtifacts) -> list[str]:
+    files = ["release-tars"]
+    files += [f"bin/linux/{arch}" for arch in step.arches]
+    files += [f"release-images/{arch}/{image}.tar" for arch in step.arches for image in step.images]
+    return files
+
+
+def verify_artifacts(b: Backends, step: VerifyArtifacts) -> None:
+    """Every expected output exists, is non-empty, and each image tarball is for the arch it is filed under."""
+    root = Path(step.build_dir)
+    for rel in _expected(step):
+        path = root / rel
+        if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+            raise ReleaseError(f"build output of {step.version} is missing {rel} (in {root})")
+    if not any(root.glob("release-tars/*.tar.gz")):
+        raise ReleaseError(f"build output of {step.version} has no release-tars/*.tar.gz (in {root})")
+    for arch in step.arches:
+        for image in step.images:
+            path = root / "release-images" / arch / f"{image}.tar"
+            info = tarball_info(path)
+            if info.architecture != arch:
+                raise ReleaseError(f"{path}: image is for {info.architecture or 'no arch'}, expected {arch}")
+
+
+def assemble_stage(b: Backends, step: AssembleStage) -> None:
+    """krel StageLocalArtifacts: release tars + bin/<os>/<arch>/… + SBOM + per-file checksums and SHA*SUMS."""
+    root = Path(step.build_dir)
+    final = root / "gcs-stage" / step.version
+    if (root / ASSEMBLED).exists() and final.is_dir():
+        return
+    partial = root / "gcs-stage" / f"{step.version}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.rmtree(final, ignore_errors=True)
+    partial.mkdir(parents=True)
+    for tar in sorted((root / "release-tars").iterdir()):
+        shutil.copy2(tar, partial / tar.name)
+    shutil.copytree(root / "bin", partial / "bin")
+    sbom.write_release_sbom(partial, step.version, step.product, step.upstream, step.commit)
+    checksums.write_checksums(partial)
+    os.replace(partial, final)
+    (root / ASSEMBLED).write_text(step.version)

@@ -1,0 +1,117 @@
+"""Handlers for container images: push per-arch images and manifest lists at stage, validate them at release."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tarfile
+from pathlib import Path
+
+from releng.backends import Backends, image_repo, split_registry
+from releng.errors import ReleaseError
+from releng.registry import oci
+from releng.registry.client import RegistryClient
+from releng.registry.imagetar import push_image_tarball, push_manifest_list
+from releng.steps import PushImages, ValidateImages
+
+
+class ImageMovedError(ReleaseError):
+    """A version tag already names different image content: pushed images are never replaced."""
+
+    @classmethod
+    def for_tag(cls, where: str, have: str, want: str) -> ImageMovedError:
+        return cls(f"{where} already exists as {have[:19]}…, expected {want[:19]}…; pushed images are never replaced")
+
+
+def _tar_config_digest(path: Path) -> str | None:
+    """Digest of the image config in a docker-save tarball (it pins every layer via diff_ids); None for OCI layouts."""
+    with tarfile.open(path) as tar:
+        names = tar.getnames()
+        if "manifest.json" not in names:
+            return None
+        member = tar.extractfile("manifest.json")
+        if member is None:
+            return None
+        config_name = json.loads(member.read())[0]["Config"]
+        config = tar.extractfile(config_name)
+        if config is None:
+            return None
+        return "sha256:" + hashlib.sha256(config.read()).hexdigest()
+
+
+def _config_digest_at(client: RegistryClient, repo: str, ref: str) -> str | None:
+    raw, _, _ = client.get_manifest(repo, ref)
+    doc = oci.parse_manifest(raw, f"{client.host}/{repo}:{ref}")
+    config = doc.get("config")
+    return str(config["digest"]) if isinstance(config, dict) and "digest" in config else None
+
+
+def _push_arch_image(client: RegistryClient, tar: Path, repo: str, tag: str) -> str:
+    """Push one image; an existing tag is accepted only when it holds the same image config."""
+    existing = client.head_manifest(repo, tag)
+    if existing is not None:
+        want = _tar_config_digest(tar)
+        have = _config_digest_at(client, repo, tag)
+        if want is not None and have != want:
+            raise ImageMovedError.for_tag(f"{client.host}/{repo}:{tag}", have or existing.digest, want)
+        return existing.digest
+    return push_image_tarball(client, tar, repo, tag)
+
+
+def _platforms_of(client: RegistryClient, repo: str, ref: str) -> dict[str, str]:
+    """arch -> child digest of the manifest list at repo:ref."""
+    raw, media_type, _ = client.get_manifest(repo, ref)
+    where = f"{client.host}/{repo}:{ref}"
+    doc = oci.parse_manifest(raw, where)
+    if oci.media_type_of(doc, media_type) not in oci.INDEX_TYPES:
+        raise ReleaseError(f"{where} is a single-arch manifest, expected a manifest list")
+    return {p.architecture: d.digest for d, p in oci.children(doc, where) if p is not None}
+
+
+def push_images(b: Backends, step: PushImages) -> None:
+    """krel PushContainerImages: <registry>/<image>-<arch>:<v> per arch, then <registry>/<image>:<v> over them."""
+    host, prefix = split_registry(step.registry)
+    client = b.registry(host)
+    for image in step.images:
+        digests: dict[str, str] = {}
+        for arch in step.arches:
+            tar = Path(step.images_dir) / arch / f"{image}.tar"
+            digests[arch] = _push_arch_image(client, tar, image_repo(prefix, f"{image}-{arch}"), step.version)
+        repo = image_repo(prefix, image)
+        # A manifest list can only reference manifests in its own repository: put the children there by digest.
+        children = {}
+        for arch, digest in digests.items():
+            arch_repo = image_repo(prefix, f"{image}-{arch}")
+            raw, media_type, _ = client.get_manifest(arch_repo, digest)
+            for blob in oci.blobs(oci.parse_manifest(raw, digest), digest):
+                if not client.blob_exists(repo, blob.digest) and not client.mount_blob(repo, blob.digest, arch_repo):
+                    client.push_blob_from(client, arch_repo, repo, blob)
+            client.put_manifest(repo, digest, raw, media_type)
+            children[arch] = (digest, len(raw), media_type)
+        if client.head_manifest(repo, step.version) is not None:
+            have = _platforms_of(client, repo, step.version)
+            if have != digests:
+                raise ImageMovedError.for_tag(f"{host}/{repo}:{step.version}", str(sorted(have.items())),
+                                              str(sorted(digests.items())))
+            b.report.info(f"{host}/{repo}:{step.version} already pushed")
+            continue
+        push_manifest_list(client, repo, step.version, children)
+        b.report.info(f"pushed {host}/{repo}:{step.version} ({', '.join(step.arches)})")
+
+
+def validate_images(b: Backends, step: ValidateImages) -> None:
+    """krel ValidateImages: each version's manifest list exists and covers every arch."""
+    host, prefix = split_registry(step.registry)
+    client = b.registry(host)
+    for version in step.versions:
+        for image in step.images:
+            repo = image_repo(prefix, image)
+            where = f"{host}/{repo}:{version}"
+            if client.head_manifest(repo, version) is None:
+                raise ReleaseError(f"image {where} not found; images must exist before git objects are pushed")
+            have = _platforms_of(client, repo, version)
+            missing = [arch for arch in step.arches if arch not in have]
+            if missing:
+                have_list = ", ".join(sorted(have))
+                raise ReleaseError(f"image {where} has no {', '.join(missing)} manifest (has {have_list})")
+    b.report.info(f"{len(step.versions) * len(step.images)} manifest lists valid for {', '.join(step.arches)}")

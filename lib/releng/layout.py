@@ -1,0 +1,62 @@
+"""Where things go: krel's bucket layout (stage/, release/, archive/) and the local work dir of one staged build."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+SRC_TARBALL = "src.tar.gz"
+NOTES_FILES = ("release-notes.json", "release-notes.html")
+INDEX_KEY = "release/release-notes-index.json"
+
+
+def stage_prefix(build_version: str) -> str:
+    """stage/<build-version>: everything `krel stage` writes to the bucket."""
+    return f"stage/{build_version}"
+
+
+def gcs_stage_prefix(build_version: str, version: str) -> str:
+    """stage/<bv>/<v>/gcs-stage/<v>: the tree `krel release` copies to release/<v>."""
+    return f"{stage_prefix(build_version)}/{version}/gcs-stage/{version}"
+
+
+def images_prefix(build_version: str, version: str) -> str:
+    """stage/<bv>/<v>/release-images: the image tarballs per arch."""
+    return f"{stage_prefix(build_version)}/{version}/release-images"
+
+
+def release_prefix(version: str) -> str:
+    return f"release/{version}"
+
+
+def archive_prefix(version: str) -> str:
+    return f"archive/{version}"
+
+
+def marker_key(name: str) -> str:
+    """Markers live at the root of release/ (release/stable-1.30.txt)."""
+    return f"release/{name}"
+
+
+def _slug(url: str) -> str:
+    """A short, filesystem-safe name for a target bucket: readable tail plus a hash of the whole URL."""
+    tail = re.sub(r"[^A-Za-z0-9._-]+", "-", url.rstrip("/").rsplit("/", 1)[-1]).strip("-") or "bucket"
+    return f"{tail}-{hashlib.sha256(url.encode()).hexdigest()[:8]}"
+
+
+def job_dir(home: Path, profile: str, bucket: str, build_version: str, job: str) -> Path:
+    """KREL_HOME/workspaces/<profile>/<bucket slug>/<bv>/<job>: work tree, journal and log of one job run.
+
+    Keyed by the target bucket, not by a mock flag: mock and nomock runs of the same build never share state.
+    """
+    return home / "workspaces" / profile / _slug(bucket) / build_version / job
+
+
+def build_dir(job: Path, version: str) -> Path:
+    """_output-<v>: one build's outputs (krel's BuildDir + "-" + version)."""
+    return job / f"_output-{version}"
+
+
+def gcs_stage_dir(job: Path, version: str) -> Path:
+    return build_dir(job, version) / "gcs-stage" / version

@@ -1,0 +1,97 @@
+"""`krel release`: the pure plan that publishes an already staged build (krel's anago release steps)."""
+
+from __future__ import annotations
+
+from releng import layout, markers, version
+from releng.plan import Plan, Step
+from releng.profile import Targets
+from releng.stage import JobOptions, StageFacts, job_dir, required_credentials, versions_for
+from releng.steps import (
+    ArchiveLog,
+    CheckBranchState,
+    CheckPrerequisites,
+    CopyToRelease,
+    CreateAnnouncement,
+    PublishMarkers,
+    PublishNotes,
+    PushGitObjects,
+    RestoreWorkspace,
+    UpdateGitHubPage,
+    ValidateImages,
+    VerifyStaged,
+)
+
+RELEASE_TOOLS = ("git", "tar")
+
+
+def marker_keys(v: str) -> tuple[str, ...]:
+    """release/<stable|latest>[-MAJ[.MIN]].txt for one released version (krel PublishVersion)."""
+    return tuple(layout.marker_key(name) for name in markers.marker_names(v, "release"))
+
+
+def plan_release(options: JobOptions, targets: Targets, facts: StageFacts) -> Plan:
+    """Every step of `krel release`; images are validated before anything is pushed to git."""
+    profile = options.profile
+    bv = facts.build_version
+    versions = versions_for(options, facts)
+    prime = versions[0]
+    job = job_dir(options, targets, bv, "release")
+    repo = job / "src"
+    stage = layout.stage_prefix(bv)
+    branches = [options.branch] if version.is_release_branch(options.branch) else []
+    branches.append(profile.upstream.default_branch)
+    steps: list[Step] = [
+        CheckPrerequisites(
+            RELEASE_TOOLS, str(job), profile.build.min_free_gib, required_credentials(targets, profile.upstream.url)
+        ),
+        CheckBranchState(profile.upstream.url, options.branch, facts.branch_is_new),
+        RestoreWorkspace(targets.bucket, f"{stage}/{layout.SRC_TARBALL}", str(repo)),
+        VerifyStaged(targets.bucket, stage, tuple(versions), f"{stage}/provenance.json"),
+        ValidateImages(targets.validate_registry, tuple(versions), profile.build.images, profile.build.arches),
+    ]
+    for v in versions:
+        steps.append(CopyToRelease(targets.bucket, layout.gcs_stage_prefix(bv, v), layout.release_prefix(v)))
+    if facts.notes_staged:
+        steps.append(
+            PublishNotes(
+                bucket=targets.bucket,
+                version=prime,
+                src_keys=tuple(f"{stage}/notes/{name}" for name in layout.NOTES_FILES),
+                dst_prefix=layout.release_prefix(prime),
+                index_key=layout.INDEX_KEY,
+                download_url=targets.download_url,
+            )
+        )
+    steps.append(
+        CreateAnnouncement(
+            prime,
+            targets.bucket,
+            layout.release_prefix(prime),
+            f"{layout.release_prefix(prime)}/{layout.NOTES_FILES[1]}" if facts.notes_staged else "",
+        )
+    )
+    for v in versions:
+        steps.append(PublishMarkers(targets.bucket, v, marker_keys(v)))
+    steps.append(
+        PushGitObjects(
+            repo=str(repo),
+            remote=profile.upstream.remote,
+            tags=tuple(versions),
+            branches=tuple(branches),
+            dry_run=targets.git_push != "push",
+        )
+    )
+    steps.append(
+        UpdateGitHubPage(
+            tag=prime,
+            mode=targets.github_release,
+            org=profile.upstream.org,
+            repo_name=profile.upstream.repo,
+            bucket=targets.bucket,
+            notes_key=f"{layout.release_prefix(prime)}/{layout.NOTES_FILES[1]}" if facts.notes_staged else "",
+        )
+    )
+    steps.append(
+        ArchiveLog(str(job / "release.log"), targets.bucket, layout.archive_prefix(prime), extra_prefix=f"{stage}/logs")
+    )
+    return Plan("release", tuple(steps))

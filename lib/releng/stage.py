@@ -1,0 +1,203 @@
+"""`krel stage`: options, the observed facts, and the pure plan (krel's anago stage steps)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from releng import layout, version
+from releng.plan import Plan, Step
+from releng.profile import Profile, Targets
+from releng.steps import (
+    ArchiveLog,
+    AssembleStage,
+    BuildVersion,
+    CheckBranchState,
+    CheckPrerequisites,
+    PrepareWorkspace,
+    PushImages,
+    StageSource,
+    TagVersion,
+    UploadArtifacts,
+    VerifyArtifacts,
+    WriteNotes,
+    WriteProvenance,
+)
+
+RELEASE_TYPES = ("alpha", "beta", "rc", "official")
+STAGE_TOOLS = ("git", "tar", "sh")
+BUILDER_ID = "https://github.com/kubernetes/release/krel-python"
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """What the release manager asked for; the same record drives stage and release."""
+
+    branch: str
+    release_type: str
+    build_version: str | None
+    profile: Profile
+    home: Path  # KREL_HOME: work dirs live below it
+    nomock: bool = False  # only used to print the follow-up command; targets carry the difference
+    replay_dir: str = ""  # recorded GitHub data for the notes step (krel's replay format); "" = no notes source
+
+
+@dataclass(frozen=True)
+class StageFacts:
+    """What the world looked like when the job was planned."""
+
+    build_version: str
+    branch_is_new: bool
+    notes_staged: bool = False  # release: stage/<bv>/notes/ exists in the bucket
+
+
+def validate_options(options: JobOptions, require_build_version: bool = False) -> None:
+    """krel's ValidateOptions: type, branch form, build version form (UsageError, one line)."""
+    version.validate_release_type(options.release_type)
+    version.validate_branch(options.branch)
+    if options.build_version is None or options.build_version == "":
+        if require_build_version:
+            raise version.InvalidVersionError("--build-version is required (the build version printed by krel stage)")
+        return
+    version.parse_build_version(options.build_version)
+
+
+def required_credentials(targets: Targets, upstream_url: str) -> tuple[str, ...]:
+    """Credential names the targets need (krel: GCP account, GITHUB_TOKEN); local targets need none."""
+    needed: list[str] = []
+    hosts = (targets.registry.split("/", 1)[0], targets.validate_registry.split("/", 1)[0])
+    if targets.bucket.startswith("gs://") or any(h.endswith(("gcr.io", "pkg.dev")) for h in hosts):
+        needed.append("google-cloud")
+    if targets.git_push == "push" and upstream_url.startswith(("https://", "http://")):
+        needed.append("GITHUB_TOKEN")
+    if targets.github_release == "publish":
+        needed.append("GITHUB_TOKEN")
+    return tuple(dict.fromkeys(needed))
+
+
+def job_dir(options: JobOptions, targets: Targets, build_version: str, job: str) -> Path:
+    return layout.job_dir(options.home, options.profile.name, targets.bucket, build_version, job)
+
+
+def versions_for(options: JobOptions, facts: StageFacts) -> list[str]:
+    """The versions this build becomes (krel's Ordered(): prime first)."""
+    return version.release_versions(options.release_type, facts.build_version, options.branch, facts.branch_is_new)
+
+
+def release_command(options: JobOptions, build_version: str) -> str:
+    """The exact `krel release …` line stage prints at the end."""
+    parts = ["krel release"]
+    if options.nomock:
+        parts.append("--nomock")
+    parts += [f"--type={options.release_type}", f"--branch={options.branch}", f"--build-version={build_version}"]
+    if options.profile.source and options.profile.name != "kubernetes":
+        parts.append(f"--profile={options.profile.name}")
+    return " ".join(parts)
+
+
+def _tag_steps(options: JobOptions, facts: StageFacts, versions: list[str], repo: Path) -> list[Step]:
+    """krel TagRepository: on a new branch the prime goes on `checkout -B release-x.y`, the next alpha on master."""
+    commit = version.parse_build_version(facts.build_version).commit
+    default = options.profile.upstream.default_branch
+    product = options.profile.product
+    steps: list[Step] = []
+    for index, v in enumerate(versions):
+        if facts.branch_is_new:
+            branch = options.branch if index == 0 else default
+            create = index == 0
+        else:
+            branch, create = options.branch, False
+        steps.append(
+            TagVersion(
+                repo=str(repo),
+                version=v,
+                commit=commit,
+                branch=branch,
+                create_branch=create,
+                release_commit=version.is_release_branch(branch),
+                tag_message=f"{product} {version.release_type_of(v)} release {v}",
+                commit_message=f"Release commit for {product} {v}",
+            )
+        )
+    return steps
+
+
+def plan_stage(options: JobOptions, targets: Targets, facts: StageFacts) -> Plan:
+    """Every step of `krel stage`, with its targets copied from `targets`; no I/O."""
+    profile = options.profile
+    bv = facts.build_version
+    versions = versions_for(options, facts)
+    prime = versions[0]
+    job = job_dir(options, targets, bv, "stage")
+    repo = job / "src"
+    stage = layout.stage_prefix(bv)
+    commit = version.parse_build_version(bv).commit
+    steps: list[Step] = [
+        CheckPrerequisites(
+            STAGE_TOOLS, str(job), profile.build.min_free_gib, required_credentials(targets, profile.upstream.url)
+        ),
+        CheckBranchState(profile.upstream.url, options.branch, facts.branch_is_new),
+        PrepareWorkspace(
+            profile.upstream.url, str(repo), profile.upstream.default_branch if facts.branch_is_new else options.branch
+        ),
+        *_tag_steps(options, facts, versions, repo),
+    ]
+    for v in versions:
+        steps.append(
+            BuildVersion(
+                str(repo), v, bv, profile.build.command, profile.build.output_dir, str(layout.build_dir(job, v))
+            )
+        )
+    if options.replay_dir:
+        steps.append(
+            WriteNotes(
+                repo=str(repo),
+                tag=prime,
+                branch=options.branch,
+                html_file=str(job / "notes" / layout.NOTES_FILES[1]),
+                json_file=str(job / "notes" / layout.NOTES_FILES[0]),
+                tars_dir=str(layout.build_dir(job, prime) / "release-tars"),
+                download_url=targets.download_url,
+                replay_dir=options.replay_dir,
+                org=profile.upstream.org,
+                repo_name=profile.upstream.repo,
+            )
+        )
+    for v in versions:
+        steps.append(VerifyArtifacts(str(layout.build_dir(job, v)), v, profile.build.arches, profile.build.images))
+        steps.append(AssembleStage(str(layout.build_dir(job, v)), v, profile.product, profile.upstream.url, commit))
+    steps.append(StageSource(str(repo), targets.bucket, f"{stage}/{layout.SRC_TARBALL}"))
+    for v in versions:
+        steps.append(UploadArtifacts(str(layout.gcs_stage_dir(job, v)), targets.bucket, layout.gcs_stage_prefix(bv, v)))
+        steps.append(
+            UploadArtifacts(
+                str(layout.build_dir(job, v) / "release-images"), targets.bucket, layout.images_prefix(bv, v)
+            )
+        )
+    if options.replay_dir:
+        steps.append(UploadArtifacts(str(job / "notes"), targets.bucket, f"{stage}/notes"))
+    for v in versions:
+        steps.append(
+            PushImages(
+                str(layout.build_dir(job, v) / "release-images"),
+                targets.registry,
+                v,
+                profile.build.images,
+                profile.build.arches,
+            )
+        )
+    steps.append(
+        WriteProvenance(
+            build_dirs=tuple(str(layout.build_dir(job, v)) for v in versions),
+            versions=tuple(versions),
+            bucket=targets.bucket,
+            object_key=f"{stage}/provenance.json",
+            stage_prefix=stage,
+            upstream=profile.upstream.url,
+            commit=commit,
+            build_version=bv,
+            builder=BUILDER_ID,
+        )
+    )
+    steps.append(ArchiveLog(str(job / "stage.log"), targets.bucket, f"{stage}/logs"))
+    return Plan("stage", tuple(steps))

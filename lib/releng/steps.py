@@ -1,0 +1,332 @@
+"""The steps of `krel stage` and `krel release`: each holds every value its handler needs, targets included."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from releng.plan import Step
+
+
+@dataclass(frozen=True)
+class CheckPrerequisites(Step):
+    """Tools on PATH, free disk in the work dir, credentials present for cloud targets."""
+
+    tools: tuple[str, ...]
+    workdir: str
+    min_free_gib: int
+    credentials: tuple[str, ...]  # names of credentials (env values read at the CLI edge) the targets need
+
+    @property
+    def title(self) -> str:
+        return "Check prerequisites"
+
+
+@dataclass(frozen=True)
+class CheckBranchState(Step):
+    """The release branch exists on the remote exactly when the plan assumed it does."""
+
+    upstream: str
+    branch: str
+    branch_is_new: bool
+
+    @property
+    def title(self) -> str:
+        return f"Check release branch state ({self.branch})"
+
+
+@dataclass(frozen=True)
+class PrepareWorkspace(Step):
+    """A clone of the upstream in the work dir, on the branch being released."""
+
+    upstream: str
+    repo: str
+    branch: str
+
+    @property
+    def title(self) -> str:
+        return "Prepare workspace"
+
+
+@dataclass(frozen=True)
+class TagVersion(Step):
+    """Tag one version: checkout the branch it belongs on, an empty release commit on release branches, the tag."""
+
+    repo: str
+    version: str
+    commit: str  # commit the build version names (after `+`), or the build version itself
+    branch: str  # branch the tag lands on
+    create_branch: bool  # `git checkout -B <branch> <commit>` (prime version on a new release branch)
+    release_commit: bool  # make krel's empty "Release commit for …" first
+    tag_message: str
+    commit_message: str
+
+    @property
+    def title(self) -> str:
+        return f"Tag {self.version} on {self.branch}"
+
+
+@dataclass(frozen=True)
+class BuildVersion(Step):
+    """Run the profile's build command at the version's tag and keep its outputs in `dest`."""
+
+    repo: str
+    version: str
+    build_version: str
+    command: str
+    output_dir: str
+    dest: str
+
+    @property
+    def title(self) -> str:
+        return f"Build {self.version}"
+
+
+@dataclass(frozen=True)
+class WriteNotes(Step):
+    """Changelog section and release notes (HTML + JSON) for the prime version, committed locally, not pushed."""
+
+    repo: str
+    tag: str
+    branch: str
+    html_file: str
+    json_file: str
+    tars_dir: str
+    download_url: str
+    replay_dir: str
+    org: str
+    repo_name: str
+
+    @property
+    def title(self) -> str:
+        return f"Generate changelog and release notes for {self.tag}"
+
+
+@dataclass(frozen=True)
+class VerifyArtifacts(Step):
+    """Every expected build output is there: release tars, binaries and image tarballs per arch."""
+
+    build_dir: str
+    version: str
+    arches: tuple[str, ...]
+    images: tuple[str, ...]
+
+    @property
+    def title(self) -> str:
+        return f"Verify artifacts of {self.version}"
+
+
+@dataclass(frozen=True)
+class AssembleStage(Step):
+    """gcs-stage/<v>/: release tars, bin/<os>/<arch>/…, SPDX SBOM, per-file .sha256/.sha512 and SHA*SUMS."""
+
+    build_dir: str
+    version: str
+    product: str
+    upstream: str
+    commit: str
+
+    @property
+    def title(self) -> str:
+        return f"Assemble stage tree and SBOM for {self.version}"
+
+
+@dataclass(frozen=True)
+class StageSource(Step):
+    """The workspace clone (with the new tags and commits) as src.tar.gz in the stage area."""
+
+    repo: str
+    bucket: str
+    object_key: str
+
+    @property
+    def title(self) -> str:
+        return "Stage source tree"
+
+
+@dataclass(frozen=True)
+class UploadArtifacts(Step):
+    """Upload a local tree below a bucket prefix; identical objects are skipped, different ones refused."""
+
+    local_dir: str
+    bucket: str
+    prefix: str
+
+    @property
+    def title(self) -> str:
+        return f"Upload {self.prefix}"
+
+
+@dataclass(frozen=True)
+class PushImages(Step):
+    """Per-arch images from their tarballs and one manifest list per image, tagged with the version."""
+
+    images_dir: str
+    registry: str
+    version: str
+    images: tuple[str, ...]
+    arches: tuple[str, ...]
+
+    @property
+    def title(self) -> str:
+        return f"Push images {self.version} to {self.registry}"
+
+
+@dataclass(frozen=True)
+class WriteProvenance(Step):
+    """An in-toto statement (SLSA v1 predicate) whose subjects are every staged file, uploaded next to the build."""
+
+    build_dirs: tuple[str, ...]  # local _output-<v> dirs whose gcs-stage/<v> trees were staged
+    versions: tuple[str, ...]
+    bucket: str
+    object_key: str
+    stage_prefix: str
+    upstream: str
+    commit: str
+    build_version: str
+    builder: str
+
+    @property
+    def title(self) -> str:
+        return "Write provenance"
+
+
+@dataclass(frozen=True)
+class ArchiveLog(Step):
+    """A copy of the job log in the bucket (a new object per run: logs are never overwritten)."""
+
+    log_file: str
+    bucket: str
+    prefix: str
+    extra_prefix: str = ""  # copy objects below this bucket prefix too (the stage logs at release)
+
+    @property
+    def title(self) -> str:
+        return f"Archive logs to {self.prefix}"
+
+
+@dataclass(frozen=True)
+class RestoreWorkspace(Step):
+    """Download the staged src.tar.gz and unpack it: the tagged clone with the changelog commits."""
+
+    bucket: str
+    object_key: str
+    dest: str
+
+    @property
+    def title(self) -> str:
+        return "Restore workspace from staged source"
+
+
+@dataclass(frozen=True)
+class VerifyStaged(Step):
+    """Staged checksums match the objects, and the provenance subjects match the staged files."""
+
+    bucket: str
+    stage_prefix: str
+    versions: tuple[str, ...]
+    provenance_key: str
+
+    @property
+    def title(self) -> str:
+        return "Verify staged checksums and provenance"
+
+
+@dataclass(frozen=True)
+class ValidateImages(Step):
+    """Every image's manifest list exists for the version and names every arch (before any git push)."""
+
+    registry: str
+    versions: tuple[str, ...]
+    images: tuple[str, ...]
+    arches: tuple[str, ...]
+
+    @property
+    def title(self) -> str:
+        return f"Validate images in {self.registry}"
+
+
+@dataclass(frozen=True)
+class CopyToRelease(Step):
+    """stage/<bv>/<v>/gcs-stage/<v>/ -> release/<v>/ (sync; existing different objects are never overwritten)."""
+
+    bucket: str
+    src_prefix: str
+    dst_prefix: str
+
+    @property
+    def title(self) -> str:
+        return f"Copy {self.src_prefix} to {self.dst_prefix}"
+
+
+@dataclass(frozen=True)
+class PublishNotes(Step):
+    """release/<v>/release-notes.json (+ html) and the release-notes-index.json entry for it."""
+
+    bucket: str
+    version: str
+    src_keys: tuple[str, ...]
+    dst_prefix: str
+    index_key: str
+    download_url: str
+
+    @property
+    def title(self) -> str:
+        return f"Publish release notes for {self.version}"
+
+
+@dataclass(frozen=True)
+class PublishMarkers(Step):
+    """Version markers moved forward only, written with a generation precondition and read back."""
+
+    bucket: str
+    version: str
+    markers: tuple[str, ...]  # keys, e.g. release/latest-1.30.txt
+
+    @property
+    def title(self) -> str:
+        return f"Publish version markers for {self.version}"
+
+
+@dataclass(frozen=True)
+class PushGitObjects(Step):
+    """Push tags, the release branch and master; `dry_run` is the targets' git push mode."""
+
+    repo: str
+    remote: str
+    tags: tuple[str, ...]
+    branches: tuple[str, ...]
+    dry_run: bool
+
+    @property
+    def title(self) -> str:
+        return f"Push git objects ({'dry run' if self.dry_run else 'push'})"
+
+
+@dataclass(frozen=True)
+class UpdateGitHubPage(Step):
+    """Render (and, per the targets, publish) the GitHub release page of the prime tag."""
+
+    tag: str
+    mode: str
+    org: str
+    repo_name: str
+    bucket: str
+    notes_key: str
+
+    @property
+    def title(self) -> str:
+        return f"GitHub release page for {self.tag} ({self.mode})"
+
+
+@dataclass(frozen=True)
+class CreateAnnouncement(Step):
+    """announcement.html and its subject for the prime version, at release/<v>/ (read by `krel announce send`)."""
+
+    tag: str
+    bucket: str
+    prefix: str
+    notes_html_key: str
+
+    @property
+    def title(self) -> str:
+        return f"Create announcement for {self.tag}"

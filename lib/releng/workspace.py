@@ -1,0 +1,200 @@
+"""Handlers for the git side of a job: prerequisites, branch state, the workspace clone, tags, src.tar.gz, pushes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tarfile
+from pathlib import Path
+
+from releng import git
+from releng.backends import Backends
+from releng.errors import ReleaseError
+from releng.steps import (
+    CheckBranchState,
+    CheckPrerequisites,
+    PrepareWorkspace,
+    PushGitObjects,
+    RestoreWorkspace,
+    StageSource,
+    TagVersion,
+)
+
+log = logging.getLogger(__name__)
+
+_GIB = 1024**3
+_RESTORED = ".krel-restored"
+
+
+def _existing_parent(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_prerequisites(b: Backends, step: CheckPrerequisites) -> None:
+    """krel CheckPrerequisites: tools on PATH, free disk, credentials for the targets."""
+    missing = [tool for tool in step.tools if shutil.which(tool) is None]
+    if missing:
+        raise ReleaseError(f"required tools not found on PATH: {', '.join(missing)}")
+    free = shutil.disk_usage(_existing_parent(Path(step.workdir))).free
+    if free < step.min_free_gib * _GIB:
+        raise ReleaseError(
+            f"only {free / _GIB:.1f} GiB free for {step.workdir}; the profile's build.min_free_gib wants "
+            f"{step.min_free_gib} GiB"
+        )
+    absent = [name for name in step.credentials if name not in b.credentials]
+    if absent:
+        raise ReleaseError(f"credentials missing for the targets: {', '.join(absent)} (set them in the environment)")
+
+
+def check_branch_state(b: Backends, step: CheckBranchState) -> None:
+    """krel CheckReleaseBranchState: the remote still agrees with the plan about the branch."""
+    exists = git.remote_branch_exists(step.upstream, step.branch)
+    if exists and step.branch_is_new:
+        # A resumed release may have pushed the new branch already; that is this job's own work.
+        b.report.info(f"branch {step.branch} exists on the remote now; planned as new (pushed by an earlier run)")
+        return
+    if not exists and not step.branch_is_new:
+        raise ReleaseError(f"branch {step.branch} does not exist on {git._scrub(step.upstream)}")
+    b.report.info(f"branch {step.branch} {'needs creation' if step.branch_is_new else 'exists on the remote'}")
+
+
+def prepare_workspace(b: Backends, step: PrepareWorkspace) -> None:
+    """A clone of the upstream; an existing clone of the same remote is reused (and fetched)."""
+    repo = Path(step.repo)
+    if (repo / ".git").is_dir():
+        try:
+            same = git.remote_url(repo, "origin") == step.upstream
+        except git.GitError:
+            same = False
+        if same:
+            git.fetch(repo, "origin")
+            return
+        shutil.rmtree(repo)
+    repo.parent.mkdir(parents=True, exist_ok=True)
+    partial = repo.with_name(repo.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    git.clone(step.upstream, partial, branch=step.branch)
+    os.replace(partial, repo)
+
+
+def _head_is_release_commit(repo: Path, message: str, parent: str) -> bool:
+    """A rerun after a kill between the empty release commit and the tag finds that commit on HEAD: reuse it."""
+    head = git.rev_parse(repo, "HEAD")
+    if git.run(repo, "log", "-1", "--format=%B", head).strip() != message:
+        return False
+    return git.run(repo, "rev-list", "--parents", "-n", "1", head).split()[1:2] == [parent]
+
+
+def tag_version(b: Backends, step: TagVersion) -> None:
+    """krel TagRepository for one version; an existing tag on the same commit (or its release commit) is kept."""
+    repo = Path(step.repo)
+    target = git.rev_parse(repo, step.commit)
+    if git.tag_commit(repo, step.version) is not None:
+        git.tag(repo, step.version, target, step.tag_message, b.author)  # raises TagConflictError if moved
+        b.report.info(f"tag {step.version} already exists on the expected commit")
+        return
+    remote_tags = git.ls_remote_tags(git.remote_url(repo, "origin"))
+    if step.version in remote_tags:
+        if remote_tags[step.version] != target:
+            raise git.TagConflictError.for_tag(step.version, remote_tags[step.version], target)
+        git.fetch(repo, "origin", (f"refs/tags/{step.version}:refs/tags/{step.version}",))
+        b.report.info(f"tag {step.version} is already on the remote at the build commit; fetched it")
+        return
+    if step.create_branch:
+        git.checkout(repo, step.branch, force_create=True, start=target)
+    else:
+        git.checkout(repo, step.branch)
+    if step.release_commit:
+        head = git.rev_parse(repo, "HEAD")
+        if not _head_is_release_commit(repo, step.commit_message, target):
+            if head != target:
+                raise ReleaseError(
+                    f"branch {step.branch} is at {head[:12]}, not at the build commit {target[:12]}; "
+                    "stage the branch's latest build"
+                )
+            head = git.release_commit(repo, step.commit_message, b.author)
+        git.tag(repo, step.version, head, step.tag_message, b.author)
+    else:
+        git.tag(repo, step.version, target, step.tag_message, b.author)
+    b.report.info(f"tagged {step.version}")
+
+
+def stage_source(b: Backends, step: StageSource) -> None:
+    """krel StageLocalSourceTree: the whole clone (with .git, new tags and commits) as src.tar.gz."""
+    store = b.store(step.bucket)
+    if store.exists(step.object_key):
+        b.report.info(f"{step.object_key} already staged")
+        return
+    repo = Path(step.repo)
+    tarball = repo.parent / "src.tar.gz"
+    partial = repo.parent / "src.tar.gz.partial"
+    with tarfile.open(partial, "w:gz", compresslevel=6) as tar:
+        tar.add(repo, arcname="src")
+    os.replace(partial, tarball)
+    store.put_new(step.object_key, tarball, content_type="application/gzip")
+    tarball.unlink()
+
+
+def restore_workspace(b: Backends, step: RestoreWorkspace) -> None:
+    """krel PrepareWorkspace at release: download src.tar.gz and unpack the tagged clone."""
+    dest = Path(step.dest)
+    done = dest.parent / _RESTORED
+    if done.exists() and (dest / ".git").is_dir():
+        return
+    store = b.store(step.bucket)
+    if not store.exists(step.object_key):
+        raise ReleaseError(f"{store.url}/{step.object_key} is missing; run krel stage for this build version first")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tarball = dest.parent / "src.tar.gz"
+    store.download(step.object_key, tarball)
+    unpack = dest.parent / "unpack.partial"
+    shutil.rmtree(unpack, ignore_errors=True)
+    with tarfile.open(tarball) as tar:
+        tar.extractall(unpack, filter="tar")
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(unpack / "src", dest)
+    shutil.rmtree(unpack)
+    tarball.unlink()
+    done.write_text(step.object_key)
+
+
+def _sync_branch(repo: Path, remote: str, branch: str, remote_heads: dict[str, str], b: Backends) -> None:
+    """Merge what the remote branch gained meanwhile (krel merges the release branch, rebases master)."""
+    if branch not in remote_heads:
+        return
+    git.fetch(repo, remote, (f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}",))
+    upstream = f"refs/remotes/{remote}/{branch}"
+    if git.is_ancestor(repo, upstream, branch):
+        return
+    git.checkout(repo, branch)
+    git.merge(repo, upstream, message=f"Merge remote-tracking branch '{remote}/{branch}'", author=b.author)
+
+
+def push_git_objects(b: Backends, step: PushGitObjects) -> None:
+    """krel PushGitObjects: tags (a remote tag on the same commit is a no-op, elsewhere an error), branches."""
+    repo = Path(step.repo)
+    url = git.remote_url(repo, step.remote)
+    remote_tags = git.ls_remote_tags(url)
+    refspecs: list[str] = []
+    for tag in step.tags:
+        local = git.tag_commit(repo, tag)
+        if local is None:
+            raise ReleaseError(f"tag {tag} is missing in the restored workspace {repo}")
+        if tag in remote_tags:
+            if remote_tags[tag] != local:
+                raise git.TagConflictError.for_tag(tag, remote_tags[tag], local)
+            b.report.info(f"tag {tag} is already on the remote: no-op")
+            continue
+        refspecs.append(f"refs/tags/{tag}:refs/tags/{tag}")
+    remote_heads = git.ls_remote_heads(url)
+    for branch in step.branches:
+        if not git.ref_exists(repo, f"refs/heads/{branch}"):
+            git.fetch(repo, step.remote, (f"+refs/heads/{branch}:refs/heads/{branch}",))
+        _sync_branch(repo, step.remote, branch, remote_heads, b)
+        refspecs.append(f"refs/heads/{branch}:refs/heads/{branch}")
+    out = git.push(repo, step.remote, refspecs, dry_run=step.dry_run)
+    log.info("git push%s:\n%s", " --dry-run" if step.dry_run else "", out)
+    b.report.info(f"{'dry-run ' if step.dry_run else ''}pushed {', '.join(r.split(':')[0] for r in refspecs)}")

@@ -1,0 +1,194 @@
+"""plan_stage / plan_release are pure: tables of (options, targets, facts) -> steps and their targets."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from releng import steps as s
+from releng.errors import UsageError
+from releng.plan import Plan
+from releng.profile import load_profile
+from releng.release import plan_release
+from releng.stage import JobOptions, StageFacts, plan_stage, release_command, validate_options
+
+HOME = Path("/krel-home")
+VARS = {"krel_home": str(HOME), "local_registry": "127.0.0.1:5000"}
+
+
+def _options(branch: str, release_type: str, bv: str | None = None, nomock: bool = False, **kw: str) -> JobOptions:
+    profile = load_profile("local", VARS)
+    return JobOptions(branch, release_type, bv, profile, HOME, nomock=nomock, **kw)  # type: ignore[arg-type]
+
+
+def _of(plan: Plan, kind: type) -> list:  # type: ignore[type-arg]
+    return [step for step in plan.steps if isinstance(step, kind)]
+
+
+# (type, build version, branch, new branch) -> (versions tagged, (version, branch, create, release commit) per tag)
+TAG_CASES = [
+    (
+        "rc",
+        "v1.30.0-beta.0.5+0123456789abcd",
+        "release-1.30",
+        True,
+        [
+            ("v1.30.0-rc.0", "release-1.30", True, True),
+            ("v1.31.0-alpha.0", "master", False, False),
+        ],
+    ),
+    ("rc", "v1.30.0-rc.0.3+0123456789abcd", "release-1.30", False, [("v1.30.0-rc.1", "release-1.30", False, True)]),
+    ("official", "v1.30.0-rc.1.2+0123456789abcd", "release-1.30", False, [("v1.30.0", "release-1.30", False, True)]),
+    ("official", "v1.30.4-3+0123456789abcd", "release-1.30", False, [("v1.30.5", "release-1.30", False, True)]),
+    ("alpha", "v1.31.0-alpha.0.7+0123456789abcd", "master", False, [("v1.31.0-alpha.1", "master", False, False)]),
+    ("beta", "v1.31.0-alpha.3.7+0123456789abcd", "master", False, [("v1.31.0-beta.0", "master", False, False)]),
+]
+
+
+@pytest.mark.parametrize(("rtype", "bv", "branch", "new", "tags"), TAG_CASES)
+def test_versions_and_where_they_are_tagged(rtype: str, bv: str, branch: str, new: bool, tags: list) -> None:  # type: ignore[type-arg]
+    options = _options(branch, rtype, bv)
+    plan = plan_stage(options, options.profile.mock, StageFacts(bv, new))
+    got = [(t.version, t.branch, t.create_branch, t.release_commit) for t in _of(plan, s.TagVersion)]
+    assert got == tags
+    assert all(t.commit == "0123456789abcd" for t in _of(plan, s.TagVersion))
+    assert [b.version for b in _of(plan, s.BuildVersion)] == [t[0] for t in tags]
+    prime = tags[0][0]
+    assert _of(plan, s.TagVersion)[0].tag_message == f"Demo {rtype} release {prime}"
+    assert _of(plan, s.TagVersion)[0].commit_message == f"Release commit for Demo {prime}"
+
+
+@pytest.mark.parametrize("nomock", [False, True])
+def test_stage_object_layout_and_registry_come_from_targets(nomock: bool) -> None:
+    bv = "v1.30.0-beta.0.5+0123456789abcd"
+    options = _options("release-1.30", "rc", bv, nomock=nomock)
+    targets = options.profile.targets(nomock)
+    plan = plan_stage(options, targets, StageFacts(bv, True))
+    uploads = {u.prefix for u in _of(plan, s.UploadArtifacts)}
+    assert uploads == {
+        f"stage/{bv}/v1.30.0-rc.0/gcs-stage/v1.30.0-rc.0",
+        f"stage/{bv}/v1.30.0-rc.0/release-images",
+        f"stage/{bv}/v1.31.0-alpha.0/gcs-stage/v1.31.0-alpha.0",
+        f"stage/{bv}/v1.31.0-alpha.0/release-images",
+    }
+    bucket = "file:///krel-home/buckets/release" if nomock else "file:///krel-home/buckets/mock"
+    registry = "127.0.0.1:5000/staging" if nomock else "127.0.0.1:5000/mock"
+    assert {u.bucket for u in _of(plan, s.UploadArtifacts)} == {bucket}
+    assert [(st.bucket, st.object_key) for st in _of(plan, s.StageSource)] == [(bucket, f"stage/{bv}/src.tar.gz")]
+    assert [p.object_key for p in _of(plan, s.WriteProvenance)] == [f"stage/{bv}/provenance.json"]
+    assert {p.registry for p in _of(plan, s.PushImages)} == {registry}
+    assert all(p.images == ("demo-server",) and p.arches == ("amd64", "arm64") for p in _of(plan, s.PushImages))
+    # mock and nomock work dirs never overlap, so their journals cannot mix
+    assert plan.steps[0].workdir.startswith("/krel-home/workspaces/local/")  # type: ignore[attr-defined]
+    assert ("release-" in plan.steps[0].workdir) is nomock  # type: ignore[attr-defined]
+
+
+def test_stage_step_order_matches_krel() -> None:
+    bv = "v1.30.0-rc.0.3+0123456789abcd"
+    options = _options("release-1.30", "rc", bv, replay_dir="/replay")
+    plan = plan_stage(options, options.profile.mock, StageFacts(bv, False))
+    kinds = [type(step).__name__ for step in plan.steps]
+    order = ["CheckPrerequisites", "CheckBranchState", "PrepareWorkspace", "TagVersion", "BuildVersion", "WriteNotes",
+             "VerifyArtifacts", "AssembleStage", "StageSource", "UploadArtifacts", "PushImages", "WriteProvenance",
+             "ArchiveLog"]
+    assert [k for i, k in enumerate(kinds) if i == 0 or kinds[i - 1] != k] == order
+    notes = _of(plan, s.WriteNotes)[0]
+    assert notes.tag == "v1.30.0-rc.1" and notes.download_url == "file:///krel-home/buckets/mock"
+
+
+@pytest.mark.parametrize(
+    ("nomock", "bucket", "registry", "dry_run"),
+    [
+        (False, "file:///krel-home/buckets/mock", "127.0.0.1:5000/mock", True),
+        (True, "file:///krel-home/buckets/release", "127.0.0.1:5000/staging", False),
+    ],
+)
+def test_release_targets_markers_and_git(nomock: bool, bucket: str, registry: str, dry_run: bool) -> None:
+    bv = "v1.30.0-beta.0.5+0123456789abcd"
+    options = _options("release-1.30", "rc", bv, nomock=nomock)
+    plan = plan_release(options, options.profile.targets(nomock), StageFacts(bv, True, notes_staged=True))
+    copies = [(c.src_prefix, c.dst_prefix) for c in _of(plan, s.CopyToRelease)]
+    assert copies == [
+        (f"stage/{bv}/v1.30.0-rc.0/gcs-stage/v1.30.0-rc.0", "release/v1.30.0-rc.0"),
+        (f"stage/{bv}/v1.31.0-alpha.0/gcs-stage/v1.31.0-alpha.0", "release/v1.31.0-alpha.0"),
+    ]
+    assert {c.bucket for c in _of(plan, s.CopyToRelease)} == {bucket}
+    assert [m.markers for m in _of(plan, s.PublishMarkers)] == [
+        ("release/latest.txt", "release/latest-1.txt", "release/latest-1.30.txt"),
+        ("release/latest.txt", "release/latest-1.txt", "release/latest-1.31.txt"),
+    ]
+    assert [v.registry for v in _of(plan, s.ValidateImages)] == [registry]
+    push = _of(plan, s.PushGitObjects)[0]
+    assert push.tags == ("v1.30.0-rc.0", "v1.31.0-alpha.0")
+    assert (push.branches, push.dry_run) == (("release-1.30", "master"), dry_run)
+    notes = _of(plan, s.PublishNotes)[0]
+    assert (notes.dst_prefix, notes.index_key) == ("release/v1.30.0-rc.0", "release/release-notes-index.json")
+    assert _of(plan, s.ArchiveLog)[0].prefix == "archive/v1.30.0-rc.0"
+    assert _of(plan, s.UpdateGitHubPage)[0].mode == ("bucket" if nomock else "render")
+
+
+def test_release_validates_images_before_any_git_push() -> None:
+    bv = "v1.30.0-rc.0.3+0123456789abcd"
+    options = _options("release-1.30", "official", bv)
+    plan = plan_release(options, options.profile.mock, StageFacts(bv, False))
+    kinds = [type(step) for step in plan.steps]
+    assert kinds.index(s.ValidateImages) < kinds.index(s.PushGitObjects)
+    assert kinds.index(s.VerifyStaged) < kinds.index(s.CopyToRelease) < kinds.index(s.PublishMarkers)
+    assert [m.markers for m in _of(plan, s.PublishMarkers)] == [
+        ("release/stable.txt", "release/stable-1.txt", "release/stable-1.30.txt")
+    ]
+    assert not _of(plan, s.PublishNotes)
+
+
+def test_official_patch_markers_and_master_push() -> None:
+    bv = "v1.31.0-alpha.1.7+0123456789abcd"
+    options = _options("master", "alpha", bv)
+    plan = plan_release(options, options.profile.mock, StageFacts(bv, False))
+    assert _of(plan, s.PushGitObjects)[0].branches == ("master",)
+
+
+@pytest.mark.parametrize(
+    ("branch", "rtype", "bv", "message"),
+    [
+        ("release-1.30", "nightly", None, "nightly"),
+        ("feature-x", "rc", None, "feature-x"),
+        ("release-1.30", "rc", "1.30.0", "1.30.0"),
+        ("release-1.30", "rc", "v1.30.0-rc.0.3+zzzz", "v1.30.0-rc.0.3+zzzz"),
+    ],
+)
+def test_bad_options_are_usage_errors(branch: str, rtype: str, bv: str | None, message: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(message)):
+        validate_options(_options(branch, rtype, bv))
+
+
+def test_release_requires_build_version() -> None:
+    with pytest.raises(UsageError, match="--build-version"):
+        validate_options(_options("release-1.30", "rc"), require_build_version=True)
+
+
+@pytest.mark.parametrize(
+    ("rtype", "bv", "branch", "new", "message"),
+    [
+        ("official", "v1.30.0-beta.0.5+0123456789abcd", "release-1.30", True, "official"),
+        ("rc", "v1.29.0-rc.0.5+0123456789abcd", "release-1.30", False, "does not match"),
+        ("rc", "v1.31.0-alpha.0.5+0123456789abcd", "master", False, "master"),
+        ("alpha", "v1.30.0-beta.0.5+0123456789abcd", "master", False, "alpha"),
+    ],
+)
+def test_wrong_type_for_branch_is_refused(rtype: str, bv: str, branch: str, new: bool, message: str) -> None:
+    options = _options(branch, rtype, bv)
+    with pytest.raises(UsageError, match=message):
+        plan_stage(options, options.profile.mock, StageFacts(bv, new))
+
+
+@pytest.mark.parametrize(
+    ("nomock", "expected"),
+    [
+        (False, "krel release --type=rc --branch=release-1.30 --build-version=v1.30.0-rc.0.3+0123456789abcd"),
+        (True, "krel release --nomock --type=rc --branch=release-1.30 --build-version=v1.30.0-rc.0.3+0123456789abcd"),
+    ],
+)
+def test_follow_up_command(nomock: bool, expected: str) -> None:
+    command = release_command(_options("release-1.30", "rc", nomock=nomock), "v1.30.0-rc.0.3+0123456789abcd")
+    assert command == expected + " --profile=local"
