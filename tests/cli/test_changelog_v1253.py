@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from krel.app import app
 from tests.fixtures.github import REPLAY_V1253
 
 EXPECTED = (REPLAY_V1253 / "EXPECTED-CHANGELOG-v1.25.3.md").read_text(encoding="utf-8")
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "notes" / "changelog-v1.25.3.md"
 # krel's rules over the 10 PRs of v1.25.3 (see INDEX.tsv): heading -> PRs
 PLACED = {"Feature": {112902}, "Bug or Regression": {112632, 112807, 112840}}
 # release-note-none label or NONE block (112667, 112447, 112611, 112808); empty block (112493, 112533)
@@ -97,6 +99,11 @@ def test_changelog_v1253_places_every_note_once(cli: CliRunner, krel_home: Path,
     assert len(summary["commits"]) == 2  # type: ignore[arg-type]
     # mock: the push was a dry run
     assert git.ls_remote_heads(str(repo / ".." / "origin.git")) == origin_before
+
+    # our own rendering is pinned too; KREL_UPDATE_GOLDEN=1 rewrites it (review the diff before committing)
+    if os.environ.get("KREL_UPDATE_GOLDEN"):
+        GOLDEN.write_text(content, encoding="utf-8")
+    assert content == GOLDEN.read_text(encoding="utf-8")
 
     again = run(cli, repo)
     assert again["commits"] == []
