@@ -258,3 +258,15 @@ def test_google_without_credentials_is_one_clear_line(gate: HTTPServer, backend:
     with RegistryClient(bearer.url.split("://")[1], auth=auth.google()) as client, \
             pytest.raises(ReleaseError, match=r"^no Google credentials for gcr.io / pkg.dev: run `gcloud auth"):
         client.list_tags("gcr/hello")
+
+
+def test_threads_hitting_the_same_challenge_share_one_token(gate: HTTPServer, backend: LocalRegistry,
+                                                           registry_images: dict[str, Path]) -> None:
+    bearer = BearerGate(gate, backend)
+    with RegistryClient(bearer.url.split("://")[1], auth=auth.basic(*ROBOT)) as pusher:
+        imagetar.push_image_tarball(pusher, registry_images["arm64"], "secure/shared", "v1")
+    creds = auth.basic(*ROBOT)
+    with RegistryClient(bearer.url.split("://")[1], auth=creds) as client, ThreadPoolExecutor(8) as pool:
+        heads = list(pool.map(lambda _: client.head_manifest("secure/shared", "v1"), range(16)))
+    assert all(h is not None for h in heads)
+    assert creds.token_requests == 1

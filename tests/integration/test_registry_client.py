@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -173,3 +176,30 @@ def test_unreachable_registry_is_one_clear_line() -> None:
     message = str(err.value)
     assert message.startswith(f"registry 127.0.0.1:{port} unreachable")
     assert "\n" not in message
+
+
+def test_large_blob_streams_across_registries(staging: RegistryClient, prod: RegistryClient, tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(3 * 1024 * 1024 + 17))  # several 1 MiB chunks plus a tail
+    digest = "sha256:" + hashlib.sha256(big.read_bytes()).hexdigest()
+    assert staging.push_blob("staging/big", big) is True
+    assert staging.push_blob("staging/big", big) is False  # present: skipped
+    desc = oci.Descriptor(digest, "application/octet-stream", big.stat().st_size)
+    prod.push_blob_from(staging, "staging/big", "prod/big", desc)
+    with prod.open_blob("prod/big", digest) as chunks:
+        assert hashlib.sha256(b"".join(chunks)).hexdigest() == digest.split(":")[1]
+
+
+def test_parallel_copies_share_clients(staging: RegistryClient, prod: RegistryClient, tmp_path: Path) -> None:
+    digests = {}
+    for i in range(12):
+        tar = imagetar.build_image_tarball(tmp_path / f"p{i}.tar", {"n": str(i).encode()}, "amd64")
+        digests[i] = imagetar.push_image_tarball(staging, tar, f"staging/par{i % 3}", f"v{i}")
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(
+            lambda i: copy_image(staging, f"staging/par{i % 3}", digests[i], prod, f"prod/par{i % 3}", [f"v{i}"]),
+            range(12)))
+    assert [r.tags_added for r in results] == [[f"v{i}"] for i in range(12)]
+    for i in range(12):
+        head = prod.head_manifest(f"prod/par{i % 3}", f"v{i}")
+        assert head is not None and head.digest == digests[i]

@@ -53,6 +53,7 @@ class Auth:
         self._password_source = password_source
         self.name = name if username else "anonymous"
         self._lock = threading.Lock()
+        self._fetch_lock = threading.Lock()
         self._tokens: dict[tuple[str, ...], tuple[str, float]] = {}
         self._basic = False
         self.token_requests = 0
@@ -84,8 +85,10 @@ class Auth:
                 return {"Authorization": header}
         return {}
 
-    def answer(self, http: httpx.Client, header: str, scopes: tuple[str, ...], registry: str) -> bool:
-        """Handle a 401 challenge; True if the request is worth retrying with new credentials."""
+    def answer(
+        self, http: httpx.Client, header: str, scopes: tuple[str, ...], registry: str, sent: str | None = None
+    ) -> bool:
+        """Handle a 401 challenge to a request that carried Authorization `sent`; True if worth retrying."""
         challenge = parse_challenge(header)
         if challenge.scheme == "basic":
             with self._lock:
@@ -94,9 +97,14 @@ class Auth:
             return first and self.username is not None
         if challenge.scheme != "bearer" or "realm" not in challenge.params:
             raise ReleaseError(f"registry {registry}: unsupported authentication challenge {challenge.scheme!r}")
-        token, expires = self._fetch_token(http, challenge, scopes, registry)
-        with self._lock:
-            self._tokens[scopes] = (token, time.monotonic() + expires)
+        # One fetch per scope at a time: threads that hit the same 401 together reuse the first thread's token.
+        with self._fetch_lock:
+            fresh = self.headers(scopes).get("Authorization")
+            if fresh and fresh.startswith("Bearer ") and fresh != sent:
+                return True
+            token, expires = self._fetch_token(http, challenge, scopes, registry)
+            with self._lock:
+                self._tokens[scopes] = (token, time.monotonic() + expires)
         return True
 
     def _fetch_token(

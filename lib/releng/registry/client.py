@@ -165,14 +165,13 @@ class RegistryClient:
         for answered in (False, True):
             if self.rate_limiter is not None:
                 self.rate_limiter.acquire()
-            request = self._http.build_request(
-                method, url, headers={**(headers or {}), **self.auth.headers(scopes)}, content=content
-            )
+            credentials = self.auth.headers(scopes)
+            request = self._http.build_request(method, url, headers={**(headers or {}), **credentials}, content=content)
             response = self._http.send(request, stream=stream)
             challenge = response.headers.get("www-authenticate")
             if response.status_code == 401 and challenge and not answered and not isinstance(content, Iterator):
                 response.close()
-                if self.auth.answer(self._http, challenge, scopes, self.host):
+                if self.auth.answer(self._http, challenge, scopes, self.host, credentials.get("Authorization")):
                     continue
             break
         if response.status_code == 429 or response.status_code >= 500:
