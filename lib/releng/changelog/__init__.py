@@ -41,6 +41,8 @@ BRANCH_MESSAGE = "Update CHANGELOG/CHANGELOG-{major}.{minor}.md for {tag}"
 
 @dataclass(frozen=True)
 class ChangelogOptions:
+    """Everything write_changelog needs; see the module docstring for defaults."""
+
     repo: Path
     tag: str
     pull_requests: PullRequests
@@ -64,6 +66,8 @@ class ChangelogOptions:
 
 @dataclass(frozen=True)
 class ChangelogResult:
+    """What write_changelog produced and committed."""
+
     tag: str
     branch: str
     start_rev: str

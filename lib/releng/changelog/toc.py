@@ -17,6 +17,8 @@ _NOT_ANCHOR = re.compile(r"[^\w\- ]", re.UNICODE)
 
 @dataclass(frozen=True)
 class TocEntry:
+    """One TOC line: nesting depth, heading text, anchor."""
+
     depth: int
     title: str
     anchor: str

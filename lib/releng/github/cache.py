@@ -36,6 +36,7 @@ class CachedPullRequests:
 
     @property
     def requests(self) -> int:
+        """HTTP requests made so far."""
         return self.inner.requests
 
     def _path(self, number: int) -> Path:
@@ -61,6 +62,7 @@ class CachedPullRequests:
         os.replace(tmp, self._path(pr.number))
 
     def get(self, numbers: Sequence[int], progress: Progress | None = None) -> dict[int, PullRequest]:
+        """Fresh cache entries first; the rest from the inner source, then stored."""
         wanted = sorted(set(numbers))
         found: dict[int, PullRequest] = {}
         for n in wanted:

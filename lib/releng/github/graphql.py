@@ -78,6 +78,7 @@ class GraphQLPullRequests:
 
     @property
     def requests(self) -> int:
+        """HTTP requests made so far."""
         return self._requests
 
     def get(self, numbers: Sequence[int], progress: Progress | None = None) -> dict[int, PullRequest]:
@@ -140,4 +141,5 @@ class GraphQLPullRequests:
         return data
 
     def close(self) -> None:
+        """Close the keep-alive connection."""
         self._client.close()

@@ -49,6 +49,7 @@ class ReplayPullRequests:
 
     @property
     def requests(self) -> int:
+        """HTTP requests made so far."""
         return 0
 
     def get(self, numbers: Sequence[int], progress: Progress | None = None) -> dict[int, PullRequest]:
@@ -78,9 +79,11 @@ class RecordingPullRequests:
 
     @property
     def requests(self) -> int:
+        """HTTP requests made so far."""
         return self.inner.requests
 
     def get(self, numbers: Sequence[int], progress: Progress | None = None) -> dict[int, PullRequest]:
+        """Fetch through the live source and write one file per pull request."""
         found = self.inner.get(numbers, progress)
         for n in sorted(found):
             with self._lock:

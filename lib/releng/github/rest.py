@@ -48,6 +48,7 @@ class RestPullRequests:
 
     @property
     def requests(self) -> int:
+        """HTTP requests made so far."""
         return self._requests
 
     def get(self, numbers: Sequence[int], progress: Progress | None = None) -> dict[int, PullRequest]:

@@ -20,6 +20,8 @@ class Change:
 
 @dataclass(frozen=True)
 class Dependencies:
+    """The three lists of the Dependencies section."""
+
     added: tuple[Change, ...]
     changed: tuple[Change, ...]
     removed: tuple[Change, ...]

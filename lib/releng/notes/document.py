@@ -43,6 +43,8 @@ IMAGE_CONSOLE = "https://console.cloud.google.com/artifacts/docker/k8s-artifacts
 
 @dataclass(frozen=True)
 class File:
+    """One row of a download table."""
+
     name: str
     url: str
     sha512: str
@@ -50,18 +52,24 @@ class File:
 
 @dataclass(frozen=True)
 class FileGroup:
+    """One download table (Source Code, Client, Server or Node Binaries)."""
+
     title: str
     files: tuple[File, ...]
 
 
 @dataclass(frozen=True)
 class Arch:
+    """One architecture link of a container image row."""
+
     arch: str
     url: str
 
 
 @dataclass(frozen=True)
 class Image:
+    """One manifest-list image row."""
+
     ref: str
     url: str
     arches: tuple[Arch, ...]
@@ -69,6 +77,8 @@ class Image:
 
 @dataclass(frozen=True)
 class KindSection:
+    """A `### <Kind>` section with its sorted entries."""
+
     kind: str
     title: str
     entries: tuple[str, ...]
@@ -86,6 +96,7 @@ class Document:
 
 
 def kind_title(kind: str) -> str:
+    """krel's heading for a kind: `API Change`, `Bug or Regression`, ... others title-cased."""
     return KIND_TITLES.get(kind, kind.replace("-", " ").title())
 
 
@@ -130,6 +141,7 @@ def group(notes: list[ReleaseNote]) -> tuple[tuple[Cve, ...], tuple[str, ...], t
 
 
 def sha512(path: Path) -> str:
+    """Hex sha512 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha512()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):

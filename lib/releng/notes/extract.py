@@ -42,6 +42,7 @@ def excluded(body: str) -> bool:
 
 
 def strip_action_required(text: str) -> str:
+    """Drop `[action required] ` and `action required: ` prefixes (case-insensitive), as krel does."""
     for pattern in _ACTION_REQUIRED:
         text = pattern.sub("", text)
     return text
@@ -116,6 +117,7 @@ def sig_list(sigs: list[str]) -> str:
 
 
 def capitalize(text: str) -> str:
+    """Upper-case the first character only (krel capitalizes the first rune)."""
     return text[:1].upper() + text[1:]
 
 
