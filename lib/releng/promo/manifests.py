@@ -93,11 +93,31 @@ class _Problems:
         self.lines.append(f"{where}: {message}")
 
 
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_NULLS = frozenset(("", "~", "null", "Null", "NULL"))
+_NULL_TAG = "tag:yaml.org,2002:null"
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """The C loader (keeps line marks, ~10x faster) with a resolver that only tells null from string: manifests
+    read raw scalar text, and the stock resolver's regex walk was a third of the parse time at 46k digests."""
+
+    def resolve(self, kind: type[yaml.Node], value: str, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode:
+            return _NULL_TAG if implicit[0] and value in _NULLS else _STR_TAG
+        return "tag:yaml.org,2002:seq" if kind is yaml.SequenceNode else "tag:yaml.org,2002:map"
+
+    def descend_resolver(self, current_node: yaml.Node | None, current_index: object) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
+
 def _compose(path: Path, text: str, problems: _Problems) -> yaml.Node | None:
     try:
-        # The C loader keeps marks (line numbers) and is ~10x faster than the pure-Python one.
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        return yaml.compose(text, Loader=loader)
+        return yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -143,7 +163,7 @@ def _mapping(
 
 def _scalar(path: str, node: yaml.Node, what: str, problems: _Problems) -> str | None:
     # Raw scalar text, never the resolved type: an unquoted tag `1.0` must stay "1.0", not the float 1.0.
-    if not isinstance(node, yaml.ScalarNode) or node.tag == "tag:yaml.org,2002:null":
+    if not isinstance(node, yaml.ScalarNode) or node.tag == _NULL_TAG:
         problems.add(path, node, f"{what} must be a string")
         return None
     return str(node.value)
@@ -192,7 +212,7 @@ def _registries(path: str, node: yaml.Node | None, parent: yaml.Node, problems: 
 
 
 def _images(path: str, node: yaml.Node, problems: _Problems) -> tuple[Image, ...]:
-    if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
+    if isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG:
         return ()
     if not isinstance(node, yaml.SequenceNode):
         problems.add(path, node, "images must be a list of {name, dmap}")
@@ -243,7 +263,7 @@ def _dmap(
 
 
 def _tags(path: str, node: yaml.Node, image: str, digest: str, problems: _Problems) -> tuple[str, ...] | None:
-    if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
+    if isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG:
         return ()
     if not isinstance(node, yaml.SequenceNode):
         problems.add(path, node, f"image {image}: tags of {digest[:19]} must be a list (use [] for tag-less)")
