@@ -116,7 +116,12 @@ def test_dry_run_then_confirm_then_snapshot(
 
 
 def test_tag_move_exit_1_nothing_written(
-    cli: CliRunner, krel_home: Path, tmp_path: Path, promo_golden: PromoGolden, promo_prod: LocalRegistry
+    cli: CliRunner,
+    krel_home: Path,
+    tmp_path: Path,
+    promo_golden: PromoGolden,
+    promo_prod: LocalRegistry,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     d = promo_golden.digests
     with RegistryClient(promo_golden.staging.host) as src, RegistryClient(promo_prod.host) as dst:
@@ -124,8 +129,9 @@ def test_tag_move_exit_1_nothing_written(
 
         copy_image(src, "k8s-staging-cip-test/golden-bar/bar", d["bar"], dst, "us/golden-foo/foo", ["1.0"])
     tree = promo_copy_fixture(promo_golden, "recursive-thin", tmp_path / "tree")
-    args = ["promote", "images", "--thin-manifest-dir", str(tree), "--confirm", *maps(promo_golden, promo_prod)]
-    result = cli.invoke(app, args)
+    # The map can come from the environment too.
+    monkeypatch.setenv("KREL_PROMO_REGISTRY_MAP", ",".join(promo_golden.registry_map(promo_prod)))
+    result = cli.invoke(app, ["promote", "images", "--thin-manifest-dir", str(tree), "--confirm"])
     assert result.exit_code == 1
     assert "tag move refused" in result.output and "images/foo/images.yaml:3" in result.output
     assert catalog(promo_prod) == ["us/golden-foo/foo"]
