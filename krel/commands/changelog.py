@@ -107,6 +107,7 @@ def changelog(
         [
             ("range", f"{result.start_rev}..{result.branch} ({result.end_sha[:12]})"),
             ("file", result.path),
+            ("pull requests", f"{result.pull_requests} walked, {len(result.excluded)} without a publishable note"),
             ("commits", ", ".join(c[:12] for c in result.commits) or "none (already up to date)"),
             ("push", f"{targets.git_push}"),
         ],

@@ -54,6 +54,7 @@ def test_changelog_v1253_places_every_note_once(cli: CliRunner, krel_home: Path,
     summary = run(cli, repo)
     assert summary["start_rev"] == "v1.25.2"
     assert summary["counts"] == {"Bug or Regression": 3, "Feature": 1}
+    assert summary["pull_requests"] == 10 and set(summary["excluded"]) == EXCLUDED  # type: ignore[arg-type]
 
     content = git.show_file(repo, "master", "CHANGELOG/CHANGELOG-1.25.md")
     assert content is not None

@@ -79,6 +79,8 @@ class ChangelogResult:
     commits: tuple[str, ...]  # shas created (empty on an idempotent rerun)
     counts: dict[str, int]  # entries per heading ("Urgent Upgrade Notes", kind titles)
     pushed: str  # git push report ("" when push is "none")
+    pull_requests: int = 0  # PRs found by the walk
+    excluded: tuple[int, ...] = ()  # walked PRs without a publishable note (NONE, empty, release-note-none)
 
 
 def _validate(options: ChangelogOptions) -> tuple[str, str]:
@@ -122,6 +124,7 @@ def write_changelog(options: ChangelogOptions, progress: Progress | None = None)
 
     files = document.downloads(options.tars_dir, options.download_url, tag) if options.tars_dir else ()
     images = document.images([(n, list(a)) for n, a in options.images], tag, options.image_registry)
+    excluded: tuple[int, ...]
     if options.draft is not None:
         # X.Y.0: the curated sig-release draft replaces regenerated notes (krel fetches it from sig-release)
         try:
@@ -131,11 +134,13 @@ def write_changelog(options: ChangelogOptions, progress: Progress | None = None)
         draft_json = options.draft.with_suffix(".json")
         notes_json = draft_json.read_text(encoding="utf-8") if draft_json.is_file() else "{}\n"
         doc = document.build([], files, images)
+        walked, excluded = 0, ()
     else:
         gathered = gather.gather(repo, start_sha, end_sha, options.pull_requests, options.maps_from, progress)
         doc = document.build(list(gathered.notes), files, images)
         notes_md = render.notes_markdown(doc)
         notes_json = render.notes_json(gathered.notes)
+        walked, excluded = gathered.pull_requests, gathered.excluded
     section = templates.render(
         "changelog/section.md.j2",
         tag=tag,
@@ -174,6 +179,8 @@ def write_changelog(options: ChangelogOptions, progress: Progress | None = None)
         commits=tuple(commits),
         counts=_counts(doc),
         pushed=pushed,
+        pull_requests=walked,
+        excluded=tuple(sorted(excluded)),
     )
 
 
