@@ -141,6 +141,10 @@ def main() -> None:
         rows.append(("(b) hash_files, 2 files at a time", t_two, f"{t_core / t_two:.2f}x vs (a)"))
         t_hash = min(t_one, t_two)
 
+        copy_dir = work / "plain-copy"
+        t_cp = _timed(lambda: subprocess.run(["cp", "-r", str(work / "artifacts"), str(copy_dir)], check=True))
+        rows.append(("    cp -r of the tree (copy alone)", t_cp, f"{t_cp / t_hash:.2f}x of best (b)"))
+        shutil.rmtree(copy_dir)
         bucket = work / "bucket"
         t_file = _timed(lambda: upload_tree(work / "artifacts", open_store(bucket.as_uri()), "stage/bench", workers=2))
         rows.append(("(c) upload_tree -> file://", t_file, f"{t_file / t_hash:.2f}x of best (b)"))
