@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from krel.app import app
-from tests.fixtures.github import REPLAY_V1253, GitHubStub, v1253_prs
+from tests.fixtures.github import REPLAY_V1253, SHARED_DATA, GitHubStub, v1253_prs
 
-VALIDATION = Path("/work/shared/data/release-notes-maps-validation")
+VALIDATION = SHARED_DATA / "release-notes-maps-validation"
 
 
 def notes(cli: CliRunner, repo: Path, *extra: str) -> object:

@@ -9,8 +9,10 @@ import yaml
 from releng.notes import document, maps, render
 from releng.notes.note import ReleaseNote
 
-MAPS = Path("/work/shared/data/release-notes-maps")
-VALIDATION = Path("/work/shared/data/release-notes-maps-validation")
+from tests.fixtures.github import SHARED_DATA
+
+MAPS = SHARED_DATA / "release-notes-maps"
+VALIDATION = SHARED_DATA / "release-notes-maps-validation"
 
 
 def arghya_note() -> ReleaseNote:
