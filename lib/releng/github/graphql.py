@@ -70,7 +70,9 @@ class GraphQLPullRequests:
     ) -> None:
         self.org, self.repo, self.batch = org, repo, batch
         self.policy = policy or ratelimit.Policy()
-        self.endpoint = api_url.rstrip("/") + "/graphql"
+        base = api_url.rstrip("/")
+        # GitHub Enterprise serves REST under /api/v3 and GraphQL under /api/graphql
+        self.endpoint = base.removesuffix("/v3") + "/graphql" if base.endswith("/api/v3") else base + "/graphql"
         self._client = httpx.Client(
             headers={"Authorization": f"bearer {token}", "User-Agent": "krel"}, timeout=timeout
         )
