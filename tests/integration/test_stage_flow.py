@@ -1,0 +1,110 @@
+"""krel stage + krel release end to end on the local profile: real git, file:// buckets, a real registry."""
+
+from __future__ import annotations
+
+import json
+
+from releng import git
+from releng.registry import oci
+from releng.registry.client import RegistryClient
+
+from tests.fixtures.releaseflow import FlowEnv
+
+RC0, ALPHA0 = "v1.0.0-rc.0", "v1.1.0-alpha.0"
+BRANCH_ARGS = ["--branch", "release-1.0", "--type", "rc"]
+
+
+def _stage_release(flow: FlowEnv, *extra: str) -> None:
+    staged = flow.krel("stage", *BRANCH_ARGS, *extra)
+    assert staged.returncode == 0, staged.stderr[-2000:]
+    command = f"krel release {'--nomock ' if '--nomock' in extra else ''}--type=rc --branch=release-1.0 " \
+              f"--build-version={flow.build_version} --profile=local"
+    assert command in staged.stdout.replace("\n  ", " ")
+    released = flow.krel("release", *BRANCH_ARGS, "--build-version", flow.build_version, *extra)
+    assert released.returncode == 0, released.stderr[-2000:]
+
+
+def test_mock_cycle_changes_no_nomock_target(flow_env: FlowEnv) -> None:
+    before = (flow_env.bucket_state("release"), flow_env.registry_state(), flow_env.remote_refs())
+    _stage_release(flow_env)
+    assert (flow_env.bucket_state("release"), flow_env.registry_state().keys() - {
+        f"mock/{r}:{v}" for r in ("demo-server", "demo-server-amd64", "demo-server-arm64") for v in (RC0, ALPHA0)
+    }, flow_env.remote_refs()) == (before[0], set(), before[2])
+
+    mock = flow_env.bucket_state("mock")
+    bv = flow_env.build_version
+    for v in (RC0, ALPHA0):
+        stage = f"stage/{bv}/{v}/gcs-stage/{v}"
+        for name in ("SHA256SUMS", "SHA512SUMS", "demo-release.spdx.json", "demo.tar.gz", "demo.tar.gz.sha512",
+                     "bin/linux/arm64/democtl", "bin/linux/amd64/demo-server.sha256"):
+            assert f"{stage}/{name}" in mock and f"release/{v}/{name}" in mock, name
+            assert mock[f"{stage}/{name}"] == mock[f"release/{v}/{name}"]
+        assert f"stage/{bv}/{v}/release-images/arm64/demo-server.tar" in mock
+    assert {f"stage/{bv}/src.tar.gz", f"stage/{bv}/provenance.json", f"release/{RC0}/announcement.html"} <= set(mock)
+    markers = {name: (flow_env.bucket("mock") / "release" / name).read_text() for name in
+               ("latest.txt", "latest-1.txt", "latest-1.0.txt", "latest-1.1.txt")}
+    assert markers == {"latest.txt": ALPHA0, "latest-1.txt": ALPHA0, "latest-1.0.txt": RC0, "latest-1.1.txt": ALPHA0}
+    assert any(k.startswith(f"archive/{RC0}/release-") for k in mock)
+
+    sbom = json.loads((flow_env.bucket("mock") / f"release/{RC0}/demo-release.spdx.json").read_text())
+    assert sbom["spdxVersion"] == "SPDX-2.3" and sbom["packages"][0]["versionInfo"] == RC0
+    assert "./demo.tar.gz" in {f["fileName"] for f in sbom["files"]}
+    statement = json.loads((flow_env.bucket("mock") / f"stage/{bv}/provenance.json").read_text())
+    assert statement["predicateType"] == "https://slsa.dev/provenance/v1"
+    assert f"{RC0}/gcs-stage/{RC0}/demo.tar.gz" in {s["name"] for s in statement["subject"]}
+
+    with RegistryClient(flow_env.registry) as client:
+        raw, media_type, _ = client.get_manifest("mock/demo-server", RC0)
+        doc = oci.parse_manifest(raw, "list")
+        assert media_type in oci.INDEX_TYPES
+        assert sorted(p.architecture for _, p in oci.children(doc, "list") if p) == ["amd64", "arm64"]
+
+
+def test_nomock_cycle_pushes_and_is_idempotent(flow_env: FlowEnv) -> None:
+    _stage_release(flow_env)
+    mock_state = flow_env.bucket_state("mock")
+    _stage_release(flow_env, "--nomock")
+    assert flow_env.bucket_state("mock") == mock_state
+
+    refs = flow_env.remote_refs()
+    build_commit = flow_env.build_version.rsplit("+", 1)[1]
+    upstream = flow_env.upstream
+    rc0 = refs[f"refs/tags/{RC0}"]
+    # krel: rc.0 sits on an empty release commit on the new branch, whose parent is the build commit
+    assert git.run(upstream, "rev-parse", f"{rc0}^").startswith(build_commit)
+    assert git.run(upstream, "log", "-1", "--format=%s", rc0).strip() == f"Release commit for Demo {RC0}"
+    assert refs["refs/heads/release-1.0"] == rc0
+    assert refs[f"refs/tags/{ALPHA0}"].startswith(build_commit)
+    assert (flow_env.bucket("release") / "release" / RC0 / "github-release.md").exists()
+    assert "staging/demo-server:" + RC0 in flow_env.registry_state()
+
+    # a second run of the release changes nothing
+    state = (flow_env.bucket_state("release", lambda k: k.startswith("archive/")), flow_env.registry_state(), refs)
+    again = flow_env.krel("release", *BRANCH_ARGS, "--build-version", flow_env.build_version, "--nomock")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "already on the remote" in again.stderr
+    after = (flow_env.bucket_state("release", lambda k: k.startswith("archive/")), flow_env.registry_state(),
+             flow_env.remote_refs())
+    assert after == state
+
+
+def test_released_objects_and_markers_never_move(flow_env: FlowEnv) -> None:
+    _stage_release(flow_env, "--nomock")
+    release = flow_env.bucket("release") / "release"
+    args = ["release", *BRANCH_ARGS, "--build-version", flow_env.build_version, "--nomock"]
+
+    marker = release / "latest-1.0.txt"
+    marker.write_text("v1.0.5")
+    moved = flow_env.krel(*args)
+    assert moved.returncode == 1
+    assert "latest-1.0.txt holds v1.0.5, newer than v1.0.0-rc.0; markers never move backwards" in moved.stderr
+    assert marker.read_text() == "v1.0.5"
+    marker.write_text(RC0)
+
+    tarball = release / RC0 / "demo.tar.gz"
+    tarball.unlink()
+    tarball.write_bytes(b"tampered")
+    overwritten = flow_env.krel(*args)
+    assert overwritten.returncode == 1
+    assert "already exists with different content" in overwritten.stderr
+    assert tarball.read_bytes() == b"tampered"
