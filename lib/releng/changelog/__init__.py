@@ -157,12 +157,12 @@ def write_changelog(options: ChangelogOptions, progress: Progress | None = None)
     merged = toc.merge(git.show_file(repo, master, path), section, tag, f"{master}:{path}")
     readme_text = toc.readme_with(git.show_file(repo, master, readme), f"CHANGELOG-{minor}.md")
 
-    # Everything is known: from here on files are written and commits made.
+    # Everything is known: from here on commits are made and files written.
+    commits = _commit(options, branch, path, readme, merged, readme_text)
     if options.html_file:
         _atomic_write(options.html_file, html)
     if options.json_file:
         _atomic_write(options.json_file, notes_json)
-    commits = _commit(options, branch, path, readme, merged, readme_text)
     pushed = ""
     if options.push != "none":
         refs = [master] + ([branch] if branch != master else [])
