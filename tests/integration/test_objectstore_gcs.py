@@ -73,6 +73,13 @@ def test_generation_guarded_markers(gcs_bucket: str) -> None:
     assert store.read_generation("release/none.txt") is None
 
 
+def test_markers_are_served_uncached(gcs_emulator: GCSEmulator, gcs_bucket: str) -> None:
+    open_store(gcs_bucket).put_if_generation("release/latest.txt", b"v1.1.0-rc.0", None)
+    blob = gcs_emulator.client().bucket(gcs_bucket[5:]).get_blob("release/latest.txt")
+    assert blob.cache_control == "private, max-age=0, no-transform"
+    assert blob.content_type == "text/plain"
+
+
 def test_server_side_copy_across_buckets(gcs_emulator: GCSEmulator, gcs_bucket: str) -> None:
     src = open_store(f"{gcs_bucket}/stage/v1")
     dst = open_store(gcs_emulator.new_bucket("release"))

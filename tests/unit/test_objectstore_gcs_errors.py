@@ -39,6 +39,10 @@ class FakeBlob:
     def upload_from_file(self, stream: Any, **kwargs: Any) -> None:
         self._upload(**kwargs)
 
+    def rewrite(self, source: FakeBlob, **kwargs: Any) -> tuple[str | None, int, int]:
+        self._upload(**kwargs)
+        return None, 0, 0
+
 
 class FakeBucket:
     def __init__(self) -> None:
@@ -134,3 +138,18 @@ def test_missing_bucket_named(client: FakeClient, store: GCSStore) -> None:
 def test_bad_gs_urls(client: FakeClient, url: str) -> None:
     with pytest.raises(ReleaseError, match="expected gs://bucket"):
         GCSStore.from_url(url, client=client)
+
+
+@pytest.mark.parametrize(("winner", "same"), [(b"kubectl", True), (b"other", False)])
+def test_server_side_copy_race_lost_to_412(client: FakeClient, winner: bytes, same: bool) -> None:
+    src = GCSStore.from_url("gs://kubernetes-release/stage", client=client)
+    dst = GCSStore.from_url("gs://kubernetes-release/release", client=client)
+    client.the_bucket.objects["stage/v1/kubectl"] = (b"kubectl", 5)
+    client.the_bucket.objects["release/v1/kubectl"] = (winner, 6)  # appears after dst.exists() said no
+    client.the_bucket.error = gexc.PreconditionFailed("conditionNotMet")
+    if same:
+        assert src.copy_to("v1/kubectl", dst, "v1/kubectl") is False
+    else:
+        with pytest.raises(ObjectExistsError):
+            src.copy_to("v1/kubectl", dst, "v1/kubectl")
+    assert client.the_bucket.calls[-1]["if_generation_match"] == 0

@@ -33,6 +33,8 @@ from releng.objectstore.base import (
 
 # Resumable uploads send this much per request; a multiple of 256 KiB as the API requires.
 UPLOAD_CHUNK = 16 * 1024 * 1024
+# krel PublishVersion's header for version markers; public objects are otherwise cached for an hour.
+MUTABLE_CACHE_CONTROL = "private, max-age=0, no-transform"
 # Below this a write is one multipart request (markers, notes, sums files).
 SMALL_OBJECT = 8 * 1024 * 1024
 
@@ -218,6 +220,8 @@ class GCSStore:
         if found != generation:
             raise PreconditionFailedError.for_key(self.url, key, generation, found)
         blob = self._bucket.blob(name)
+        # Generation-guarded objects are the mutable ones (markers, indexes): krel serves markers uncached.
+        blob.cache_control = MUTABLE_CACHE_CONTROL
         try:
             with self._errors(key, "write"):
                 blob.upload_from_string(data, content_type=content_type or "text/plain",
