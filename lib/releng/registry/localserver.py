@@ -21,6 +21,7 @@ version: 0.1
 log: {{level: warn, accesslog: {{disabled: true}}}}
 storage:
   filesystem: {{rootdirectory: {root}}}
+  cache: {{blobdescriptor: inmemory}}
   delete: {{enabled: true}}
   maintenance: {{uploadpurging: {{enabled: false}}}}
 http: {{addr: 127.0.0.1:{port}, secret: not-a-secret}}
