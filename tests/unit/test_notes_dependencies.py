@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
 from releng.notes import dependencies, render
 
 BEFORE = """module k8s.io/kubernetes
@@ -57,3 +59,9 @@ def test_nothing_changed() -> None:
         "### Added\n_Nothing has changed._\n\n### Changed\n_Nothing has changed._\n\n"
         "### Removed\n_Nothing has changed._\n"
     )
+
+
+@given(st.text(max_size=300), st.text(max_size=300))
+def test_any_go_mod_pair_renders(before: str, after: str) -> None:
+    text = render.dependencies_markdown(dependencies.diff(before, after))
+    assert text.startswith("### Added\n") and "### Removed\n" in text

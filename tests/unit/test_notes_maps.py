@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from releng.notes import document, maps, render
 from releng.notes.note import ReleaseNote
 
@@ -112,3 +115,17 @@ def test_malformed_maps_name_file_and_key(tmp_path: Path, content: str, message:
     with pytest.raises(maps.MapError, match=message) as info:
         maps.load_maps([tmp_path])
     assert str(tmp_path / "m.yaml") in str(info.value)
+
+
+@given(st.text(max_size=200))
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
+def test_any_map_file_loads_or_raises_map_error(tmp_path: Path, content: str) -> None:
+    (tmp_path / "m.yaml").write_text(content, encoding="utf-8")
+    with contextlib.suppress(maps.MapError):
+        maps.load_maps([tmp_path])
+
+
+def test_impossible_date_is_a_map_error(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text("pr: 1\ndatafields:\n  published: 2001-02-30\n")
+    with pytest.raises(maps.MapError, match="not valid YAML"):
+        maps.load_maps([tmp_path])

@@ -58,6 +58,8 @@ def _documents(path: Path) -> list[Any]:
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise MapError(f"map {where}: not valid YAML: {problem}") from None
+    except ValueError as exc:  # e.g. a date that does not exist (2001-02-30)
+        raise MapError(f"map {path}: not valid YAML: {exc}") from None
     except OSError as exc:
         raise MapError(f"map {path}: cannot read: {exc.strerror}") from None
 
