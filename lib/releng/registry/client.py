@@ -127,6 +127,8 @@ class RegistryClient:
             if self.retries < 1:
                 return self._retry_failed(what, exc)
             log.debug("registry %s: retrying %s after %s", self.host, what, exc.__class__.__name__)
+        except httpx.HTTPError as exc:
+            raise RegistryError(f"registry {self.host}: {what} failed ({exc.__class__.__name__})") from None
         retryer = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.retries),
             wait=tenacity.wait_exponential_jitter(multiplier=self.backoff, max=10.0, jitter=self.backoff),
@@ -137,6 +139,8 @@ class RegistryClient:
             return retryer(fn)
         except (_Retryable, httpx.TransportError) as exc:
             return self._retry_failed(what, exc)
+        except httpx.HTTPError as exc:
+            raise RegistryError(f"registry {self.host}: {what} failed ({exc.__class__.__name__})") from None
 
     def _retry_failed(self, what: str, exc: Exception) -> NoReturn:
         if isinstance(exc, _Retryable):
@@ -234,7 +238,11 @@ class RegistryClient:
             resp = self._request("GET", url, scopes, what)
             if resp.status_code != 200:
                 raise self._fail(resp, what, repo)
-            yield from resp.json().get(key) or []
+            try:
+                items = resp.json().get(key) or []
+            except (ValueError, AttributeError):
+                raise RegistryError(f"registry {self.host}: {what} did not answer a JSON object with {key!r}") from None
+            yield from items
             nxt = resp.links.get("next", {}).get("url")
             url = str(httpx.URL(self._url(url)).join(nxt)) if nxt else None
 
@@ -295,16 +303,38 @@ class RegistryClient:
             raise self._fail(resp, what, repo)
         return True
 
+    def _blob_response(self, repo: str, digest: str) -> httpx.Response:
+        """One streamed GET of a blob; the caller closes the response."""
+        resp = self._send("GET", f"/v2/{repo}/blobs/{digest}", self._pull(repo), stream=True)
+        if resp.status_code != 200:
+            resp.read()
+            resp.close()
+            raise self._fail(resp, f"GET blob {repo}@{digest}", repo)
+        return resp
+
+    @contextmanager
+    def _open_blob_once(self, repo: str, digest: str) -> Iterator[Iterator[bytes]]:
+        """Stream a blob in one attempt, letting transport errors through so a caller can retry the transfer."""
+        resp = self._blob_response(repo, digest)
+        try:
+            yield resp.iter_bytes(_CHUNK)
+        finally:
+            resp.close()
+
     @contextmanager
     def open_blob(self, repo: str, digest: str) -> Iterator[Iterator[bytes]]:
-        """Stream a blob's bytes (one attempt; callers retry the whole transfer)."""
+        """Stream a blob's bytes (the request is retried; a failure while reading is one RegistryError)."""
         what = f"GET blob {repo}@{digest}"
-        resp = self._send("GET", f"/v2/{repo}/blobs/{digest}", self._pull(repo), stream=True)
+        resp = self._retrying(what, lambda: self._blob_response(repo, digest))
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from resp.iter_bytes(_CHUNK)
+            except httpx.HTTPError as exc:
+                raise RegistryError(f"registry {self.host}: {what} broke off ({exc.__class__.__name__})") from None
+
         try:
-            if resp.status_code != 200:
-                resp.read()
-                raise self._fail(resp, what, repo)
-            yield resp.iter_bytes(_CHUNK)
+            yield chunks()
         finally:
             resp.close()
 
@@ -359,7 +389,7 @@ class RegistryClient:
 
         def attempt() -> None:
             resp = self._start_upload(repo)
-            with src.open_blob(src_repo, desc.digest) as chunks:
+            with src._open_blob_once(src_repo, desc.digest) as chunks:
                 self._finish_upload(repo, resp.headers["location"], desc.digest, desc.size, chunks)
 
         self._retrying(f"copy blob {src.host}/{src_repo}@{desc.digest} to {repo}", attempt)

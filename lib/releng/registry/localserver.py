@@ -79,6 +79,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def start_local_registry(
     data_dir: Path,
     port: int | None = None,
@@ -92,7 +101,10 @@ def start_local_registry(
         raise ReleaseError(f"{_BINARY} not found on PATH; install the Debian package: apt-get install docker-registry")
     data_dir = Path(data_dir)
     (data_dir / "storage").mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
+    if port is None:
+        port = free_port()
+    elif not _port_free(port):
+        raise ReleaseError(f"{_BINARY}: 127.0.0.1:{port} is already in use; pick another port or stop what holds it")
     config = _CONFIG.format(root=data_dir / "storage", port=port)
     if notifications_url:
         config += _NOTIFICATIONS.format(url=notifications_url)
@@ -110,7 +122,7 @@ def start_local_registry(
             tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
             raise ReleaseError(f"{_BINARY} on 127.0.0.1:{port} exited with {process.returncode}: {tail[0]}")
         try:
-            if httpx.get(f"{registry.url}/v2/", timeout=0.5).status_code == 200:
+            if httpx.get(f"{registry.url}/v2/", timeout=0.5).status_code == 200 and process.poll() is None:
                 return registry
         except httpx.TransportError:
             pass
