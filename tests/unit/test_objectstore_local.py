@@ -230,3 +230,13 @@ def test_url_and_key_parse_or_raise_ours(url: str, key: str) -> None:
 def test_list_prefix_cannot_escape_the_bucket(store: LocalStore, prefix: str) -> None:
     with pytest.raises(UsageError):
         list(store.list(prefix))
+
+
+def test_many_concurrent_writers_share_the_temp_dir(store: LocalStore) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda n: store.put_new(f"k/{n}", str(n).encode()), range(400)))
+    assert all(results)
+    assert len(list(store.list("k/"))) == 400
+    assert not (store.root / TMP_DIR).exists()

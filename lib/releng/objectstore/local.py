@@ -136,14 +136,15 @@ class LocalStore:
                 self._sweep(tmp_dir)
             # No fsync: the guarantee is against a killed process (link makes the object appear whole or not at
             # all), not against power loss; syncing 2 GiB of release artifacts would dominate staging time.
-            for attempt in range(3):
-                tmp_dir.mkdir(parents=True, exist_ok=True)
+            for attempt in range(5):
+                # Another writer may remove the empty temp dir between our mkdir and open (see _release_temp).
                 try:
+                    tmp_dir.mkdir(parents=True, exist_ok=True)
                     out = open(tmp, "xb")  # noqa: SIM115 - closed right below
                     break
-                except FileNotFoundError:
-                    if attempt == 2:
-                        raise  # another writer keeps removing the empty temp dir (see _release_temp)
+                except (FileNotFoundError, FileExistsError):
+                    if attempt == 4:
+                        raise
             try:
                 with out:
                     while chunk := stream.read(CHUNK):
