@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 from releng import job
-from releng.backends import Backends, TestHooks
+from releng.backends import Backends, FaultHooks
 from releng.profile import Profile
 from releng.stage import JobOptions
 
@@ -32,10 +32,10 @@ def _credentials() -> frozenset[str]:
     return frozenset(present)
 
 
-def _hooks() -> TestHooks:
+def _hooks() -> FaultHooks:
     # Test-only fault injection, used by the resume tests (SIGKILL at a step boundary or mid-upload).
     at = os.environ.get("KREL_TEST_KILL_AT_STEP", "")
-    return TestHooks(kill_at_step=int(at) if at.isdigit() else None,
+    return FaultHooks(kill_at_step=int(at) if at.isdigit() else None,
                      kill_mid_upload=os.environ.get("KREL_TEST_KILL_MID_UPLOAD") == "1")
 
 

@@ -16,7 +16,7 @@ from releng.report import NullReporter, Reporter
 
 
 @dataclass(frozen=True)
-class TestHooks:
+class FaultHooks:
     """Test-only fault injection: SIGKILL this process before step N (1-based) or halfway through an upload."""
 
     kill_at_step: int | None = None
@@ -39,7 +39,7 @@ class Backends:
     registry_user: str = ""
     registry_password: str = ""
     report: Reporter = field(default_factory=NullReporter)
-    hooks: TestHooks = field(default_factory=TestHooks)
+    hooks: FaultHooks = field(default_factory=FaultHooks)
     store_opener: Callable[[str], ObjectStore] = open_store
     _stores: dict[str, ObjectStore] = field(default_factory=dict)
     _registries: dict[str, RegistryClient] = field(default_factory=dict)
