@@ -58,10 +58,10 @@ class _Counter:
     def add(self, n: int) -> None:
         if self._progress is None or n == 0:
             return
+        # Reported under the lock so the callback sees done values in increasing order.
         with self._lock:
             self.done += n
-            done = self.done
-        self._progress(done, self.total)
+            self._progress(self.done, self.total)
 
 
 def _parallel(fn: Callable[[T], R], items: Iterable[T], workers: int, name: str) -> list[R]:
