@@ -1,0 +1,67 @@
+"""The stage job's WriteNotes step: write_changelog from the step's values, committed locally, never pushed."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from releng import git
+from releng.backends import Backends
+from releng.changelog import ChangelogOptions, revisions, write_changelog
+from releng.errors import UsageError
+from releng.github import open_pull_requests
+from releng.notes import document
+from releng.steps import WriteNotes
+
+log = logging.getLogger(__name__)
+
+
+def _start_rev(repo: Path, tag: str, end: str) -> str | None:
+    """krel's start tag; a repository's first release has none, so its notes start at the root commit."""
+    try:
+        start = revisions.start_tag(repo, tag, end)
+    except UsageError:
+        start = None
+    if start is not None and git.ref_exists(repo, f"refs/tags/{start}"):
+        return None  # write_changelog applies the same rule itself
+    root = git.run(repo, "rev-list", "--max-parents=0", end).split()[-1]
+    log.info("%s: no earlier release tag to start from; notes cover the history from %s", tag, root[:12])
+    return root
+
+
+def write_notes(b: Backends, step: WriteNotes) -> None:
+    """Handler for steps.WriteNotes (krel stage GenerateChangelog); idempotent: a rerun commits nothing."""
+    repo = Path(step.repo)
+    prs = open_pull_requests(
+        step.org,
+        step.repo_name,
+        token=b.github_token or None,
+        replay_dir=Path(step.replay_dir) if step.replay_dir else None,
+        api_url=b.github_api_url,
+    )
+    branch = step.branch or revisions.release_branch(step.tag)
+    end = revisions.end_revision(repo, branch, b.profile.upstream.remote)
+    tars = Path(step.tars_dir)
+    release_images = tars.parent / "release-images"
+    images = document.images_from_dir(release_images) if release_images.is_dir() else []
+    result = write_changelog(
+        ChangelogOptions(
+            repo=repo,
+            tag=step.tag,
+            pull_requests=prs,
+            author=b.author,
+            branch=branch,
+            start_rev=_start_rev(repo, step.tag, end),
+            tars_dir=tars if tars.is_dir() else None,
+            images=tuple((name, tuple(arches)) for name, arches in images),
+            download_url=step.download_url,
+            html_file=Path(step.html_file),
+            json_file=Path(step.json_file),
+            push="none",
+            remote=b.profile.upstream.remote,
+            master=b.profile.upstream.default_branch,
+        ),
+        progress=lambda done, total: b.report.progress("pull requests", done, total),
+    )
+    counts = ", ".join(f"{heading}: {n}" for heading, n in sorted(result.counts.items())) or "no notes"
+    b.report.info(f"{result.path} for {step.tag} since {result.start_rev} ({counts}); {len(result.commits)} commits")
