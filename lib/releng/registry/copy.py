@@ -96,9 +96,10 @@ def copy_image(src: RegistryClient, src_repo: str, digest: str, dst: RegistryCli
             result.tags_present.append(tag)
         else:
             raise TagMoveError.for_tag(dst.host, dst_repo, tag, current.digest, digest)
-    present = dst.head_manifest(dst_repo, digest)
+    # A tag already on this digest proves the manifest is there: no need to ask again.
+    present = bool(result.tags_present) or dst.head_manifest(dst_repo, digest) is not None
     manifest: tuple[bytes, str] | None = None
-    if present is None:
+    if not present:
         first = wanted.pop(0) if wanted else None
         manifest = _copy_manifest(src, src_repo, dst, dst_repo, digest, result, first)
         if first:
