@@ -107,6 +107,10 @@ def stage(
     replay: Annotated[
         str, typer.Option("--replay", help="Recorded GitHub PR data (krel replay format) for the release notes.")
     ] = "",
+    notes: Annotated[
+        bool | None,
+        typer.Option("--notes/--no-notes", help="Changelog + notes step (default: on with --replay or GITHUB_TOKEN)."),
+    ] = None,
     profile: ProfileOpt = "local",
     nomock: NomockOpt = False,
     plan: PlanOpt = False,
@@ -124,6 +128,7 @@ def stage(
         profile=open_profile(profile),
         home=krel_home(),
         nomock=nomock,
+        notes=bool(replay or os.environ.get("GITHUB_TOKEN")) if notes is None else notes,
         replay_dir=str(Path(replay).resolve()) if replay else "",
     )
     run_job("stage", options, nomock, plan, json_out)

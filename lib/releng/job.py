@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import importlib
 import json
 import logging
 import os
@@ -47,6 +48,15 @@ _HANDLERS: dict[type[Step], Callable[[Backends, Any], None]] = {
     steps.PushGitObjects: workspace.push_git_objects,
     steps.UpdateGitHubPage: publish.update_github_page,
 }
+
+
+def _write_notes(b: Backends, step: steps.WriteNotes) -> None:
+    """The notes step is implemented by the changelog library (imported on use: it pulls in the GitHub clients)."""
+    module = importlib.import_module("releng.changelog.step")
+    module.write_notes(b, step)
+
+
+_HANDLERS[steps.WriteNotes] = _write_notes
 
 
 def register(step_type: type[Step], handler: Callable[[Backends, Any], None]) -> None:

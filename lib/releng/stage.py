@@ -39,7 +39,8 @@ class JobOptions:
     profile: Profile
     home: Path  # KREL_HOME: work dirs live below it
     nomock: bool = False  # only used to print the follow-up command; targets carry the difference
-    replay_dir: str = ""  # recorded GitHub data for the notes step (krel's replay format); "" = no notes source
+    notes: bool = False  # write the changelog and release notes (needs replay_dir or a GitHub token)
+    replay_dir: str = ""  # recorded GitHub data for the notes step (krel's replay format)
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ def plan_stage(options: JobOptions, targets: Targets, facts: StageFacts) -> Plan
                 str(repo), v, bv, profile.build.command, profile.build.output_dir, str(layout.build_dir(job, v))
             )
         )
-    if options.replay_dir:
+    if options.notes:
         steps.append(
             WriteNotes(
                 repo=str(repo),
@@ -174,7 +175,7 @@ def plan_stage(options: JobOptions, targets: Targets, facts: StageFacts) -> Plan
                 str(layout.build_dir(job, v) / "release-images"), targets.bucket, layout.images_prefix(bv, v)
             )
         )
-    if options.replay_dir:
+    if options.notes:
         steps.append(UploadArtifacts(str(job / "notes"), targets.bucket, f"{stage}/notes"))
     for v in versions:
         steps.append(

@@ -14,8 +14,9 @@ RC0, ALPHA0 = "v1.0.0-rc.0", "v1.1.0-alpha.0"
 BRANCH_ARGS = ["--branch", "release-1.0", "--type", "rc"]
 
 
-def _stage_release(flow: FlowEnv, *extra: str) -> None:
-    staged = flow.krel("stage", *BRANCH_ARGS, *extra)
+def _stage_release(flow: FlowEnv, *extra: str, notes: bool = False) -> None:
+    replay = ["--replay", str(flow.project.replay)] if notes else []
+    staged = flow.krel("stage", *BRANCH_ARGS, *replay, *extra)
     assert staged.returncode == 0, staged.stderr[-2000:]
     command = f"krel release {'--nomock ' if '--nomock' in extra else ''}--type=rc --branch=release-1.0 " \
               f"--build-version={flow.build_version} --profile=local"
@@ -26,7 +27,7 @@ def _stage_release(flow: FlowEnv, *extra: str) -> None:
 
 def test_mock_cycle_changes_no_nomock_target(flow_env: FlowEnv) -> None:
     before = (flow_env.bucket_state("release"), flow_env.registry_state(), flow_env.remote_refs())
-    _stage_release(flow_env)
+    _stage_release(flow_env, notes=True)
     assert (flow_env.bucket_state("release"), flow_env.registry_state().keys() - {
         f"mock/{r}:{v}" for r in ("demo-server", "demo-server-amd64", "demo-server-arm64") for v in (RC0, ALPHA0)
     }, flow_env.remote_refs()) == (before[0], set(), before[2])
@@ -45,6 +46,11 @@ def test_mock_cycle_changes_no_nomock_target(flow_env: FlowEnv) -> None:
                ("latest.txt", "latest-1.txt", "latest-1.0.txt", "latest-1.1.txt")}
     assert markers == {"latest.txt": ALPHA0, "latest-1.txt": ALPHA0, "latest-1.0.txt": RC0, "latest-1.1.txt": ALPHA0}
     assert any(k.startswith(f"archive/{RC0}/release-") for k in mock)
+    notes = json.loads((flow_env.bucket("mock") / f"release/{RC0}/release-notes.json").read_text())
+    assert {"101", "102", "104"} <= set(notes) and "105" not in notes  # 105's note is NONE
+    index = json.loads((flow_env.bucket("mock") / "release/release-notes-index.json").read_text())
+    assert index == {RC0: f"{flow_env.bucket('mock').as_uri()}/release/{RC0}/release-notes.json"}
+    assert "--listen" in (flow_env.bucket("mock") / f"release/{RC0}/release-notes.html").read_text()
 
     sbom = json.loads((flow_env.bucket("mock") / f"release/{RC0}/demo-release.spdx.json").read_text())
     assert sbom["spdxVersion"] == "SPDX-2.3" and sbom["packages"][0]["versionInfo"] == RC0

@@ -17,7 +17,7 @@ HOME = Path("/krel-home")
 VARS = {"krel_home": str(HOME), "local_registry": "127.0.0.1:5000"}
 
 
-def _options(branch: str, release_type: str, bv: str | None = None, nomock: bool = False, **kw: str) -> JobOptions:
+def _options(branch: str, release_type: str, bv: str | None = None, nomock: bool = False, **kw: object) -> JobOptions:
     profile = load_profile("local", VARS)
     return JobOptions(branch, release_type, bv, profile, HOME, nomock=nomock, **kw)  # type: ignore[arg-type]
 
@@ -86,7 +86,7 @@ def test_stage_object_layout_and_registry_come_from_targets(nomock: bool) -> Non
 
 def test_stage_step_order_matches_krel() -> None:
     bv = "v1.30.0-rc.0.3+0123456789abcd"
-    options = _options("release-1.30", "rc", bv, replay_dir="/replay")
+    options = _options("release-1.30", "rc", bv, replay_dir="/replay", notes=True)
     plan = plan_stage(options, options.profile.mock, StageFacts(bv, False))
     kinds = [type(step).__name__ for step in plan.steps]
     order = ["CheckPrerequisites", "CheckBranchState", "PrepareWorkspace", "TagVersion", "BuildVersion", "WriteNotes",
