@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -221,3 +222,44 @@ def test_platform_keys(key: str, platform: dict[str, str]) -> None:
 )
 def test_token_scope_coverage(have: tuple[str, ...], want: tuple[str, ...], covered: bool) -> None:
     assert auth._covers(have, want) is covered
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
+_manifestish = st.fixed_dictionaries(
+    {},
+    optional={
+        "manifests": _json | st.lists(st.fixed_dictionaries({}, optional={"digest": st.just(D) | _json,
+                                                                            "size": _json, "platform": _json})),
+        "config": _json,
+        "layers": _json,
+        "mediaType": _json,
+    },
+)
+
+
+@given(_manifestish)
+def test_manifest_readers_only_raise_release_error(doc: dict[str, object]) -> None:
+    raw = json.dumps(doc).encode()
+    try:
+        parsed = oci.parse_manifest(raw, "fuzz")
+        oci.children(parsed, "fuzz")
+        oci.blobs(parsed, "fuzz")
+        oci.media_type_of(parsed, "x")
+    except ReleaseError:
+        pass
+
+
+@given(manifest=_json, config=_json)
+def test_tarball_info_only_raises_release_error(tmp_path_factory: pytest.TempPathFactory, manifest: object,
+                                                config: object) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "img.tar"
+    if isinstance(manifest, list) and manifest and isinstance(manifest[0], dict):
+        manifest[0]["Config"] = "config.json"
+    entries = {"manifest.json": json.dumps(manifest).encode(), "config.json": json.dumps(config).encode()}
+    path.write_bytes(imagetar._tar_bytes(entries))
+    with contextlib.suppress(ReleaseError):
+        imagetar.tarball_info(path)

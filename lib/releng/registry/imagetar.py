@@ -125,7 +125,9 @@ def _docker_entry(tar: tarfile.TarFile, path: Path) -> dict[str, Any]:
     if not isinstance(manifest, list) or len(manifest) != 1 or not isinstance(manifest[0], dict):
         raise ReleaseError(f"image tarball {path}: manifest.json must list exactly one image")
     entry: dict[str, Any] = manifest[0]
-    if not isinstance(entry.get("Config"), str) or not isinstance(entry.get("Layers"), list):
+    layers = entry.get("Layers")
+    if not isinstance(entry.get("Config"), str) or not isinstance(layers, list) or \
+            not all(isinstance(layer, str) for layer in layers):
         raise ReleaseError(f"image tarball {path}: manifest.json entry needs Config and Layers")
     return entry
 
@@ -136,9 +138,15 @@ def tarball_info(path: Path) -> TarballInfo:
     with _open(path) as tar:
         entry = _docker_entry(tar, path)
         config = _json_member(tar, entry["Config"], path)
+    if not isinstance(config, dict):
+        raise ReleaseError(f"image tarball {path}: {entry['Config']} is not an image config object")
+    tags = entry.get("RepoTags") or ()
+    if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
+        raise ReleaseError(f"image tarball {path}: RepoTags in manifest.json must be a list of strings")
+    variant = config.get("variant")
     return TarballInfo(
-        tuple(entry.get("RepoTags") or ()), str(config.get("architecture", "")), str(config.get("os", "")),
-        config.get("variant"),
+        tuple(tags), str(config.get("architecture", "")), str(config.get("os", "")),
+        str(variant) if variant else None,
     )
 
 
@@ -235,8 +243,12 @@ def _push_oci_tree(client: RegistryClient, tar: tarfile.TarFile, path: Path, rep
 def _push_oci_layout(client: RegistryClient, tar: tarfile.TarFile, path: Path, repo: str, tag: str,
                      work: Path) -> str:
     index = _json_member(tar, "index.json", path)
-    entries = index.get("manifests", []) if isinstance(index, dict) else []
-    named = [e for e in entries if (e.get("annotations") or {}).get("org.opencontainers.image.ref.name") == tag]
+    entries = index.get("manifests") if isinstance(index, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ReleaseError(f"image tarball {path}: index.json has no list of manifest descriptors")
+    named = [e for e in entries
+             if isinstance(e.get("annotations"), dict)
+             and e["annotations"].get("org.opencontainers.image.ref.name") == tag]
     chosen = entries if len(entries) == 1 else named
     if len(chosen) != 1:
         raise ReleaseError(f"image tarball {path}: index.json has {len(entries)} manifests and none named {tag!r}; "

@@ -57,7 +57,7 @@ def sha256_digest(data: bytes) -> str:
 
 def check_digest(digest: str) -> str:
     """Return digest unchanged if it is `sha256:<64 lower-case hex>`, else raise ReleaseError."""
-    if not _DIGEST.match(digest):
+    if not isinstance(digest, str) or not _DIGEST.match(digest):
         raise ReleaseError(f"invalid digest {digest!r}: expected sha256:<64 lower-case hex digits>")
     return digest
 
@@ -76,14 +76,19 @@ def parse_manifest(raw: bytes, where: str) -> dict[str, Any]:
 def _descriptor(entry: Any, where: str) -> Descriptor:
     try:
         return Descriptor(check_digest(entry["digest"]), str(entry.get("mediaType", "")), int(entry["size"]))
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ReleaseError(f"{where}: malformed descriptor in manifest ({exc})") from None
 
 
 def children(doc: dict[str, Any], where: str) -> list[tuple[Descriptor, Platform | None]]:
     """The child manifests of a manifest list / OCI index, with their platforms."""
     out: list[tuple[Descriptor, Platform | None]] = []
-    for entry in doc.get("manifests", []):
+    entries = doc.get("manifests") or []
+    if not isinstance(entries, list):
+        raise ReleaseError(f"{where}: manifest list has no list of manifests")
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise ReleaseError(f"{where}: malformed descriptor in manifest list")
         desc = _descriptor(entry, where)
         plat = entry.get("platform")
         platform = (
@@ -100,7 +105,10 @@ def blobs(doc: dict[str, Any], where: str) -> list[Descriptor]:
     out = []
     if "config" in doc:
         out.append(_descriptor(doc["config"], where))
-    out.extend(_descriptor(layer, where) for layer in doc.get("layers", []))
+    layers = doc.get("layers") or []
+    if not isinstance(layers, list):
+        raise ReleaseError(f"{where}: image manifest has no list of layers")
+    out.extend(_descriptor(layer, where) for layer in layers)
     return out
 
 
