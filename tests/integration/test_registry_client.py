@@ -203,3 +203,23 @@ def test_parallel_copies_share_clients(staging: RegistryClient, prod: RegistryCl
     for i in range(12):
         head = prod.head_manifest(f"prod/par{i % 3}", f"v{i}")
         assert head is not None and head.digest == digests[i]
+
+
+def _skopeo_copy(src: str, dst: str) -> None:
+    subprocess.run(["skopeo", "copy", "-q", "--src-tls-verify=false", src, dst],
+                   check=True, capture_output=True, timeout=60)
+
+
+def test_tarballs_written_by_skopeo_push_back(staging: RegistryClient, registry_images: dict[str, Path],
+                                               tmp_path: Path) -> None:
+    digest = imagetar.push_image_tarball(staging, registry_images["arm64"], "staging/sk-src", "v1")
+    source = f"docker://{staging.host}/staging/sk-src:v1"
+    _skopeo_copy(source, f"docker-archive:{tmp_path / 'docker.tar'}:krel.local/sk:v1")
+    _skopeo_copy(source, f"oci-archive:{tmp_path / 'oci.tar'}:v1")
+    assert imagetar.tarball_info(tmp_path / "docker.tar").architecture == "arm64"
+    # A real docker-save tarball: uncompressed layers re-gzipped the same way give back the very same digest.
+    assert imagetar.push_image_tarball(staging, tmp_path / "docker.tar", "staging/sk-docker", "v1") == digest
+    oci_digest = imagetar.push_image_tarball(staging, tmp_path / "oci.tar", "staging/sk-oci", "v1")
+    raw, media_type, _ = staging.get_manifest("staging/sk-oci", oci_digest)
+    assert media_type == oci.OCI_MANIFEST
+    assert len(oci.blobs(json.loads(raw), "t")) == 2
