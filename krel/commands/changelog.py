@@ -7,9 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from releng import job, steps
 from releng.changelog import ChangelogOptions, write_changelog
-from releng.changelog import step as notes_step
 from releng.notes import document
 
 from krel import ui
@@ -119,5 +117,3 @@ def changelog(
 
 def register(app: typer.Typer) -> None:
     app.command("changelog")(changelog)
-    # `krel stage` runs the same library as its WriteNotes step (job.register is the lead's hook for it)
-    job.register(steps.WriteNotes, notes_step.write_notes)

@@ -58,7 +58,9 @@ def test_first_release_starts_at_the_root_commit(git_repo: RepoPair, tmp_path: P
     assert f"### Feature\n\n{line}" in content
 
 
-def test_the_cli_registers_the_handler() -> None:
-    import krel.app  # noqa: F401  (command discovery registers it)
-
-    assert job._HANDLERS[steps.WriteNotes] is write_notes
+def test_the_stage_job_runs_this_handler(github_v1253_repo: Path, tmp_path: Path) -> None:
+    handler = job._HANDLERS[steps.WriteNotes]
+    handler(backends(), step(github_v1253_repo, tmp_path, "v1.25.3", "release-1.25", REPLAY_V1253))
+    assert (tmp_path / "release-notes.json").exists()
+    changed = git.run(github_v1253_repo, "show", "--name-only", "--format=", "release-1.25")
+    assert changed.split() == ["CHANGELOG/CHANGELOG-1.25.md"]
