@@ -48,7 +48,7 @@ def upload_artifacts(b: Backends, step: UploadArtifacts) -> None:
             killed = True
             b.hooks.kill()
 
-    uploaded = upload_tree(local, store, step.prefix, workers=1, progress=progress)
+    uploaded = upload_tree(local, store, step.prefix, progress=progress)
     b.report.info(f"{len(uploaded)} files under {store.url}/{step.prefix}")
 
 

@@ -42,7 +42,12 @@ def plan_release(options: JobOptions, targets: Targets, facts: StageFacts) -> Pl
     branches.append(profile.upstream.default_branch)
     steps: list[Step] = [
         CheckPrerequisites(
-            RELEASE_TOOLS, str(job), profile.build.min_free_gib, required_credentials(targets, profile.upstream.url)
+            RELEASE_TOOLS,
+            str(job),
+            profile.build.min_free_gib,
+            required_credentials(targets, profile.upstream.url),
+            buckets=(targets.bucket,),
+            registries=(targets.validate_registry.split("/", 1)[0],),
         ),
         CheckBranchState(profile.upstream.url, options.branch, facts.branch_is_new),
         RestoreWorkspace(targets.bucket, f"{stage}/{layout.SRC_TARBALL}", str(repo)),

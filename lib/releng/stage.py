@@ -135,7 +135,12 @@ def plan_stage(options: JobOptions, targets: Targets, facts: StageFacts) -> Plan
     commit = version.parse_build_version(bv).commit
     steps: list[Step] = [
         CheckPrerequisites(
-            STAGE_TOOLS, str(job), profile.build.min_free_gib, required_credentials(targets, profile.upstream.url)
+            STAGE_TOOLS,
+            str(job),
+            profile.build.min_free_gib,
+            required_credentials(targets, profile.upstream.url),
+            buckets=(targets.bucket,),
+            registries=(targets.registry.split("/", 1)[0],),
         ),
         CheckBranchState(profile.upstream.url, options.branch, facts.branch_is_new),
         PrepareWorkspace(

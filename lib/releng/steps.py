@@ -15,6 +15,8 @@ class CheckPrerequisites(Step):
     workdir: str
     min_free_gib: int
     credentials: tuple[str, ...]  # names of credentials (env values read at the CLI edge) the targets need
+    buckets: tuple[str, ...] = ()  # must answer a listing
+    registries: tuple[str, ...] = ()  # hosts that must answer GET /v2/
 
     @property
     def title(self) -> str:

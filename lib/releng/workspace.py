@@ -47,6 +47,11 @@ def check_prerequisites(b: Backends, step: CheckPrerequisites) -> None:
     absent = [name for name in step.credentials if name not in b.credentials]
     if absent:
         raise ReleaseError(f"credentials missing for the targets: {', '.join(absent)} (set them in the environment)")
+    for url in step.buckets:
+        # Reachable and listable now, rather than failing after an hour of building.
+        next(iter(b.store(url).list("release/")), None)
+    for host in step.registries:
+        b.registry(host).ping()
 
 
 def check_branch_state(b: Backends, step: CheckBranchState) -> None:
