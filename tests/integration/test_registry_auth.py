@@ -270,3 +270,14 @@ def test_threads_hitting_the_same_challenge_share_one_token(gate: HTTPServer, ba
         heads = list(pool.map(lambda _: client.head_manifest("secure/shared", "v1"), range(16)))
     assert all(h is not None for h in heads)
     assert creds.token_requests == 1
+
+
+def test_429_without_limiter_still_waits_retry_after(gate: HTTPServer) -> None:
+    handler, times = _counting([lambda: Response("", status=429, headers={"Retry-After": "0.3"}),
+                                lambda: Response("", status=429, headers={"Retry-After": "0.3"}), _tags])
+    gate.expect_request("/v2/staging/foo/tags/list").respond_with_handler(handler)
+    host = gate.url_for("").rstrip("/").split("://")[1]
+    with RegistryClient(host, backoff=0.01) as client:
+        assert client.list_tags("staging/foo") == ["v1"]
+    assert len(times) == 3
+    assert times[1] - times[0] >= 0.29 and times[2] - times[1] >= 0.29

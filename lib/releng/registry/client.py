@@ -7,6 +7,7 @@ challenges answered, a shared token bucket, and retries on 429 / 5xx / timeouts 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +43,7 @@ class _Retryable(Exception):
     def __init__(self, response: httpx.Response) -> None:
         super().__init__(response.status_code)
         self.response = response
+        self.status = response.status_code
 
 
 def _host_only(host: str) -> str:
@@ -127,11 +129,23 @@ class RegistryClient:
             if self.retries < 1:
                 return self._retry_failed(what, exc)
             log.debug("registry %s: retrying %s after %s", self.host, what, exc.__class__.__name__)
+            first_wait = self.backoff
+            if isinstance(exc, _Retryable) and exc.status == 429:
+                first_wait = max(first_wait, _retry_after(exc.response, 0.0))
         except httpx.HTTPError as exc:
             raise RegistryError(f"registry {self.host}: {what} failed ({exc.__class__.__name__})") from None
+        time.sleep(first_wait)
+        backoff = tenacity.wait_exponential_jitter(multiplier=self.backoff, max=10.0, jitter=self.backoff)
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            # Honour Retry-After on 429 even without a shared limiter (with one, the pause overlaps this sleep).
+            exc = state.outcome.exception() if state.outcome else None
+            floor = _retry_after(exc.response, 0.0) if isinstance(exc, _Retryable) and exc.status == 429 else 0.0
+            return max(float(backoff(state)), floor)
+
         retryer = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.retries),
-            wait=tenacity.wait_exponential_jitter(multiplier=self.backoff, max=10.0, jitter=self.backoff),
+            wait=wait,
             retry=tenacity.retry_if_exception_type((_Retryable, httpx.TransportError)),
             reraise=True,
         )
