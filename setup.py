@@ -19,7 +19,7 @@ setup(
     packages=find_packages(include=["krel", "krel.*"]) + find_packages("lib") + TEMPLATES,
     package_dir={"releng": "lib/releng", **({"releng.templates": "templates"} if TEMPLATES else {})},
     package_data={
-        **{t: ["*.j2", "*.yaml", "*.html", "*.md", "*.css"] for t in TEMPLATES},
+        **{t: ["*"] for t in TEMPLATES},
         "releng.profiles": ["*.toml"],
     },
 )
