@@ -114,6 +114,7 @@ def create(home: Path) -> DemoProject:
         _git(work, "checkout", "--quiet", "master")
         _git(work, "merge", "--quiet", "--no-ff", branch, "-m",
              f"Merge pull request #{number} from {author}/{branch}")
+        _git(work, "branch", "--quiet", "-d", branch)
         sha = _git(work, "rev-parse", "HEAD")
         record = _pr_record(number, branch, author, kind, sig, note, sha, seq)
         (replay / f"GetPullRequest-{seq}.json").write_text(json.dumps(record, indent=1) + "\n")

@@ -75,7 +75,8 @@ def prepare_workspace(b: Backends, step: PrepareWorkspace) -> None:
         except git.GitError:
             same = False
         if same:
-            git.fetch(repo, "origin")
+            # A clone only ever appears whole (renamed from .partial), and a rerun works on what the first run
+            # cloned: fetching could clash with tags this job made locally and a later run pushed elsewhere.
             return
         shutil.rmtree(repo)
     repo.parent.mkdir(parents=True, exist_ok=True)
@@ -202,4 +203,9 @@ def push_git_objects(b: Backends, step: PushGitObjects) -> None:
         refspecs.append(f"refs/heads/{branch}:refs/heads/{branch}")
     out = git.push(repo, step.remote, refspecs, dry_run=step.dry_run)
     log.info("git push%s:\n%s", " --dry-run" if step.dry_run else "", out)
-    b.report.info(f"{'dry-run ' if step.dry_run else ''}pushed {', '.join(r.split(':')[0] for r in refspecs)}")
+    # porcelain: "<flag>\t<from>:<to>\t<summary>"; "=" means the remote already had it
+    lines = [line.split("\t") for line in out.splitlines() if line.count("\t") >= 2]
+    moved = [ref.split(":")[0] for flag, ref, *_ in lines if flag != "="]
+    same = [ref.split(":")[0] for flag, ref, *_ in lines if flag == "="]
+    verb = "would push" if step.dry_run else "pushed"
+    b.report.info(f"{verb} {', '.join(moved) or 'nothing'}" + (f"; up to date: {', '.join(same)}" if same else ""))

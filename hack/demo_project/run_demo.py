@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""The krel demo: a demo project, a loopback registry, then stage + release in mock and in nomock, and a summary.
+
+Run through hack/demo (which installs what is needed). KREL_HOME (default ~/.krel) holds everything it makes.
+A second run finds the release done and re-runs the nomock release, which verifies everything and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from releng import git
+from releng.registry.client import RegistryClient
+from releng.registry.localserver import start_local_registry
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import generate  # the project generator next to this file
+
+console = Console(highlight=False)
+BRANCH, TYPE = "release-1.0", "rc"
+
+
+def krel(env: dict[str, str], *args: str) -> None:
+    """Run one krel command for everyone to see; stop the demo if it fails."""
+    console.rule(f"[bold cyan]$ krel {' '.join(args)}")
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "krel", *args], env=env, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"demo: `krel {' '.join(args)}` failed with exit code {done.returncode}")
+    console.print(f"[green]ok[/] in {time.monotonic() - started:.1f}s")
+
+
+def _markers(bucket: Path) -> list[tuple[str, str]]:
+    root = bucket / "release"
+    return [(p.name, p.read_text().strip()) for p in sorted(root.glob("*.txt"))] if root.is_dir() else []
+
+
+def summary(home: Path, project: generate.DemoProject, registry: str, versions: list[str], took: float) -> None:
+    """Everything a release manager would look at afterwards, with paths."""
+    buckets = {"mock": home / "buckets" / "mock", "nomock": home / "buckets" / "release"}
+    table = Table(title=f"krel demo: {', '.join(versions)} from build {project.build_version}", show_lines=True)
+    for column in ("", "mock (default)", "nomock (--nomock)"):
+        table.add_column(column, overflow="fold")
+    table.add_row("bucket", *(str(b) for b in buckets.values()))
+    table.add_row("released", *("\n".join(str(b / "release" / v) for v in versions) for b in buckets.values()))
+    table.add_row("markers", *("\n".join(f"{n} = {c}" for n, c in _markers(b)) for b in buckets.values()))
+    with RegistryClient(registry) as client:
+        images = {}
+        for prefix in ("mock", "staging"):
+            lines = []
+            for v in versions:
+                found = client.head_manifest(f"{prefix}/demo-server", v)
+                lines.append(f"{registry}/{prefix}/demo-server:{v}\n  {found.digest if found else 'missing'}")
+            images[prefix] = "\n".join(lines)
+    table.add_row("images", images["mock"], images["staging"])
+    pages = [str(buckets["nomock"] / "release" / versions[0] / "github-release.md")]
+    table.add_row("notes", str(buckets["mock"] / "release" / versions[0] / "release-notes.html"),
+                  str(buckets["nomock"] / "release" / versions[0] / "release-notes.html"))
+    table.add_row("GitHub page", "rendered only (mock)", "\n".join(pages))
+    remote_tags = git.ls_remote_tags(project.upstream)
+    heads = git.ls_remote_heads(project.upstream)
+    table.add_row("git remote", "dry-run push: nothing changed",
+                  "\n".join([f"tag {t} -> {remote_tags[t][:12]}" for t in versions if t in remote_tags]
+                            + [f"branch {b} -> {s[:12]}" for b, s in sorted(heads.items())]))
+    table.add_row("release notes index", "", str(buckets["nomock"] / "release" / "release-notes-index.json"))
+    console.print(table)
+    workspaces = home / "workspaces" / "local"
+    console.print(f"upstream repository: {project.upstream.removeprefix('file://')}")
+    console.print(f"job work dirs, journals and logs: {workspaces}")
+    console.print(f"announcement: {buckets['nomock'] / 'release' / versions[0] / 'announcement.html'}")
+    console.print(f"[bold green]demo finished in {took:.0f}s[/]")
+
+
+def main() -> None:
+    started = time.monotonic()
+    home = Path(os.environ.get("KREL_HOME") or Path.home() / ".krel").expanduser().resolve()
+    console.print(f"[bold]krel demo[/] in KREL_HOME={home}")
+    project = generate.create(home)
+    console.print(f"demo project: {project.work} (upstream {project.upstream}), CI build {project.build_version}")
+    registry = start_local_registry(home / "registry")
+    console.print(f"registry: docker-registry on {registry.host} (data in {registry.data_dir})")
+    env = {**os.environ, "KREL_HOME": str(home), "KREL_LOCAL_REGISTRY": registry.host, "KREL_PROFILE": "local"}
+    done_marker = home / "demo" / "released.json"
+    common = ["--branch", BRANCH, "--type", TYPE]
+    release = ["release", *common, "--build-version", project.build_version]
+    try:
+        if done_marker.exists():
+            console.print("[yellow]the demo release is already out; re-running the nomock release (a no-op)[/]")
+            krel(env, *release, "--nomock")
+        else:
+            replay = ["--replay", project.replay]
+            krel(env, "stage", *common, *replay)
+            krel(env, *release)
+            krel(env, "stage", *common, *replay, "--nomock")
+            krel(env, *release, "--nomock")
+            done_marker.write_text(json.dumps({"build_version": project.build_version}) + "\n")
+        summary(home, project, registry.host, ["v1.0.0-rc.0", "v1.1.0-alpha.0"], time.monotonic() - started)
+    finally:
+        registry.stop()
+
+
+if __name__ == "__main__":
+    main()
