@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 from releng.stage import JobOptions
 
-from krel.commands.stage import BranchOpt, PlanOpt, TypeOpt, run_job
-from krel.options import JsonOpt, NomockOpt, ProfileOpt, krel_home, open_profile
+from krel.commands.stage import BranchOpt, PlanOpt, StreamOpt, SubmitOpt, TypeOpt, run_job, submit
+from krel.options import JsonOpt, NomockOpt, ProfileOpt, YesOpt, krel_home, open_profile
 
 
 def release(
@@ -18,6 +18,9 @@ def release(
     profile: ProfileOpt = "local",
     nomock: NomockOpt = False,
     plan: PlanOpt = False,
+    submit_job: SubmitOpt = False,
+    stream: StreamOpt = False,
+    yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Release a staged build: verify, validate images, copy to release/, markers, push git objects.
@@ -32,6 +35,9 @@ def release(
         home=krel_home(),
         nomock=nomock,
     )
+    if submit_job:
+        submit("release", options, stream, yes, json_out)
+        return
     run_job("release", options, nomock, plan, json_out)
 
 

@@ -14,11 +14,15 @@ from releng.profile import Profile
 from releng.stage import JobOptions
 
 from krel import ui
-from krel.options import JsonOpt, NomockOpt, ProfileOpt, krel_home, open_profile
+from krel.options import JsonOpt, NomockOpt, ProfileOpt, YesOpt, krel_home, open_profile
 
 BranchOpt = Annotated[str, typer.Option("--branch", help="master, main or release-X.Y.")]
 TypeOpt = Annotated[str, typer.Option("--type", help="alpha, beta, rc or official.")]
 PlanOpt = Annotated[bool, typer.Option("--plan", help="Print the plan (every step and its targets) and stop.")]
+SubmitOpt = Annotated[
+    bool, typer.Option("--submit", help="Submit the job to the profile's job runner (Cloud Build or local) instead.")
+]
+StreamOpt = Annotated[bool, typer.Option("--stream", help="With --submit: follow the job's log until it ends.")]
 
 
 def _credentials() -> frozenset[str]:
@@ -53,6 +57,24 @@ def backends_for(profile: Profile, nomock: bool, reporter: ui.RichReporter) -> B
         report=reporter,
         hooks=_hooks(),
     )
+
+
+def submit(name: str, options: JobOptions, stream: bool, yes: bool, json_out: bool) -> None:
+    """Hand the job to the gcbmgr submitter: it runs `krel <name> …` on Cloud Build or the local runner."""
+    from releng.gcb import GcbOptions
+
+    from krel.commands.gcbmgr import submit_job
+
+    gcb_options = GcbOptions(
+        stage=name == "stage",
+        release=name == "release",
+        branch=options.branch,
+        release_type=options.release_type,
+        build_version=options.build_version or "",
+        nomock=options.nomock,
+        log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower(),
+    )
+    submit_job(gcb_options, options.profile, yes=yes, stream=stream, json_out=json_out)
 
 
 def run_job(name: str, options: JobOptions, nomock: bool, plan_only: bool, json_out: bool) -> job.JobResult:
@@ -114,12 +136,16 @@ def stage(
     profile: ProfileOpt = "local",
     nomock: NomockOpt = False,
     plan: PlanOpt = False,
+    submit_job: SubmitOpt = False,
+    stream: StreamOpt = False,
+    yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Stage a release: tag, build, notes, SBOM, checksums, upload, push images.
 
     Example: krel stage --branch release-1.30 --type rc --build-version v1.30.0-rc.0.3+0123456789abcd
     Example: krel stage --branch master --type alpha --plan --json
+    Example: krel stage --branch master --type alpha --submit --stream
     """
     options = JobOptions(
         branch=branch,
@@ -131,6 +157,9 @@ def stage(
         notes=bool(replay or os.environ.get("GITHUB_TOKEN")) if notes is None else notes,
         replay_dir=str(Path(replay).resolve()) if replay else "",
     )
+    if submit_job:
+        submit("stage", options, stream, yes, json_out)
+        return
     run_job("stage", options, nomock, plan, json_out)
 
 

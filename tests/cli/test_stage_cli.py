@@ -103,3 +103,12 @@ def test_tag_on_another_commit(flow_env: FlowEnv) -> None:
     assert f"tag v1.0.0-alpha.1 already exists but points to commit {first[:12]}, expected a0185f015f07" in line
     assert not (flow_env.bucket("mock") / "stage").exists()
     assert not (flow_env.bucket("mock") / "release").exists()
+
+
+def test_submit_runs_the_stage_job_on_the_local_runner(flow_env: FlowEnv) -> None:
+    result = flow_env.krel("stage", "--branch", "master", "--type", "alpha", "--submit", "--stream")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-2000:]
+    assert "krel release --type=alpha --branch=master" in result.stdout
+    staged = flow_env.bucket("mock") / "stage" / flow_env.build_version / "v1.0.0-alpha.1" / "gcs-stage"
+    assert (staged / "v1.0.0-alpha.1" / "SHA512SUMS").exists()
+    assert list((flow_env.home / "jobs").iterdir())  # the local runner's job record
