@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import mimetypes
 from collections.abc import Callable, Sequence
@@ -20,6 +19,7 @@ from github import Auth, Github
 from github.GithubException import GithubException
 
 from releng.announce.compose import link
+from releng.checksums import hash_stream
 from releng.errors import ReleaseError, UsageError
 from releng.objectstore.base import ObjectStore
 from releng.profile import Profile, Targets
@@ -57,16 +57,13 @@ class GitHubReleaseResult:
 
 
 def hash_asset(path: Path) -> ReleaseAsset:
-    """sha256 and sha512 of one asset in a single read."""
-    sha256, sha512 = hashlib.sha256(), hashlib.sha512()
+    """sha256 and sha512 of one asset in a single read; an unreadable asset is a usage error (a bad --asset)."""
     try:
         with path.open("rb") as f:
-            while chunk := f.read(1 << 20):
-                sha256.update(chunk)
-                sha512.update(chunk)
+            digests = hash_stream(f)
     except OSError as exc:
         raise UsageError(f"github release: asset {path} cannot be read: {exc.strerror}") from exc
-    return ReleaseAsset(name=path.name, path=path, sha256=sha256.hexdigest(), sha512=sha512.hexdigest())
+    return ReleaseAsset(name=path.name, path=path, sha256=digests["sha256"], sha512=digests["sha512"])
 
 
 def is_prerelease(tag: str) -> bool:

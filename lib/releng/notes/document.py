@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from releng.checksums import hash_file
 from releng.errors import UsageError
 from releng.notes.note import Cve, ReleaseNote
 
@@ -140,15 +140,6 @@ def group(notes: list[ReleaseNote]) -> tuple[tuple[Cve, ...], tuple[str, ...], t
     return tuple(cves), tuple(sorted(urgent)), sections
 
 
-def sha512(path: Path) -> str:
-    """Hex sha512 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha512()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def downloads(tars_dir: Path, download_url: str, tag: str) -> tuple[FileGroup, ...]:
     """The four download tables from the tarballs in tars_dir (sha512 each), URLs `<download_url>/<tag>/<file>`."""
     if not tars_dir.is_dir():
@@ -159,7 +150,9 @@ def downloads(tars_dir: Path, download_url: str, tag: str) -> tuple[FileGroup, .
         picked = [n for n in names if any(n == p or (p.endswith("-") and n.startswith(p)) for p in patterns)]
         if title == "Source Code":
             picked = [p for p in patterns if p in picked]  # krel lists kubernetes.tar.gz first
-        files = tuple(File(n, f"{download_url.rstrip('/')}/{tag}/{n}", sha512(tars_dir / n)) for n in picked)
+        files = tuple(
+            File(n, f"{download_url.rstrip('/')}/{tag}/{n}", hash_file(tars_dir / n, ("sha512",))[0]) for n in picked
+        )
         if files:
             groups.append(FileGroup(title, files))
     return tuple(groups)
