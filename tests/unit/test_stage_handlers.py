@@ -1,0 +1,176 @@
+"""Handler rules that need no network: markers forward only (with races), provenance and SBOM, credentials."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from releng import provenance, publish, sbom
+from releng.backends import Backends
+from releng.errors import ReleaseError
+from releng.objectstore import PreconditionFailedError, open_store
+from releng.profile import load_profile
+from releng.stage import required_credentials
+from releng.steps import PublishMarkers
+
+VARS = {"krel_home": "/krel-home", "local_registry": "127.0.0.1:5000"}
+
+
+def _backends(tmp_path: Path, store: Any = None) -> Backends:
+    profile = load_profile("local", VARS)
+    b = Backends(profile, profile.mock, profile.git_author)
+    if store is not None:
+        b._stores[store.url] = store
+    return b
+
+
+def _markers(version: str) -> tuple[str, ...]:
+    major, minor = version[1:].split(".")[:2]
+    base = "stable" if "-" not in version else "latest"
+    return (f"release/{base}.txt", f"release/{base}-{major}.txt", f"release/{base}-{major}.{minor}.txt")
+
+
+# (already published, version released) -> markers afterwards, or the error
+MARKER_CASES = [
+    ({}, "v1.30.0-rc.1", {"latest.txt": "v1.30.0-rc.1", "latest-1.txt": "v1.30.0-rc.1",
+                          "latest-1.30.txt": "v1.30.0-rc.1"}),
+    ({"latest.txt": "v1.31.0-alpha.0", "latest-1.txt": "v1.31.0-alpha.0", "latest-1.30.txt": "v1.30.0-rc.0"},
+     "v1.30.0-rc.1",
+     {"latest.txt": "v1.31.0-alpha.0", "latest-1.txt": "v1.31.0-alpha.0", "latest-1.30.txt": "v1.30.0-rc.1"}),
+    ({"stable.txt": "v1.31.2", "stable-1.txt": "v1.31.2", "stable-1.30.txt": "v1.30.4"}, "v1.30.5",
+     {"stable.txt": "v1.31.2", "stable-1.txt": "v1.31.2", "stable-1.30.txt": "v1.30.5"}),
+    ({"latest.txt": "v1.30.0-rc.1", "latest-1.txt": "v1.30.0-rc.1", "latest-1.30.txt": "v1.30.0-rc.1"},
+     "v1.30.0-rc.1",
+     {"latest.txt": "v1.30.0-rc.1", "latest-1.txt": "v1.30.0-rc.1", "latest-1.30.txt": "v1.30.0-rc.1"}),
+    ({"latest-1.30.txt": "v1.30.0-rc.2"}, "v1.30.0-rc.1",
+     "release/latest-1.30.txt holds v1.30.0-rc.2, newer than v1.30.0-rc.1; markers never move backwards"),
+]
+
+
+@pytest.mark.parametrize(("published", "version", "expected"), MARKER_CASES)
+def test_markers_move_forward_only(tmp_path: Path, published: dict[str, str], version: str, expected: Any) -> None:
+    store = open_store((tmp_path / "bucket").as_uri())
+    for name, content in published.items():
+        store.put_new(f"release/{name}", content.encode())
+    step = PublishMarkers(store.url, version, _markers(version))
+    if isinstance(expected, str):
+        with pytest.raises(publish.MarkerBackwardsError, match=expected):
+            publish.publish_markers(_backends(tmp_path, store), step)
+        return
+    before = {key: store.read_generation(key) for key in step.markers}
+    publish.publish_markers(_backends(tmp_path, store), step)
+    after = {key.removeprefix("release/"): store.get(key).decode() for key in step.markers}
+    assert after == {k: v for k, v in expected.items() if f"release/{k}" in step.markers}
+    for key in step.markers:
+        if before[key] is not None and before[key][0].decode() == after[key.removeprefix("release/")]:
+            assert store.read_generation(key) == before[key]  # untouched, not rewritten
+
+
+class _RacingStore:
+    """A real store whose first `lose` generation-guarded writes lose a race (another writer got there first)."""
+
+    def __init__(self, inner: Any, lose: int, rival: str) -> None:
+        self.inner, self.lose, self.rival = inner, lose, rival
+        self.url = inner.url
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def put_if_generation(self, key: str, data: bytes, generation: int | None, content_type: str | None = None) -> int:
+        if self.lose > 0:
+            self.lose -= 1
+            current = self.inner.read_generation(key)
+            self.inner.put_if_generation(key, self.rival.encode(), current[1] if current else None)
+            raise PreconditionFailedError(f"{self.url}/{key}: generation changed")
+        return int(self.inner.put_if_generation(key, data, generation, content_type))
+
+
+def test_marker_write_retries_a_lost_race_and_rechecks(tmp_path: Path) -> None:
+    store = _RacingStore(open_store((tmp_path / "b").as_uri()), lose=1, rival="v1.30.0-rc.0")
+    publish.publish_markers(_backends(tmp_path, store), PublishMarkers(store.url, "v1.30.0-rc.1",
+                                                                       _markers("v1.30.0-rc.1")))
+    assert {store.get(k).decode() for k in _markers("v1.30.0-rc.1")} == {"v1.30.0-rc.1"}
+
+
+def test_marker_race_won_by_a_newer_release_is_not_overwritten(tmp_path: Path) -> None:
+    store = _RacingStore(open_store((tmp_path / "b").as_uri()), lose=1, rival="v1.31.0-alpha.1")
+    step = PublishMarkers(store.url, "v1.30.0-rc.1", _markers("v1.30.0-rc.1"))
+    publish.publish_markers(_backends(tmp_path, store), step)
+    assert store.get("release/latest.txt") == b"v1.31.0-alpha.1"
+    assert store.get("release/latest-1.30.txt") == b"v1.30.0-rc.1"
+
+
+def test_marker_that_keeps_changing_is_an_error(tmp_path: Path) -> None:
+    store = _RacingStore(open_store((tmp_path / "b").as_uri()), lose=99, rival="v1.0.0-rc.0")
+    step = PublishMarkers(store.url, "v1.30.0-rc.1", ("release/latest.txt",))
+    with pytest.raises(ReleaseError, match="generation kept changing"):
+        publish.publish_markers(_backends(tmp_path, store), step)
+
+
+def _staged(tmp_path: Path) -> tuple[Any, Path]:
+    build = tmp_path / "_output-v1.0.0"
+    tree = build / "gcs-stage" / "v1.0.0"
+    (tree / "bin/linux/amd64").mkdir(parents=True)
+    (tree / "demo.tar.gz").write_bytes(b"tarball")
+    (tree / "bin/linux/amd64/demo").write_bytes(b"binary")
+    (tree / "demo.tar.gz.sha256").write_text("not a subject")
+    (build / "release-images/amd64").mkdir(parents=True)
+    (build / "release-images/amd64/demo.tar").write_bytes(b"image")
+    store = open_store((tmp_path / "bucket").as_uri())
+    for path in sorted(p for p in build.rglob("*") if p.is_file()):
+        store.put_new(f"stage/bv/v1.0.0/{path.relative_to(build).as_posix()}", path)
+    return store, build
+
+
+def test_provenance_names_every_staged_file_and_verifies(tmp_path: Path) -> None:
+    store, build = _staged(tmp_path)
+    subjects = provenance.subjects_of(build, "v1.0.0")
+    assert [s["name"] for s in subjects] == [
+        "v1.0.0/gcs-stage/v1.0.0/bin/linux/amd64/demo", "v1.0.0/gcs-stage/v1.0.0/demo.tar.gz",
+        "v1.0.0/release-images/amd64/demo.tar"]
+    assert subjects[1]["digest"]["sha256"] == hashlib.sha256(b"tarball").hexdigest()
+    doc = provenance.statement(subjects, "file:///up.git", "abc123", "bv", ["v1.0.0"], "builder")
+    assert doc["_type"] == "https://in-toto.io/Statement/v1"
+    assert doc["predicate"]["buildDefinition"]["resolvedDependencies"][0]["digest"] == {"gitCommit": "abc123"}
+    assert provenance.encode(doc) == provenance.encode(json.loads(provenance.encode(doc)))
+    store.put_new("stage/bv/provenance.json", provenance.encode(doc))
+    assert provenance.verify(store, "stage/bv", "stage/bv/provenance.json") == 3
+
+    tampered = store.root / "stage/bv/v1.0.0/gcs-stage/v1.0.0/demo.tar.gz"
+    tampered.unlink()
+    tampered.write_bytes(b"other")
+    with pytest.raises(ReleaseError, match=r"demo\.tar\.gz: sha256 .* does not match provenance"):
+        provenance.verify(store, "stage/bv", "stage/bv/provenance.json")
+    tampered.unlink()
+    with pytest.raises(ReleaseError, match=r"subject v1\.0\.0/gcs-stage/v1\.0\.0/demo\.tar\.gz is not staged"):
+        provenance.verify(store, "stage/bv", "stage/bv/provenance.json")
+
+
+def test_sbom_is_spdx_23_and_reproducible(tmp_path: Path) -> None:
+    _, build = _staged(tmp_path)
+    tree = build / "gcs-stage" / "v1.0.0"
+    first = sbom.release_document(tree, "v1.0.0", "Demo", "file:///up.git", "abc123")
+    assert first == sbom.release_document(tree, "v1.0.0", "Demo", "file:///up.git", "abc123")
+    assert first["spdxVersion"] == "SPDX-2.3" and first["dataLicense"] == "CC0-1.0"
+    assert {f["fileName"] for f in first["files"]} == {"./demo.tar.gz", "./bin/linux/amd64/demo"}
+    sha1s = sorted(hashlib.sha1(data).hexdigest() for data in (b"tarball", b"binary"))
+    code = first["packages"][0]["packageVerificationCode"]["packageVerificationCodeValue"]
+    assert code == hashlib.sha1("".join(sha1s).encode()).hexdigest()
+    assert sbom.write_release_sbom(tree, "v1.0.0", "Demo", "u", "c").name == "demo-release.spdx.json"
+
+
+@pytest.mark.parametrize(
+    ("profile", "nomock", "expected"),
+    [
+        ("local", False, ()),
+        ("local", True, ()),
+        ("kubernetes", False, ("google-cloud",)),
+        ("kubernetes", True, ("google-cloud", "GITHUB_TOKEN")),
+    ],
+)
+def test_required_credentials(profile: str, nomock: bool, expected: tuple[str, ...]) -> None:
+    loaded = load_profile(profile, VARS)
+    assert required_credentials(loaded.targets(nomock), loaded.upstream.url) == expected
