@@ -398,15 +398,27 @@ class RegistryClient:
         self._retrying(f"upload blob {repo}@{digest}", attempt)
         return True
 
-    def push_blob_from(self, src: RegistryClient, src_repo: str, repo: str, desc: Descriptor) -> None:
-        """Stream a blob from another registry into repo without holding it in memory."""
+    def push_blob_from(
+        self, src: RegistryClient, src_repo: str, repo: str, desc: Descriptor, *, mount_from: str | None = None
+    ) -> str:
+        """Put src's blob into repo: "present" / "mounted" if a mount POST links it, else streamed ("copied").
 
-        def attempt() -> None:
-            resp = self._start_upload(repo)
+        The upload starts with `POST ?mount=<digest>&from=<mount_from or repo>`: one request both finds a blob the
+        registry already has (201) and, when it has not (202), opens the upload session the bytes then go to.
+        """
+        oci.check_digest(desc.digest)
+        source = mount_from or repo
+        scopes = self._push(repo) if source == repo else (*self._push(repo), *self._pull(source))
+
+        def attempt() -> str:
+            resp = self._start_upload(repo, f"?mount={desc.digest}&from={source}", scopes)
+            if resp.status_code == 201:
+                return "present" if source == repo else "mounted"
             with src._open_blob_once(src_repo, desc.digest) as chunks:
                 self._finish_upload(repo, resp.headers["location"], desc.digest, desc.size, chunks)
+            return "copied"
 
-        self._retrying(f"copy blob {src.host}/{src_repo}@{desc.digest} to {repo}", attempt)
+        return self._retrying(f"copy blob {src.host}/{src_repo}@{desc.digest} to {repo}", attempt)
 
     def mount_blob(self, repo: str, digest: str, from_repo: str) -> bool:
         """Cross-repository mount within this registry; True if mounted, False if the registry declined."""

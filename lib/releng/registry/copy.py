@@ -41,16 +41,17 @@ class CopyResult:
 
 def _copy_blob(src: RegistryClient, src_repo: str, dst: RegistryClient, dst_repo: str, blob: Descriptor,
                result: CopyResult) -> None:
-    if dst.blob_exists(dst_repo, blob.digest):
-        result.blobs_skipped += 1
-        return
-    # A mount is a metadata-only link inside one registry; it needs the source repo readable by the same account.
-    if src.host == dst.host and src_repo != dst_repo and dst.mount_blob(dst_repo, blob.digest, src_repo):
+    # Within one registry, mount from the source repo (a metadata-only link); across registries, a mount POST from
+    # the destination repo itself finds a blob that is already there and otherwise opens the upload.
+    same_registry = src.host == dst.host and src_repo != dst_repo
+    outcome = dst.push_blob_from(src, src_repo, dst_repo, blob, mount_from=src_repo if same_registry else None)
+    if outcome == "copied":
+        result.blobs_copied += 1
+        result.bytes_copied += blob.size
+    elif outcome == "mounted":
         result.blobs_mounted += 1
-        return
-    dst.push_blob_from(src, src_repo, dst_repo, blob)
-    result.blobs_copied += 1
-    result.bytes_copied += blob.size
+    else:
+        result.blobs_skipped += 1
 
 
 def _copy_manifest(src: RegistryClient, src_repo: str, dst: RegistryClient, dst_repo: str, digest: str,
