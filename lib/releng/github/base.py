@@ -1,12 +1,17 @@
-"""The pull-request data notes need, and the one Protocol every GitHub source implements."""
+"""The pull-request data notes need, the one Protocol every GitHub source implements, and what the live
+sources (GraphQL, REST) share: repository, retry policy, request count and their error messages."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from releng.errors import ReleaseError
+from releng.github import ratelimit
+
+T = TypeVar("T")
 
 # (done, total): called after each pull request is known; the CLI renders it as a bar.
 Progress = Callable[[int, int], None]
@@ -87,3 +92,37 @@ class PullRequests(Protocol):
     def requests(self) -> int:
         """HTTP requests made so far (0 for offline sources)."""
         ...
+
+
+class LiveSource:
+    """Base of the sources that call GitHub: `api` names them in messages; the request count is thread-safe."""
+
+    api = "GitHub"
+
+    def __init__(self, org: str, repo: str, policy: ratelimit.Policy | None) -> None:
+        self.org, self.repo = org, repo
+        self.policy = policy or ratelimit.Policy()
+        self._lock = threading.Lock()
+        self._requests = 0
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests made so far."""
+        return self._requests
+
+    def _count_request(self) -> None:
+        with self._lock:
+            self._requests += 1
+
+    def _retried(self, fn: Callable[[], T], where: str) -> T:
+        """fn under the retry policy; GitHubError naming `where` once the attempts run out."""
+        try:
+            return ratelimit.call(fn, self.policy)
+        except ratelimit.RetryableError as exc:
+            raise GitHubError(f"{where}: gave up after {self.policy.attempts} attempts ({exc.reason})") from None
+
+    def _unauthorized(self) -> GitHubError:
+        return GitHubError(f"{self.api}: 401 Unauthorized: check GITHUB_TOKEN")
+
+    def _not_found(self, number: int) -> GitHubError:
+        return GitHubError(f"{self.api}: pull request #{number} not found in {self.org}/{self.repo}")

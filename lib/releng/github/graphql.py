@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from releng.github import ratelimit
-from releng.github.base import GitHubError, Progress, PullRequest
+from releng.github.base import GitHubError, LiveSource, Progress, PullRequest
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,10 @@ def _pull_request(node: dict[str, Any]) -> PullRequest:
     )
 
 
-class GraphQLPullRequests:
+class GraphQLPullRequests(LiveSource):
     """Batched pull-request lookups over one keep-alive connection; the token goes only into a header."""
+
+    api = "GitHub GraphQL"
 
     def __init__(
         self,
@@ -68,20 +70,14 @@ class GraphQLPullRequests:
         batch: int = BATCH,
         timeout: float = 30.0,
     ) -> None:
-        self.org, self.repo, self.batch = org, repo, batch
-        self.policy = policy or ratelimit.Policy()
+        super().__init__(org, repo, policy)
+        self.batch = batch
         base = api_url.rstrip("/")
         # GitHub Enterprise serves REST under /api/v3 and GraphQL under /api/graphql
         self.endpoint = base.removesuffix("/v3") + "/graphql" if base.endswith("/api/v3") else base + "/graphql"
         self._client = httpx.Client(
             headers={"Authorization": f"bearer {token}", "User-Agent": "krel"}, timeout=timeout
         )
-        self._requests = 0
-
-    @property
-    def requests(self) -> int:
-        """HTTP requests made so far."""
-        return self._requests
 
     def get(self, numbers: Sequence[int], progress: Progress | None = None) -> dict[int, PullRequest]:
         """All the given pull requests, BATCH per query."""
@@ -96,50 +92,45 @@ class GraphQLPullRequests:
 
     def _fetch(self, numbers: Sequence[int]) -> dict[int, PullRequest]:
         payload = {"query": _query(numbers), "variables": {"owner": self.org, "name": self.repo}}
-        try:
-            data = ratelimit.call(lambda: self._post(payload), self.policy)
-        except ratelimit.RetryableError as exc:
-            raise GitHubError(
-                f"GitHub GraphQL {self.endpoint}: gave up after {self.policy.attempts} attempts ({exc.reason})"
-            ) from None
+        data = self._retried(lambda: self._post(payload), f"{self.api} {self.endpoint}")
         repository = (data.get("data") or {}).get("repository")
         if repository is None:
-            raise GitHubError(f"GitHub GraphQL: repository {self.org}/{self.repo} not found or not readable")
+            raise GitHubError(f"{self.api}: repository {self.org}/{self.repo} not found or not readable")
         result = {}
         for n in numbers:
             node = repository.get(f"pr{n}")
             if node is None:
-                raise GitHubError(f"GitHub GraphQL: pull request #{n} not found in {self.org}/{self.repo}")
+                raise self._not_found(n)
             result[n] = _pull_request(node)
         return result
 
     def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
-        self._requests += 1
+        self._count_request()
         try:
             response = self._client.post(self.endpoint, json=payload)
         except httpx.TransportError as exc:
             raise ratelimit.RetryableError(f"connection error: {type(exc).__name__}", 1.0, backoff=True) from exc
         retry = ratelimit.classify(response.status_code, response.headers, response.text, self.policy)
         if retry is not None:
-            log.warning("GitHub GraphQL: %s, waiting %.0f s", retry.reason, retry.wait)
+            log.warning("%s: %s, waiting %.0f s", self.api, retry.reason, retry.wait)
             raise retry
         if response.status_code == 401:
-            raise GitHubError("GitHub GraphQL: 401 Unauthorized: check GITHUB_TOKEN")
+            raise self._unauthorized()
         if response.status_code != 200:
-            raise GitHubError(f"GitHub GraphQL {self.endpoint}: HTTP {response.status_code}")
+            raise GitHubError(f"{self.api} {self.endpoint}: HTTP {response.status_code}")
         try:
             data: dict[str, Any] = response.json()
         except ValueError:
-            raise GitHubError(f"GitHub GraphQL {self.endpoint}: answer is not JSON") from None
+            raise GitHubError(f"{self.api} {self.endpoint}: answer is not JSON") from None
         errors = data.get("errors") or []
         if any(e.get("type") == "RATE_LIMITED" for e in errors):
             reset = response.headers.get("x-ratelimit-reset")
             wait = max(0.0, float(reset) - self.policy.clock()) + 1.0 if reset else self.policy.secondary_wait
-            log.warning("GitHub GraphQL: rate limited, waiting %.0f s", wait)
+            log.warning("%s: rate limited, waiting %.0f s", self.api, wait)
             raise ratelimit.RetryableError("primary rate limit", wait)
         hard = [e for e in errors if e.get("type") != "NOT_FOUND"]
         if hard:
-            raise GitHubError(f"GitHub GraphQL: {hard[0].get('message', 'error')}")
+            raise GitHubError(f"{self.api}: {hard[0].get('message', 'error')}")
         return data
 
     def close(self) -> None:

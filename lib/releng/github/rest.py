@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,15 +10,17 @@ import github
 import requests
 
 from releng.github import ratelimit
-from releng.github.base import GitHubError, Progress, PullRequest, from_rest
+from releng.github.base import GitHubError, LiveSource, Progress, PullRequest, from_rest
 
 log = logging.getLogger(__name__)
 
 CONCURRENCY = 10
 
 
-class RestPullRequests:
+class RestPullRequests(LiveSource):
     """GET /repos/{org}/{repo}/pulls/{n} per pull request, PyGithub's own throttle and retry turned off."""
+
+    api = "GitHub REST"
 
     def __init__(
         self,
@@ -30,8 +31,8 @@ class RestPullRequests:
         policy: ratelimit.Policy | None = None,
         concurrency: int = CONCURRENCY,
     ) -> None:
-        self.org, self.repo, self.concurrency = org, repo, concurrency
-        self.policy = policy or ratelimit.Policy()
+        super().__init__(org, repo, policy)
+        self.concurrency = concurrency
         # Our retry policy replaces PyGithub's; its default 0.25 s spacing would make 2,000 PRs take minutes.
         self._gh = github.Github(
             base_url=api_url.rstrip("/"),
@@ -43,13 +44,6 @@ class RestPullRequests:
             lazy=True,  # no GET /repos/{org}/{repo} before the first pull request
         )
         self._repo = self._gh.get_repo(f"{org}/{repo}")
-        self._lock = threading.Lock()
-        self._requests = 0
-
-    @property
-    def requests(self) -> int:
-        """HTTP requests made so far."""
-        return self._requests
 
     def get(self, numbers: Sequence[int], progress: Progress | None = None) -> dict[int, PullRequest]:
         """All the given pull requests, fetched concurrently."""
@@ -63,30 +57,24 @@ class RestPullRequests:
         return found
 
     def _one(self, number: int) -> PullRequest:
-        try:
-            raw = ratelimit.call(lambda: self._fetch(number), self.policy)
-        except ratelimit.RetryableError as exc:
-            raise GitHubError(
-                f"GitHub REST: pull request #{number}: gave up after {self.policy.attempts} attempts ({exc.reason})"
-            ) from None
-        return from_rest(raw, f"GitHub REST pull request #{number}")
+        raw = self._retried(lambda: self._fetch(number), f"{self.api}: pull request #{number}")
+        return from_rest(raw, f"{self.api} pull request #{number}")
 
     def _fetch(self, number: int) -> dict[str, object]:
-        with self._lock:
-            self._requests += 1
+        self._count_request()
         try:
             raw: dict[str, object] = self._repo.get_pull(number).raw_data
             return raw
         except github.UnknownObjectException:
-            raise GitHubError(f"GitHub REST: pull request #{number} not found in {self.org}/{self.repo}") from None
+            raise self._not_found(number) from None
         except github.BadCredentialsException:
-            raise GitHubError("GitHub REST: 401 Unauthorized: check GITHUB_TOKEN") from None
+            raise self._unauthorized() from None
         except github.GithubException as exc:
             message = str(exc.data) if exc.data else ""
             retry = ratelimit.classify(exc.status, exc.headers or {}, message, self.policy)
             if retry is None:
-                raise GitHubError(f"GitHub REST: pull request #{number}: HTTP {exc.status}") from None
-            log.warning("GitHub REST: %s, waiting %.0f s", retry.reason, retry.wait)
+                raise GitHubError(f"{self.api}: pull request #{number}: HTTP {exc.status}") from None
+            log.warning("%s: %s, waiting %.0f s", self.api, retry.reason, retry.wait)
             raise retry from None
         except requests.RequestException as exc:
             raise ratelimit.RetryableError(f"connection error: {type(exc).__name__}", 1.0, backoff=True) from None
