@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import shutil
@@ -179,6 +180,15 @@ def _sync_branch(repo: Path, remote: str, branch: str, remote_heads: dict[str, s
     git.merge(repo, upstream, message=f"Merge remote-tracking branch '{remote}/{branch}'", author=b.author)
 
 
+def _auth_env(url: str, token: str) -> dict[str, str] | None:
+    """The token as an HTTP header through git's environment config: never in argv, .git/config or src.tar.gz."""
+    if not token or not url.startswith("https://"):
+        return None
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
+            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}"}
+
+
 def push_git_objects(b: Backends, step: PushGitObjects) -> None:
     """krel PushGitObjects: tags (a remote tag on the same commit is a no-op, elsewhere an error), branches."""
     repo = Path(step.repo)
@@ -201,7 +211,12 @@ def push_git_objects(b: Backends, step: PushGitObjects) -> None:
             git.fetch(repo, step.remote, (f"+refs/heads/{branch}:refs/heads/{branch}",))
         _sync_branch(repo, step.remote, branch, remote_heads, b)
         refspecs.append(f"refs/heads/{branch}:refs/heads/{branch}")
-    out = git.push(repo, step.remote, refspecs, dry_run=step.dry_run)
+    auth = _auth_env(url, b.github_token)
+    if auth is None:
+        out = git.push(repo, step.remote, refspecs, dry_run=step.dry_run)
+    else:
+        dry = ["--dry-run"] if step.dry_run else []
+        out = git._scrub(git.run(repo, "push", "--porcelain", *dry, step.remote, *refspecs, env=auth))
     log.info("git push%s:\n%s", " --dry-run" if step.dry_run else "", out)
     # porcelain: "<flag>\t<from>:<to>\t<summary>"; "=" means the remote already had it
     lines = [line.split("\t") for line in out.splitlines() if line.count("\t") >= 2]

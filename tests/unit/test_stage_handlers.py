@@ -174,3 +174,13 @@ def test_sbom_is_spdx_23_and_reproducible(tmp_path: Path) -> None:
 def test_required_credentials(profile: str, nomock: bool, expected: tuple[str, ...]) -> None:
     loaded = load_profile(profile, VARS)
     assert required_credentials(loaded.targets(nomock), loaded.upstream.url) == expected
+
+
+def test_push_token_travels_in_git_env_config_only() -> None:
+    from releng.workspace import _auth_env
+
+    assert _auth_env("file:///srv/upstream.git", "ghp_secret") is None
+    assert _auth_env("https://github.com/kubernetes/kubernetes", "") is None
+    env = _auth_env("https://github.com/kubernetes/kubernetes", "ghp_secret")
+    assert env is not None and env["GIT_CONFIG_KEY_0"] == "http.extraHeader"
+    assert env["GIT_CONFIG_VALUE_0"] == "Authorization: Basic eC1hY2Nlc3MtdG9rZW46Z2hwX3NlY3JldA=="
