@@ -168,6 +168,7 @@ class RegistryClient:
             f"registry {self.host} unreachable: {what} failed ({exc.__class__.__name__}) "
             f"after {self.retries + 1} attempts; is the address right and the registry running?"
         ) from None
+
     def _send(
         self,
         method: str,
