@@ -12,6 +12,7 @@ from releng.announce.mail import MailAccess, open_mailer
 from releng.objectstore import open_store
 
 from krel import ui
+from krel.commands.release_notes import github_api_url, github_token
 from krel.options import DEFAULT_PROFILE, JsonOpt, NomockOpt, ProfileOpt, YesOpt, open_profile
 
 announce_app = typer.Typer(
@@ -156,8 +157,8 @@ def github_page(
         tag,
         assets=asset or [],
         notes=notes,
-        token=os.environ.get("GITHUB_TOKEN", ""),
-        api_url=os.environ.get("KREL_GITHUB_API_URL") or "https://api.github.com",
+        token=github_token(),
+        api_url=github_api_url(),
     )
     info = {
         "tag": tag, "mode": result.mode, "name": result.name, "prerelease": result.prerelease,

@@ -63,16 +63,7 @@ def changelog(
     """
     prof = open_profile(profile)
     targets = prof.targets(nomock)
-    prs = open_source(
-        org or prof.upstream.org,
-        repo_name or prof.upstream.repo,
-        replay,
-        record,
-        source,
-        cache_dir,
-        no_cache,
-        github_api_url,
-    )
+    prs = open_source(prof.upstream, org, repo_name, replay, record, source, cache_dir, no_cache, github_api_url)
     options = ChangelogOptions(
         repo=repo,
         tag=tag,

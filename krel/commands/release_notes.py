@@ -10,6 +10,7 @@ import typer
 from releng import github
 from releng.errors import UsageError
 from releng.notes import document, gather, maps, render
+from releng.profile import Upstream
 
 from krel import ui
 from krel.options import DEFAULT_PROFILE as _DEFAULT_PROFILE
@@ -34,9 +35,20 @@ ApiUrlOpt = Annotated[
 ]
 
 
+def github_token() -> str:
+    """GITHUB_TOKEN: read here, at the edge, and handed to the library as a value."""
+    return os.environ.get("GITHUB_TOKEN", "")
+
+
+def github_api_url(flag: str | None = None) -> str:
+    """--github-api-url, else $KREL_GITHUB_API_URL, else GitHub's own API."""
+    return flag or os.environ.get("KREL_GITHUB_API_URL") or github.DEFAULT_API_URL
+
+
 def open_source(
-    org: str,
-    repo: str,
+    upstream: Upstream,
+    org: str | None,
+    repo_name: str | None,
     replay: Path | None,
     record: Path | None,
     source: str,
@@ -44,15 +56,15 @@ def open_source(
     no_cache: bool,
     api_url: str | None,
 ) -> github.PullRequests:
-    """The PR source the flags ask for; GITHUB_TOKEN is read here, at the edge, and nowhere else."""
+    """The PR source the flags ask for, on the profile's upstream unless --org/--repo-name name another."""
     return github.open_pull_requests(
-        org,
-        repo,
-        token=os.environ.get("GITHUB_TOKEN") or None,
+        org or upstream.org,
+        repo_name or upstream.repo,
+        token=github_token(),
         replay_dir=replay,
         record_dir=record,
         cache_dir=None if no_cache else (cache_dir or krel_home() / "cache" / "github"),
-        api_url=api_url or os.environ.get("KREL_GITHUB_API_URL") or github.DEFAULT_API_URL,
+        api_url=github_api_url(api_url),
         source=source,
     )
 
@@ -91,9 +103,7 @@ def release_notes(
     if fmt not in ("markdown", "json"):
         raise UsageError(f"--format {fmt!r}: expected markdown or json")
     upstream = open_profile(profile).upstream
-    prs = open_source(
-        org or upstream.org, repo_name or upstream.repo, replay, record, source, cache_dir, no_cache, github_api_url
-    )
+    prs = open_source(upstream, org, repo_name, replay, record, source, cache_dir, no_cache, github_api_url)
     reporter = ui.RichReporter("release-notes")
     with reporter.live():
         gathered = gather.gather(
