@@ -383,21 +383,25 @@ class RegistryClient:
             raise self._fail(resp, f"PUT blob {repo}@{digest}", repo)
 
     def push_blob(self, repo: str, data: bytes | Path, digest: str | None = None, *, check: bool = True) -> bool:
-        """Upload a blob (bytes or a file) unless repo has it; True if uploaded. POST, then PUT `<Location>&digest=`."""
+        """Upload a blob (bytes or a file) unless repo has it; True if uploaded. POST, then PUT `<Location>&digest=`.
+
+        With check, the POST asks to mount the blob from repo itself: 201 means it is already there (nothing sent),
+        202 opens the upload as usual (the spec's fallback), so the presence check costs no extra request.
+        """
         if digest is None:
             digest = oci.sha256_digest(data) if isinstance(data, bytes) else _file_digest(Path(data))
         oci.check_digest(digest)
-        if check and self.blob_exists(repo, digest):
-            return False
         size = len(data) if isinstance(data, bytes) else Path(data).stat().st_size
 
-        def attempt() -> None:
-            resp = self._start_upload(repo)
+        def attempt() -> bool:
+            resp = self._start_upload(repo, f"?mount={digest}&from={repo}" if check else "")
+            if resp.status_code == 201:
+                return False
             body: bytes | Iterable[bytes] = data if isinstance(data, bytes) else _read_chunks(Path(data))
             self._finish_upload(repo, resp.headers["location"], digest, size, body)
+            return True
 
-        self._retrying(f"upload blob {repo}@{digest}", attempt)
-        return True
+        return self._retrying(f"upload blob {repo}@{digest}", attempt)
 
     def push_blob_from(
         self, src: RegistryClient, src_repo: str, repo: str, desc: Descriptor, *, mount_from: str | None = None

@@ -231,7 +231,7 @@ def _push_oci_tree(client: RegistryClient, tar: tarfile.TarFile, path: Path, rep
     else:
         for blob in oci.blobs(doc, str(path)):
             if client.blob_exists(repo, blob.digest):
-                continue
+                continue  # checked before spooling the bytes out of the tar
             spooled = _spool(_member(tar, f"blobs/sha256/{blob.digest.split(':')[1]}", path), work / "blob", False)
             if spooled.digest != blob.digest:
                 raise ReleaseError(f"image tarball {path}: blob {blob.digest} does not match its digest")
