@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from releng.errors import UsageError
 from releng.gcb.base import BuildRequest, Job, StepSpec
 from releng.gcb.config import GcbFacts, GcbOptions, build_request
 from releng.gcb.jobfile import alive
@@ -207,6 +208,9 @@ def test_list_get_by_prefix_and_filter(runner: LocalRunner, krel_home: Path) -> 
     assert runner.get(first.id[:13]).id == first.id
     (runner.jobs_dir / "half-created").mkdir()  # no job.json: not a job
     assert len(runner.list_jobs()) == 2
+    for bad in ("*", "../x", "", first.id[:2], "nonexistent"):
+        with pytest.raises(UsageError):
+            runner.get(bad)
 
 
 def test_retry_reruns_the_same_request(runner: LocalRunner, krel_home: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from releng.errors import ReleaseError, UsageError
 from releng.gcb import jobfile
 from releng.gcb.base import CANCELLED, FAILURE, QUEUED, TERMINAL, BuildRequest, Job, LogWriter
 
+_JOB_ID = re.compile(r"[0-9a-f][0-9a-f-]{3,35}")
 # A worker that has not written its pid by then never started.
 START_GRACE = timedelta(seconds=60)
 
@@ -160,8 +162,8 @@ class LocalRunner:
                 time.sleep(poll_s)
 
     def _dir(self, job_id: str) -> Path:
-        if not job_id or "/" in job_id or job_id.startswith("."):
-            raise UsageError(f"local job id {job_id!r} is not valid")
+        if _JOB_ID.fullmatch(job_id) is None:
+            raise UsageError(f"local job id {job_id!r} is not valid: expected a job id or a unique prefix of one")
         job_dir = self.jobs_dir / job_id
         if not job_dir.is_dir():
             matches = [p for p in self.jobs_dir.glob(f"{job_id}*") if p.is_dir()] if self.jobs_dir.is_dir() else []
