@@ -169,6 +169,16 @@ def _scalar(path: str, node: yaml.Node, what: str, problems: _Problems) -> str |
     return str(node.value)
 
 
+def _name(
+    path: str, item: yaml.Node, fields: dict[str, yaml.Node], what: str, example: str, problems: _Problems
+) -> str | None:
+    """The entry's required `name` scalar; a problem (with an example) when it is missing."""
+    if "name" not in fields:
+        problems.add(path, item, f"{what}: name is required{example}")
+        return None
+    return _scalar(path, fields["name"], f"{what} name", problems)
+
+
 def _registries(path: str, node: yaml.Node | None, parent: yaml.Node, problems: _Problems) -> tuple[Registry, ...]:
     if node is None:
         problems.add(path, parent, "registries: missing (expected a list with exactly one `src: true` entry)")
@@ -183,9 +193,7 @@ def _registries(path: str, node: yaml.Node | None, parent: yaml.Node, problems: 
         fields = _mapping(path, item, _REGISTRY_KEYS, "registry", problems)
         if fields is None:
             continue
-        name = _scalar(path, fields["name"], "registry name", problems) if "name" in fields else None
-        if "name" not in fields:
-            problems.add(path, item, "registry: name is required (e.g. gcr.io/k8s-staging-foo)")
+        name = _name(path, item, fields, "registry", " (e.g. gcr.io/k8s-staging-foo)", problems)
         if name is not None and not REGISTRY_NAME_RE.match(name):
             problems.add(path, fields["name"], f"registry name {name!r} is not a registry path like gcr.io/project")
         if name is not None and name in seen:
@@ -222,10 +230,8 @@ def _images(path: str, node: yaml.Node, problems: _Problems) -> tuple[Image, ...
         fields = _mapping(path, item, _IMAGE_KEYS, "image", problems)
         if fields is None:
             continue
-        name = _scalar(path, fields["name"], "image name", problems) if "name" in fields else None
-        if "name" not in fields:
-            problems.add(path, item, "image: name is required")
-        elif name is not None and not IMAGE_NAME_RE.match(name):
+        name = _name(path, item, fields, "image", "", problems)
+        if name is not None and not IMAGE_NAME_RE.match(name):
             problems.add(path, fields["name"], f"image name {name!r} is not a valid repository name (a-z0-9._-/)")
             name = None
         lines: dict[str, int] = {}
