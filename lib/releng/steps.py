@@ -22,6 +22,13 @@ class CheckPrerequisites(Step):
     def title(self) -> str:
         return "Check prerequisites"
 
+    def describe(self) -> str:
+        reach = ", ".join((*self.buckets, *self.registries))
+        return (
+            f"tools {', '.join(self.tools)}; >= {self.min_free_gib} GiB free in {self.workdir}; "
+            f"credentials: {', '.join(self.credentials) or 'none needed'}; reach {reach}"
+        )
+
 
 @dataclass(frozen=True)
 class CheckBranchState(Step):
@@ -35,6 +42,10 @@ class CheckBranchState(Step):
     def title(self) -> str:
         return f"Check release branch state ({self.branch})"
 
+    def describe(self) -> str:
+        expect = "absent (new branch)" if self.branch_is_new else "present"
+        return f"git ls-remote {self.upstream} refs/heads/{self.branch}: expect {expect}"
+
 
 @dataclass(frozen=True)
 class PrepareWorkspace(Step):
@@ -47,6 +58,9 @@ class PrepareWorkspace(Step):
     @property
     def title(self) -> str:
         return "Prepare workspace"
+
+    def describe(self) -> str:
+        return f"git clone --branch {self.branch} {self.upstream} {self.repo}"
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,11 @@ class TagVersion(Step):
     def title(self) -> str:
         return f"Tag {self.version} on {self.branch}"
 
+    def describe(self) -> str:
+        return (f"{'checkout -B' if self.create_branch else 'checkout'} {self.branch}"
+                + (f"; empty commit '{self.commit_message}'" if self.release_commit else "")
+                + f"; tag {self.version} on {'it' if self.release_commit else self.commit[:14]}")
+
 
 @dataclass(frozen=True)
 class BuildVersion(Step):
@@ -81,6 +100,9 @@ class BuildVersion(Step):
     @property
     def title(self) -> str:
         return f"Build {self.version}"
+
+    def describe(self) -> str:
+        return f"KREL_VERSION={self.version} {self.command} in {self.repo}; {self.output_dir}/ -> {self.dest}"
 
 
 @dataclass(frozen=True)
@@ -102,6 +124,9 @@ class WriteNotes(Step):
     def title(self) -> str:
         return f"Generate changelog and release notes for {self.tag}"
 
+    def describe(self) -> str:
+        return f"CHANGELOG, {self.html_file}, {self.json_file} for {self.tag} on {self.branch} (committed, not pushed)"
+
 
 @dataclass(frozen=True)
 class VerifyArtifacts(Step):
@@ -115,6 +140,12 @@ class VerifyArtifacts(Step):
     @property
     def title(self) -> str:
         return f"Verify artifacts of {self.version}"
+
+    def describe(self) -> str:
+        return (
+            f"{self.build_dir}: release-tars, bin/linux/<arch>, release-images/<arch>/<image>.tar for "
+            f"{', '.join(self.arches)} x {', '.join(self.images) or 'no images'}"
+        )
 
 
 @dataclass(frozen=True)
@@ -131,6 +162,9 @@ class AssembleStage(Step):
     def title(self) -> str:
         return f"Assemble stage tree and SBOM for {self.version}"
 
+    def describe(self) -> str:
+        return f"{self.build_dir}/gcs-stage/{self.version}: tars, bin/, SPDX SBOM, .sha256/.sha512, SHA*SUMS"
+
 
 @dataclass(frozen=True)
 class StageSource(Step):
@@ -144,6 +178,9 @@ class StageSource(Step):
     def title(self) -> str:
         return "Stage source tree"
 
+    def describe(self) -> str:
+        return f"tar {self.repo} -> {self.bucket}/{self.object_key}"
+
 
 @dataclass(frozen=True)
 class UploadArtifacts(Step):
@@ -156,6 +193,9 @@ class UploadArtifacts(Step):
     @property
     def title(self) -> str:
         return f"Upload {self.prefix}"
+
+    def describe(self) -> str:
+        return f"{self.local_dir}/ -> {self.bucket}/{self.prefix}/ (never overwriting)"
 
 
 @dataclass(frozen=True)
@@ -171,6 +211,10 @@ class PushImages(Step):
     @property
     def title(self) -> str:
         return f"Push images {self.version} to {self.registry}"
+
+    def describe(self) -> str:
+        images, arches = ", ".join(self.images), ", ".join(self.arches)
+        return f"{images} for {arches} -> {self.registry}/<image>[-<arch>]:{self.version}"
 
 
 @dataclass(frozen=True)
@@ -191,6 +235,9 @@ class WriteProvenance(Step):
     def title(self) -> str:
         return "Write provenance"
 
+    def describe(self) -> str:
+        return f"in-toto statement (SLSA v1) over {', '.join(self.versions)} -> {self.bucket}/{self.object_key}"
+
 
 @dataclass(frozen=True)
 class ArchiveLog(Step):
@@ -205,6 +252,10 @@ class ArchiveLog(Step):
     def title(self) -> str:
         return f"Archive logs to {self.prefix}"
 
+    def describe(self) -> str:
+        extra = f" (+ {self.extra_prefix}/)" if self.extra_prefix else ""
+        return f"{self.log_file} -> {self.bucket}/{self.prefix}/{extra}"
+
 
 @dataclass(frozen=True)
 class RestoreWorkspace(Step):
@@ -217,6 +268,9 @@ class RestoreWorkspace(Step):
     @property
     def title(self) -> str:
         return "Restore workspace from staged source"
+
+    def describe(self) -> str:
+        return f"{self.bucket}/{self.object_key} -> {self.dest}"
 
 
 @dataclass(frozen=True)
@@ -232,6 +286,9 @@ class VerifyStaged(Step):
     def title(self) -> str:
         return "Verify staged checksums and provenance"
 
+    def describe(self) -> str:
+        return f"{self.bucket}/{self.stage_prefix}: SHA*SUMS of {', '.join(self.versions)} and {self.provenance_key}"
+
 
 @dataclass(frozen=True)
 class ValidateImages(Step):
@@ -246,6 +303,10 @@ class ValidateImages(Step):
     def title(self) -> str:
         return f"Validate images in {self.registry}"
 
+    def describe(self) -> str:
+        images, versions = ", ".join(self.images), ", ".join(self.versions)
+        return f"{self.registry}/<image>:<v> lists {', '.join(self.arches)} for {images} x {versions}"
+
 
 @dataclass(frozen=True)
 class CopyToRelease(Step):
@@ -257,7 +318,10 @@ class CopyToRelease(Step):
 
     @property
     def title(self) -> str:
-        return f"Copy {self.src_prefix} to {self.dst_prefix}"
+        return f"Copy staged tree to {self.dst_prefix}"
+
+    def describe(self) -> str:
+        return f"{self.bucket}/{self.src_prefix}/ -> {self.dst_prefix}/ (sync, never overwriting)"
 
 
 @dataclass(frozen=True)
@@ -275,6 +339,9 @@ class PublishNotes(Step):
     def title(self) -> str:
         return f"Publish release notes for {self.version}"
 
+    def describe(self) -> str:
+        return f"{', '.join(self.src_keys)} -> {self.bucket}/{self.dst_prefix}/; index {self.index_key}"
+
 
 @dataclass(frozen=True)
 class PublishMarkers(Step):
@@ -287,6 +354,9 @@ class PublishMarkers(Step):
     @property
     def title(self) -> str:
         return f"Publish version markers for {self.version}"
+
+    def describe(self) -> str:
+        return f"{', '.join(self.markers)} in {self.bucket} -> {self.version} where that moves them forward"
 
 
 @dataclass(frozen=True)
@@ -302,6 +372,9 @@ class PushGitObjects(Step):
     @property
     def title(self) -> str:
         return f"Push git objects ({'dry run' if self.dry_run else 'push'})"
+
+    def describe(self) -> str:
+        return f"git push{' --dry-run' if self.dry_run else ''} {self.remote} {' '.join((*self.tags, *self.branches))}"
 
 
 @dataclass(frozen=True)
@@ -319,6 +392,9 @@ class UpdateGitHubPage(Step):
     def title(self) -> str:
         return f"GitHub release page for {self.tag} ({self.mode})"
 
+    def describe(self) -> str:
+        return f"{self.org}/{self.repo_name} release {self.tag}: {self.mode}"
+
 
 @dataclass(frozen=True)
 class CreateAnnouncement(Step):
@@ -332,3 +408,6 @@ class CreateAnnouncement(Step):
     @property
     def title(self) -> str:
         return f"Create announcement for {self.tag}"
+
+    def describe(self) -> str:
+        return f"{self.bucket}/{self.prefix}/announcement.html and announcement-subject.txt"
