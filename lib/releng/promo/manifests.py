@@ -135,6 +135,12 @@ def _read(path: Path, problems: _Problems) -> str | None:
         return None
 
 
+def _load(path: Path, problems: _Problems) -> tuple[bool, yaml.Node | None]:
+    """(whether the file could be read, its YAML root); the root is None when empty, unreadable or malformed."""
+    text = _read(path, problems)
+    return text is not None, _compose(path, text, problems) if text is not None else None
+
+
 def _suggest(key: str, allowed: Iterable[str]) -> str:
     close = difflib.get_close_matches(key, list(allowed), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -289,10 +295,9 @@ def _tags(path: str, node: yaml.Node, image: str, digest: str, problems: _Proble
 
 
 def _parse_plain(path: Path, problems: _Problems) -> Manifest | None:
-    text = _read(path, problems)
-    root = _compose(path, text, problems) if text is not None else None
+    read, root = _load(path, problems)
     if root is None:
-        if text is not None and not problems.lines:
+        if read and not problems.lines:
             problems.lines.append(f"{path}: empty manifest (expected registries and images)")
         return None
     fields = _mapping(str(path), root, _PLAIN_KEYS, "manifest", problems)
@@ -314,10 +319,9 @@ def parse_manifest(path: Path) -> Manifest:
 
 def _parse_thin_pair(root: Path, manifest_path: Path, problems: _Problems) -> Manifest | None:
     project = manifest_path.parent.name
-    text = _read(manifest_path, problems)
-    node = _compose(manifest_path, text, problems) if text is not None else None
+    read, node = _load(manifest_path, problems)
     if node is None:
-        if text is not None:
+        if read:
             problems.lines.append(f"{manifest_path}: empty manifest (expected registries)")
         return None
     fields = _mapping(str(manifest_path), node, _THIN_KEYS, "thin manifest", problems)
@@ -333,8 +337,7 @@ def _parse_thin_pair(root: Path, manifest_path: Path, problems: _Problems) -> Ma
     if not images_path.is_file():
         problems.lines.append(f"{manifest_path}: corresponding file {images_path} is not a regular file")
         return None
-    images_text = _read(images_path, problems)
-    images_node = _compose(images_path, images_text, problems) if images_text is not None else None
+    images_node = _load(images_path, problems)[1]
     images = _images(str(images_path), images_node, problems) if images_node is not None else ()
     return Manifest(path=str(manifest_path), registries=registries, images=images, images_path=str(images_path))
 
