@@ -223,3 +223,15 @@ def test_tarballs_written_by_skopeo_push_back(staging: RegistryClient, registry_
     raw, media_type, _ = staging.get_manifest("staging/sk-oci", oci_digest)
     assert media_type == oci.OCI_MANIFEST
     assert len(oci.blobs(json.loads(raw), "t")) == 2
+
+
+def test_index_before_children_is_rejected_so_copy_orders_children_first(
+    staging: RegistryClient, prod: RegistryClient, registry_images: dict[str, Path]
+) -> None:
+    index = imagetar.push_image_tarball(staging, registry_images["oci"], "staging/order", "multi")
+    raw, media_type, _ = staging.get_manifest("staging/order", index)
+    expected = r"PUT manifest prod/order@sha256:[0-9a-f]+ failed with HTTP 400 \(MANIFEST_BLOB_UNKNOWN\)$"
+    with pytest.raises(ReleaseError, match=expected):
+        prod.put_manifest("prod/order", index, raw, media_type)
+    result = copy_image(staging, "staging/order", index, prod, "prod/order", ["multi"])
+    assert result.manifests_copied == 3

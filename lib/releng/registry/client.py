@@ -67,7 +67,7 @@ def _error_codes(response: httpx.Response) -> str:
         codes = [str(e.get("code")) for e in body.get("errors", []) if isinstance(e, dict)]
     except (ValueError, AttributeError, httpx.ResponseNotRead):
         return ""
-    return " ".join(c for c in codes if c)
+    return " ".join(dict.fromkeys(c for c in codes if c))
 
 
 class RegistryClient:
