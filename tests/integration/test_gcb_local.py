@@ -222,3 +222,11 @@ def test_retry_reruns_the_same_request(runner: LocalRunner, krel_home: Path) -> 
     assert runner.stream(again.id, lambda _: None, poll_s=0.05).status == "SUCCESS"
     assert again.substitutions == job.substitutions and again.tags == job.tags
     assert _record(runner, again)["steps"] == _record(runner, job)["steps"]
+
+
+def test_a_step_ends_with_everything_it_started(runner: LocalRunner, krel_home: Path) -> None:
+    job = runner.submit(_request(runner, krel_home, "sleep 300 & echo $$! > bg.pid", "echo next"))
+    final = runner.stream(job.id, lambda _: None, poll_s=0.05)
+    assert final.status == "SUCCESS"
+    background = int((runner.jobs_dir / job.id / "workspace" / "bg.pid").read_text())
+    _wait(lambda: not alive(background, None))

@@ -114,6 +114,8 @@ def run(job_dir: Path) -> None:
             jobfile.append_log(job_dir, f"{label}: TIMEOUT after {int(timeout_s)}s\n")
             _finish(job_dir, TIMEOUT, f"{label}: timed out after {int(timeout_s)}s")
             return
+        # A step ends with everything it started, as a Cloud Build step's container does.
+        _kill_group(proc.pid)
         copier.join(timeout=30)
         if code != 0:
             jobfile.append_log(job_dir, f"Finished {label}: exit status {code}\n")
