@@ -47,6 +47,7 @@ def current_user() -> str:
 
 
 def log_level() -> str:
+    """The root --log-level, passed on to the job's own krel run."""
     return logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
 
 

@@ -129,10 +129,12 @@ class Job:
 
     @property
     def finished(self) -> bool:
+        """The job reached a final status."""
         return self.status in TERMINAL
 
     @property
     def duration(self) -> timedelta | None:
+        """Finish minus start, once both are known."""
         if self.start_time is None or self.finish_time is None:
             return None
         return self.finish_time - self.start_time
@@ -169,9 +171,13 @@ class JobRunner(Protocol):
     # How a step invokes krel inside the job (shell words, already quoted).
     krel_command: str
 
-    def submit(self, request: BuildRequest) -> Job: ...
+    def submit(self, request: BuildRequest) -> Job:
+        """Start the job and return at once (QUEUED or WORKING)."""
+        ...
 
-    def get(self, job_id: str) -> Job: ...
+    def get(self, job_id: str) -> Job:
+        """The job as it is now."""
+        ...
 
     def list_jobs(
         self,
@@ -183,7 +189,9 @@ class JobRunner(Protocol):
         """Jobs carrying every tag in `tags`, newest first; limit 0 means all."""
         ...
 
-    def cancel(self, job_id: str) -> Job: ...
+    def cancel(self, job_id: str) -> Job:
+        """Stop the job; it ends CANCELLED unless it had already finished."""
+        ...
 
     def retry(self, job_id: str) -> Job:
         """Submit the same request again as a new job (a rerun resumes through the stage/release journal)."""

@@ -27,6 +27,7 @@ class HistoryRow:
     succeeded: str
 
     def cells(self) -> tuple[str, ...]:
+        """The row's columns in HEADER order."""
         return (self.step, self.command, self.link, self.start, self.duration, self.succeeded)
 
 

@@ -20,6 +20,7 @@ WORKSPACE = "workspace"
 
 
 def now() -> datetime:
+    """The current time, UTC."""
     return datetime.now(UTC)
 
 
@@ -29,6 +30,7 @@ def stamp(value: datetime | None = None) -> str:
 
 
 def parse_stamp(text: str | None) -> datetime | None:
+    """A stamp() string back as a datetime; None for an empty value."""
     if not text:
         return None
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -76,6 +78,7 @@ def update(job_dir: Path, change: Callable[[dict[str, Any]], bool]) -> dict[str,
 
 
 def append_log(job_dir: Path, text: str) -> None:
+    """Add text to the job's log.txt."""
     with (job_dir / LOG).open("a", encoding="utf-8") as log:
         log.write(text)
 
