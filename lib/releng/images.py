@@ -19,8 +19,8 @@ class ImageMovedError(ReleaseError):
     """A version tag already names different image content: pushed images are never replaced."""
 
     @classmethod
-    def for_tag(cls, where: str, have: str, want: str) -> ImageMovedError:
-        return cls(f"{where} already exists as {have[:19]}…, expected {want[:19]}…; pushed images are never replaced")
+    def for_tag(cls, where: str, have: str, detail: str) -> ImageMovedError:
+        return cls(f"{where} already exists as {have[:19]}… ({detail}); pushed images are never replaced")
 
 
 def _tar_config_digest(path: Path) -> str | None:
@@ -53,7 +53,8 @@ def _push_arch_image(client: RegistryClient, tar: Path, repo: str, tag: str) -> 
         want = _tar_config_digest(tar)
         have = _config_digest_at(client, repo, tag)
         if want is not None and have != want:
-            raise ImageMovedError.for_tag(f"{client.host}/{repo}:{tag}", have or existing.digest, want)
+            detail = f"its config is {(have or 'unknown')[:19]}…, this build's is {want[:19]}…"
+            raise ImageMovedError.for_tag(f"{client.host}/{repo}:{tag}", existing.digest, detail)
         return existing.digest
     return push_image_tarball(client, tar, repo, tag)
 
@@ -91,8 +92,9 @@ def push_images(b: Backends, step: PushImages) -> None:
         if client.head_manifest(repo, step.version) is not None:
             have = _platforms_of(client, repo, step.version)
             if have != digests:
-                raise ImageMovedError.for_tag(f"{host}/{repo}:{step.version}", str(sorted(have.items())),
-                                              str(sorted(digests.items())))
+                listed = client.head_manifest(repo, step.version)
+                detail = f"it lists {', '.join(f'{a} {d[:19]}…' for a, d in sorted(have.items()))}"
+                raise ImageMovedError.for_tag(f"{host}/{repo}:{step.version}", listed.digest if listed else "?", detail)
             b.report.info(f"{host}/{repo}:{step.version} already pushed")
             continue
         push_manifest_list(client, repo, step.version, children)

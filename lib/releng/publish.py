@@ -65,6 +65,13 @@ def write_provenance(b: Backends, step: WriteProvenance) -> None:
 def verify_staged(b: Backends, step: VerifyStaged) -> None:
     """krel CheckProvenance, made strict: checksum files and provenance must both match the staged objects."""
     store = b.store(step.bucket)
+    staged = sorted({info.key.split("/")[2] for info in store.list(step.stage_prefix + "/")
+                     if info.key.count("/") > 3 and info.key.split("/")[3] == "gcs-stage"})
+    if sorted(step.versions) != staged:
+        raise ReleaseError(
+            f"{store.url}/{step.stage_prefix} holds {', '.join(staged) or 'no staged versions'}, but this release "
+            f"computes {', '.join(step.versions)}; check --type and --branch against the krel stage run"
+        )
     count = 0
     for version in step.versions:
         prefix = f"{step.stage_prefix}/{version}/gcs-stage/{version}"

@@ -7,6 +7,7 @@ import json
 from releng import git
 from releng.registry import oci
 from releng.registry.client import RegistryClient
+from releng.registry.imagetar import build_image_tarball, push_image_tarball
 
 from tests.fixtures.releaseflow import FlowEnv
 
@@ -114,3 +115,26 @@ def test_released_objects_and_markers_never_move(flow_env: FlowEnv) -> None:
     assert overwritten.returncode == 1
     assert "already exists with different content" in overwritten.stderr
     assert tarball.read_bytes() == b"tampered"
+
+
+def test_a_pushed_image_is_never_replaced(flow_env: FlowEnv, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    other = build_image_tarball(tmp_path / "other.tar", {"bin/other": b"not the demo"}, "amd64")
+    with RegistryClient(flow_env.registry) as client:
+        digest = push_image_tarball(client, other, "mock/demo-server-amd64", "v1.0.0-alpha.1")
+    result = flow_env.krel("stage", "--branch", "master", "--type", "alpha")
+    assert result.returncode == 1
+    assert f"mock/demo-server-amd64:v1.0.0-alpha.1 already exists as {digest[:19]}" in result.stderr
+    assert "pushed images are never replaced" in result.stderr
+    with RegistryClient(flow_env.registry) as client:
+        found = client.head_manifest("mock/demo-server-amd64", "v1.0.0-alpha.1")
+        assert found is not None and found.digest == digest
+
+
+def test_release_names_the_staged_versions_when_they_differ(flow_env: FlowEnv) -> None:
+    staged = flow_env.krel("stage", "--branch", "master", "--type", "alpha")
+    assert staged.returncode == 0, staged.stderr[-1500:]
+    result = flow_env.krel("release", "--branch", "master", "--type", "beta", "--build-version", flow_env.build_version)
+    assert result.returncode == 1
+    assert f"stage/{flow_env.build_version} holds v1.0.0-alpha.1, but this release computes v1.0.0-beta.0" \
+        in result.stderr
+    assert not (flow_env.bucket("mock") / "release").exists()
