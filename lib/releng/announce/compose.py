@@ -31,7 +31,12 @@ class Announcement:
 
 
 def link(template: str, tag: str, branch: str = "") -> str:
-    """Fill a profile link's runtime placeholders ({major}, {minor}, {patch}, {tag}, {version}, {branch})."""
+    """Fill a profile link's runtime placeholders ({major}, {minor}, {patch}, {tag}, {version}, {branch}).
+
+    A link the profile leaves empty stays '' (and the tag is not looked at).
+    """
+    if not template:
+        return ""
     version = parse_tag(tag)
     values = {
         "major": str(version.major),
@@ -50,11 +55,6 @@ def link(template: str, tag: str, branch: str = "") -> str:
 def subject_for(profile: Profile, tag: str) -> str:
     """krel's subject for a release mail: '<Product> <tag> is live!'."""
     return render("announce/release-subject.txt.j2", product=profile.product, tag=tag).strip()
-
-
-def managers_url(profile: Profile) -> str:
-    """The release managers page linked at the bottom of both variants ('' when the profile has none)."""
-    return profile.links.release_managers
 
 
 def parse_go_version(output: str) -> str:
@@ -90,7 +90,7 @@ def build_announcement(
 ) -> Announcement:
     """The release announcement for `tag` (krel's CreateForRelease text for the kubernetes profile)."""
     parse_tag(tag)
-    changelog_url = link(profile.links.changelog, tag) if profile.links.changelog else ""
+    changelog_url = link(profile.links.changelog, tag)
     html = render(
         "announce/release.html.j2",
         product=profile.product,
@@ -98,9 +98,9 @@ def build_announcement(
         go_version=go_version,
         changelog_url=changelog_url,
         changelog_name=PurePosixPath(changelog_url).name if changelog_url else "CHANGELOG",
-        github_release_url=link(profile.links.github_release, tag) if profile.links.github_release else "",
+        github_release_url=link(profile.links.github_release, tag),
         changelog_html=changelog_html.strip("\n"),
-        managers_url=managers_url(profile),
+        managers_url=profile.links.release_managers,
     )
     return Announcement(kind="release", tag=tag, subject=subject_for(profile, tag), html=html)
 
@@ -115,7 +115,7 @@ def build_branch_announcement(profile: Profile, tag: str, branch: str) -> Announ
         product=profile.product,
         branch=branch,
         cherry_picks_url=profile.links.cherry_picks,
-        managers_url=managers_url(profile),
+        managers_url=profile.links.release_managers,
     )
     subject = render("announce/branch-subject.txt.j2", product=profile.product, branch=branch).strip()
     return Announcement(kind="branch", tag=tag, subject=subject, html=html)

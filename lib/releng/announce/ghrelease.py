@@ -73,7 +73,7 @@ def is_prerelease(tag: str) -> bool:
 
 def render_release_page(profile: Profile, tag: str, assets: Sequence[ReleaseAsset] = (), notes: str = "") -> str:
     """The release body: intro (announce list + CHANGELOG link), 'See the CHANGELOG', notes, asset digests."""
-    changelog_url = link(profile.links.changelog, tag) if profile.links.changelog else ""
+    changelog_url = link(profile.links.changelog, tag)
     return render(
         "announce/github-release.md.j2",
         logo="",
