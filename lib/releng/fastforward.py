@@ -7,7 +7,6 @@ import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from releng import git
 from releng.errors import ReleaseError, UsageError
@@ -100,7 +99,7 @@ def prepare_fast_forward(options: FastForwardOptions) -> FastForward:
         repo=repo, remote=options.remote, branch=branch, ref=options.ref, push=options.push, cloned=cloned
     )
     if noop:
-        return _with(base, noop=noop)
+        return dataclasses.replace(base, noop=noop)
     if not git.remote_branch_exists(url, branch):
         raise ReleaseError(f"ff: branch {branch} does not exist on the remote {options.remote}")
     remote_branch = f"{options.remote}/{branch}"
@@ -117,7 +116,8 @@ def prepare_fast_forward(options: FastForwardOptions) -> FastForward:
 
     commits = tuple(git.first_parent_commits(repo, options.ref, remote_branch))
     if git.is_ancestor(repo, options.ref, remote_branch):
-        return _with(base, noop=f"{branch} already contains {options.ref}", release_rev=release_rev, tag=default_tag)
+        noop = f"{branch} already contains {options.ref}"
+        return dataclasses.replace(base, noop=noop, release_rev=release_rev, tag=default_tag)
 
     previous = git.current_branch(repo) or git.rev_parse(repo, "HEAD")
     if git.ref_exists(repo, f"refs/heads/{branch}"):
@@ -134,7 +134,7 @@ def prepare_fast_forward(options: FastForwardOptions) -> FastForward:
         # krel restores the branch that was checked out before the run.
         if previous != branch:
             git.checkout(repo, previous)
-    return _with(base, release_rev=release_rev, head_rev=head_rev, commits=commits, tag=default_tag)
+    return dataclasses.replace(base, release_rev=release_rev, head_rev=head_rev, commits=commits, tag=default_tag)
 
 
 def push_fast_forward(ff: FastForward) -> str:
@@ -154,7 +154,3 @@ def cleanup(ff: FastForward) -> str:
 
 def _describe(repo: Path, rev: str) -> str:
     return git.describe(repo, rev, match="v*", abbrev=0)
-
-
-def _with(ff: FastForward, **changes: Any) -> FastForward:
-    return dataclasses.replace(ff, **changes)

@@ -11,7 +11,6 @@ import mimetypes
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import github
 import requests
@@ -146,11 +145,7 @@ def _write_to_bucket(
     # Like GitHub's UpdateIfReleaseExists: the page may be re-rendered; unchanged content is not rewritten.
     if current is None or current[0] != data:
         store.put_if_generation(key, data, None if current is None else current[1], content_type="text/markdown")
-    return _replace(result, location=f"{store.url.rstrip('/')}/{key}")
-
-
-def _replace(result: GitHubReleaseResult, **changes: Any) -> GitHubReleaseResult:
-    return dataclasses.replace(result, **changes)
+    return dataclasses.replace(result, location=f"{store.url.rstrip('/')}/{key}")
 
 
 def _publish(result: GitHubReleaseResult, org: str, repo_name: str, token: str, api_url: str) -> GitHubReleaseResult:
@@ -188,7 +183,7 @@ def _publish(result: GitHubReleaseResult, org: str, repo_name: str, token: str, 
         for asset in result.assets:
             content_type = mimetypes.guess_type(asset.name)[0] or "application/octet-stream"
             release.upload_asset(str(asset.path), name=asset.name, content_type=content_type)
-        return _replace(result, location=release.html_url, created=existing is None)
+        return dataclasses.replace(result, location=release.html_url, created=existing is None)
     except GithubException as exc:
         raise ReleaseError(f"{where}: GitHub answered {exc.status}: {_message(exc)}") from None
     except requests.RequestException as exc:
