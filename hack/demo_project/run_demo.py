@@ -75,6 +75,7 @@ def summary(home: Path, project: generate.DemoProject, registry: str, versions: 
     console.print(f"upstream repository: {project.upstream.removeprefix('file://')}")
     console.print(f"job work dirs, journals and logs: {workspaces}")
     console.print(f"announcement: {buckets['nomock'] / 'release' / versions[0] / 'announcement.html'}")
+    console.print(f"next: KREL_HOME={home} krel announce send --tag {versions[0]} --nomock --print-only")
     console.print(f"[bold green]demo finished in {took:.0f}s[/]")
 
 

@@ -59,11 +59,6 @@ def _write_notes(b: Backends, step: steps.WriteNotes) -> None:
 _HANDLERS[steps.WriteNotes] = _write_notes
 
 
-def register(step_type: type[Step], handler: Callable[[Backends, Any], None]) -> None:
-    """Add a handler for a step type defined elsewhere (the notes step lives with the changelog library)."""
-    _HANDLERS[step_type] = handler
-
-
 @dataclass(frozen=True)
 class JobResult:
     """What a job did (or, with plan_only, would do)."""

@@ -63,7 +63,7 @@ def check_branch_state(b: Backends, step: CheckBranchState) -> None:
         b.report.info(f"branch {step.branch} exists on the remote now; planned as new (pushed by an earlier run)")
         return
     if not exists and not step.branch_is_new:
-        raise ReleaseError(f"branch {step.branch} does not exist on {git._scrub(step.upstream)}")
+        raise ReleaseError(f"branch {step.branch} does not exist on {step.upstream}")
     b.report.info(f"branch {step.branch} {'needs creation' if step.branch_is_new else 'exists on the remote'}")
 
 
@@ -216,7 +216,7 @@ def push_git_objects(b: Backends, step: PushGitObjects) -> None:
         out = git.push(repo, step.remote, refspecs, dry_run=step.dry_run)
     else:
         dry = ["--dry-run"] if step.dry_run else []
-        out = git._scrub(git.run(repo, "push", "--porcelain", *dry, step.remote, *refspecs, env=auth))
+        out = git.run(repo, "push", "--porcelain", *dry, step.remote, *refspecs, env=auth)
     log.info("git push%s:\n%s", " --dry-run" if step.dry_run else "", out)
     # porcelain: "<flag>\t<from>:<to>\t<summary>"; "=" means the remote already had it
     lines = [line.split("\t") for line in out.splitlines() if line.count("\t") >= 2]
