@@ -80,6 +80,11 @@ def test_unreachable_bucket(flow_env: FlowEnv) -> None:
     result = flow_env.krel("stage", "--branch", "master", "--type", "alpha", "--profile", profile)
     assert result.returncode == 1
     assert "Check prerequisites: credentials missing for the targets: google-cloud" in _one_error(result.stderr)
+    dead = flow_env.krel("stage", "--branch", "master", "--type", "alpha", "--profile", profile,
+                         extra_env={"STORAGE_EMULATOR_HOST": "http://127.0.0.1:9"})
+    assert dead.returncode == 1
+    assert "gs://krel-no-such/mock/release/: cannot list: storage endpoint http://127.0.0.1:9 is unreachable" \
+        in _one_error(dead.stderr)
     _nothing_released(flow_env)
 
 
