@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 from releng.errors import ReleaseError, UsageError
 from releng.profile import Profile
 from releng.templates import render
-from releng.version import parse_tag
+from releng.version import parse_tag, release_branch_for
 
 ANNOUNCEMENT_FILE = "announcement.html"
 SUBJECT_FILE = "announcement-subject.txt"
@@ -44,7 +44,7 @@ def link(template: str, tag: str, branch: str = "") -> str:
         "patch": str(version.patch),
         "tag": tag,
         "version": tag.removeprefix("v"),
-        "branch": branch or f"release-{version.major}.{version.minor}",
+        "branch": branch or release_branch_for(version),
     }
     try:
         return template.format(**values)

@@ -6,13 +6,12 @@ from pathlib import Path
 
 from releng import git
 from releng.errors import UsageError
-from releng.version import parse_tag
+from releng.version import parse_tag, release_branch_for
 
 
 def release_branch(tag: str) -> str:
     """release-X.Y for vX.Y.Z[-pre]."""
-    version = parse_tag(tag)
-    return f"release-{version.major}.{version.minor}"
+    return release_branch_for(parse_tag(tag))
 
 
 def needs_draft(tag: str) -> bool:
