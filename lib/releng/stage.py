@@ -7,7 +7,7 @@ from pathlib import Path
 
 from releng import layout, version
 from releng.plan import Plan, Step
-from releng.profile import Profile, Targets
+from releng.profile import BUILTIN_DIR, Profile, Targets
 from releng.steps import (
     ArchiveLog,
     AssembleStage,
@@ -91,8 +91,9 @@ def release_command(options: JobOptions, build_version: str) -> str:
     if options.nomock:
         parts.append("--nomock")
     parts += [f"--type={options.release_type}", f"--branch={options.branch}", f"--build-version={build_version}"]
-    if options.profile.source and options.profile.name != "kubernetes":
-        parts.append(f"--profile={options.profile.name}")
+    source = Path(options.profile.source) if options.profile.source else None
+    builtin = source is None or source.parent == BUILTIN_DIR
+    parts.append(f"--profile={options.profile.name if builtin else source}")
     return " ".join(parts)
 
 

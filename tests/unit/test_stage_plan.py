@@ -9,7 +9,7 @@ import pytest
 from releng import steps as s
 from releng.errors import UsageError
 from releng.plan import Plan
-from releng.profile import load_profile
+from releng.profile import BUILTIN_DIR, load_profile
 from releng.release import plan_release
 from releng.stage import JobOptions, StageFacts, plan_stage, release_command, validate_options
 
@@ -192,3 +192,10 @@ def test_wrong_type_for_branch_is_refused(rtype: str, bv: str, branch: str, new:
 def test_follow_up_command(nomock: bool, expected: str) -> None:
     command = release_command(_options("release-1.30", "rc", nomock=nomock), "v1.30.0-rc.0.3+0123456789abcd")
     assert command == expected + " --profile=local"
+
+
+def test_follow_up_command_names_a_profile_file_by_path(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text((BUILTIN_DIR / "local.toml").read_text())
+    options = JobOptions("master", "alpha", None, load_profile(path, VARS), HOME)
+    assert release_command(options, "v1.0.0-alpha.0.3+0123456789abcd").endswith(f"--profile={path}")
