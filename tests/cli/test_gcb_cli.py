@@ -86,6 +86,7 @@ def test_stage_uses_the_ci_marker_and_lists(cli: CliRunner, cloudbuild_upstream:
     assert subs["_BUILDVERSION"] == cloudbuild_upstream.build_version
     assert subs["_KUBERNETES_VERSION_TAG"] == "1.31.0-alpha.2"
     assert subs["_NOMOCK"] == "" and subs["_GCP_USER_TAG"] == "jane" and subs["_K8S_ORG"] == "demo"
+    assert subs["_KUBE_CROSS_VERSION"] == subs["_KUBE_CROSS_VERSION_LATEST"] == "v1.31.0-go1.23.0-bullseye.0"
     assert record["tags"] == ["jane", "master", "STAGE", "v0.1.0", "alpha", "1", "31", "0", "1.31.0-alpha.2"]
     assert record["timeout_s"] == 3600
     assert "stage ${_NOMOCK} --profile=local" in record["steps"][0]["args"][-1]
@@ -105,6 +106,9 @@ def test_release_and_build_at_head(cli: CliRunner, cloudbuild_upstream: Cloudbui
     subs = _record(cloudbuild_upstream.home)["substitutions"]
     bucket = (cloudbuild_upstream.home / "buckets" / "mock").as_uri()
     assert subs["_KUBERNETES_GCS_BUCKET"] == f"{bucket}/stage/{bv}/v1.30.1-rc.1/gcs-stage/v1.30.1-rc.1"
+    # kube-cross as pinned on the release branch; "latest" is the default branch's.
+    assert subs["_KUBE_CROSS_VERSION"] == "v1.30.0-go1.22.4-bullseye.0"
+    assert subs["_KUBE_CROSS_VERSION_LATEST"] == "v1.31.0-go1.23.0-bullseye.0"
     _cancel_all(cli, cloudbuild_upstream.home)
     for job in _jobs(cloudbuild_upstream.home):
         (job / "job.json").rename(job / "job.done")  # keep the next check to one job

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +14,10 @@ from releng.gcb.base import BuildRequest, Job, JobRunner
 from releng.gcb.config import GcbFacts, GcbOptions, build_request, ci_marker_key, validate
 from releng.objectstore import ObjectNotFoundError, open_store
 from releng.profile import Profile
+
+# Where Kubernetes pins its cross-build (kube-cross / k8s-cloud-builder) image version.
+KUBE_CROSS_FILE = "build/build-image/cross/VERSION"
+_IMAGE_TAG = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,42 @@ def observe(options: GcbOptions, profile: Profile, *, gcp_user: str, git_tag: st
         build_version = _build_version_at_head(url, options.branch)
     else:
         build_version = read_ci_version(profile.ci_bucket, options.branch)
-    return GcbFacts(build_version=build_version, branch_is_new=branch_is_new, gcp_user=gcp_user, git_tag=git_tag)
+    cross, cross_latest = kube_cross_versions(url, profile.upstream.default_branch, options.branch, branch_is_new)
+    return GcbFacts(
+        build_version=build_version,
+        branch_is_new=branch_is_new,
+        gcp_user=gcp_user,
+        git_tag=git_tag,
+        kube_cross_version=cross,
+        kube_cross_version_latest=cross_latest,
+    )
+
+
+def kube_cross_versions(url: str, default_branch: str, branch: str, branch_is_new: bool) -> tuple[str, str]:
+    """The builder image version on the branch and on the default branch (krel kubecross ForBranch/Latest).
+
+    Read from KUBE_CROSS_FILE in the upstream; a branch that does not exist yet, or a project without the file,
+    uses the default branch's version, and "latest" when there is none at all.
+    """
+    refs = [default_branch] if branch_is_new or branch == default_branch else [default_branch, branch]
+    with tempfile.TemporaryDirectory(prefix="krel-cross-") as tmp:
+        repo = git.init(Path(tmp), bare=True)
+        # One commit per ref and only the blobs that are read (fetched lazily by `git show`).
+        git.run(
+            repo,
+            "fetch",
+            "--quiet",
+            "--depth=1",
+            "--filter=blob:none",
+            url,
+            *(f"+refs/heads/{r}:refs/heads/{r}" for r in refs),
+        )
+        found = {r: (git.show_file(repo, f"refs/heads/{r}", KUBE_CROSS_FILE) or "").strip() for r in refs}
+    for ref, value in found.items():
+        if value and _IMAGE_TAG.fullmatch(value) is None:
+            raise ReleaseError(f"{url} {ref}:{KUBE_CROSS_FILE}: {value[:60]!r} is not an image tag")
+    latest = found[default_branch] or "latest"
+    return found.get(branch) or latest, latest
 
 
 def read_ci_version(ci_bucket: str, branch: str) -> str:
@@ -88,9 +128,7 @@ def _build_version_at_head(url: str, branch: str) -> str:
         return version.build_version_from_describe(git.describe(repo, heads[branch]))
 
 
-def plan(
-    options: GcbOptions, profile: Profile, facts: GcbFacts, runner: JobRunner, project: str = ""
-) -> BuildRequest:
+def plan(options: GcbOptions, profile: Profile, facts: GcbFacts, runner: JobRunner, project: str = "") -> BuildRequest:
     """The build request for this runner (pure given the facts)."""
     return build_request(options, profile, facts, runner=runner.name, krel_command=runner.krel_command, project=project)
 
