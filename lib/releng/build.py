@@ -51,6 +51,20 @@ def build_version(b: Backends, step: BuildVersion) -> None:
     os.replace(out, dest)
 
 
+# ELF e_machine values for the arches krel builds (pkg/binary does the same check for ELF, Mach-O and PE).
+ELF_MACHINES = {"386": 3, "amd64": 62, "arm": 40, "arm64": 183, "ppc64le": 21, "s390x": 22, "riscv64": 243}
+
+
+def elf_arch(path: Path) -> str | None:
+    """The arch an ELF binary is built for; None for anything that is not ELF (scripts, data)."""
+    with path.open("rb") as f:
+        head = f.read(20)
+    if len(head) < 20 or head[:4] != b"\x7fELF":
+        return None
+    machine = int.from_bytes(head[18:20], "little" if head[5] == 1 else "big")
+    return next((arch for arch, value in ELF_MACHINES.items() if value == machine), f"e_machine {machine}")
+
+
 def _expected(step: VerifyArtifacts) -> list[str]:
     files = ["release-tars"]
     files += [f"bin/linux/{arch}" for arch in step.arches]
@@ -68,6 +82,10 @@ def verify_artifacts(b: Backends, step: VerifyArtifacts) -> None:
     if not any(root.glob("release-tars/*.tar.gz")):
         raise ReleaseError(f"build output of {step.version} has no release-tars/*.tar.gz (in {root})")
     for arch in step.arches:
+        for binary in sorted(p for p in (root / "bin" / "linux" / arch).rglob("*") if p.is_file()):
+            found = elf_arch(binary)
+            if found is not None and found != arch:
+                raise ReleaseError(f"{binary}: binary is for {found}, expected {arch}")
         for image in step.images:
             path = root / "release-images" / arch / f"{image}.tar"
             info = tarball_info(path)

@@ -184,3 +184,57 @@ def test_push_token_travels_in_git_env_config_only() -> None:
     env = _auth_env("https://github.com/kubernetes/kubernetes", "ghp_secret")
     assert env is not None and env["GIT_CONFIG_KEY_0"] == "http.extraHeader"
     assert env["GIT_CONFIG_VALUE_0"] == "Authorization: Basic eC1hY2Nlc3MtdG9rZW46Z2hwX3NlY3JldA=="
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"\x7fELF\x02\x01" + bytes(12) + (62).to_bytes(2, "little"), "amd64"),
+        (b"\x7fELF\x02\x01" + bytes(12) + (183).to_bytes(2, "little"), "arm64"),
+        (b"\x7fELF\x02\x02" + bytes(12) + (22).to_bytes(2, "big"), "s390x"),
+        (b"\x7fELF\x02\x01" + bytes(12) + (999).to_bytes(2, "little"), "e_machine 999"),
+        (b"#!/bin/sh\necho hello world\n", None),
+        (b"\x7fEL", None),
+    ],
+)
+def test_elf_arch(tmp_path: Path, head: bytes, expected: str | None) -> None:
+    from releng.build import elf_arch
+
+    path = tmp_path / "bin"
+    path.write_bytes(head + bytes(8))
+    assert elf_arch(path) == expected
+
+
+def _build_output(root: Path, image_arch: str = "arm64", binary: bytes = b"#!/bin/sh\n") -> Path:
+    from releng.registry.imagetar import build_image_tarball
+
+    (root / "release-tars").mkdir(parents=True)
+    (root / "release-tars/demo.tar.gz").write_bytes(b"tgz")
+    for arch in ("amd64", "arm64"):
+        (root / f"bin/linux/{arch}").mkdir(parents=True)
+        (root / f"bin/linux/{arch}/demo").write_bytes(binary)
+        build_image_tarball(root / f"release-images/{arch}/demo.tar", {"x": b"y"}, image_arch if arch == "arm64"
+                            else arch)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("image_arch", "binary", "error"),
+    [
+        ("arm64", b"#!/bin/sh\n", None),
+        ("amd64", b"#!/bin/sh\n", r"release-images/arm64/demo\.tar: image is for amd64, expected arm64"),
+        ("arm64", b"\x7fELF\x02\x01" + bytes(12) + (62).to_bytes(2, "little") + bytes(8),
+         r"bin/linux/arm64/demo: binary is for amd64, expected arm64"),
+    ],
+)
+def test_verify_artifacts_checks_arches(tmp_path: Path, image_arch: str, binary: bytes, error: str | None) -> None:
+    from releng.build import verify_artifacts
+    from releng.steps import VerifyArtifacts
+
+    root = _build_output(tmp_path / "out", image_arch, binary)
+    step = VerifyArtifacts(str(root), "v1.0.0", ("amd64", "arm64"), ("demo",))
+    if error is None:
+        verify_artifacts(_backends(tmp_path), step)
+    else:
+        with pytest.raises(ReleaseError, match=error):
+            verify_artifacts(_backends(tmp_path), step)
