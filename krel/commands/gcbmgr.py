@@ -59,7 +59,10 @@ def stream_to_end(runner: JobRunner, job: Job, json_out: bool) -> Job:
         out.write(text)
         out.flush()
 
-    final = runner.stream(job.id, write)
+    try:
+        final = runner.stream(job.id, write)
+    except KeyboardInterrupt:
+        raise ReleaseError(f"stopped following job {job.id}; it goes on: krel gcbmgr --job {job.id} --stream") from None
     if json_out:
         ui.print_json(final.as_dict())
     if final.status != SUCCESS:
