@@ -12,22 +12,23 @@ from releng.fastforward import FastForwardError, FastForwardOptions, prepare_fas
 from tests.fixtures.gitrepo import ROBOT, RepoPair
 
 
+def _cut_branch(pair: RepoPair, minor: int, commit: str) -> None:
+    """krel's branch cut of release-1.<minor>: alpha.0 of the next minor on master, rc.0 on the new branch."""
+    work = pair.work
+    alpha, rc = f"v1.{minor + 1}.0-alpha.0", f"v1.{minor}.0-rc.0"
+    git.tag(work, alpha, commit, f"Kubernetes alpha release {alpha}", ROBOT)
+    git.checkout(work, f"release-1.{minor}", create=True)
+    git.tag(work, rc, git.release_commit(work, f"Release commit for Kubernetes {rc}", ROBOT),
+            f"Kubernetes rc release {rc}", ROBOT)
+    git.checkout(work, "master")
+
+
 def make_k8s_like(pair: RepoPair) -> None:
     """master with release-1.28 (old) and release-1.29 (latest) cut krel's way, then new PRs on master."""
     work = pair.work
-    c1 = pair.commit("c1", {"a.txt": "1"})
-    git.tag(work, "v1.29.0-alpha.0", c1, "Kubernetes alpha release v1.29.0-alpha.0", ROBOT)
-    git.checkout(work, "release-1.28", create=True)
-    git.tag(work, "v1.28.0-rc.0", git.release_commit(work, "Release commit for Kubernetes v1.28.0-rc.0", ROBOT),
-            "Kubernetes rc release v1.28.0-rc.0", ROBOT)
-    git.checkout(work, "master")
+    _cut_branch(pair, 28, pair.commit("c1", {"a.txt": "1"}))
     pair.merge_pr(1)
-    c2 = pair.commit("c2", {"b.txt": "2"})
-    git.tag(work, "v1.30.0-alpha.0", c2, "Kubernetes alpha release v1.30.0-alpha.0", ROBOT)
-    git.checkout(work, "release-1.29", create=True)
-    git.tag(work, "v1.29.0-rc.0", git.release_commit(work, "Release commit for Kubernetes v1.29.0-rc.0", ROBOT),
-            "Kubernetes rc release v1.29.0-rc.0", ROBOT)
-    git.checkout(work, "master")
+    _cut_branch(pair, 29, pair.commit("c2", {"b.txt": "2"}))
     pair.merge_pr(2)
     pair.merge_pr(3)
     git.push(work, "origin", ["master", "release-1.28", "release-1.29", "--tags"], dry_run=False)
