@@ -1,0 +1,1 @@
+"""The image promoter: manifests -> edges -> live inventories -> delta -> copies by digest, and registry snapshots."""
