@@ -87,6 +87,8 @@ def copy_to_release(b: Backends, step: CopyToRelease) -> None:
         raise ReleaseError(f"{store.url}/{step.src_prefix}/ is empty; nothing staged to release")
     sync(store, step.src_prefix, store, step.dst_prefix,
          progress=lambda done, total: b.report.progress(step.dst_prefix, done, total))
+    if step.provenance_key:
+        store.copy_to(step.provenance_key, store, f"{step.dst_prefix}/provenance.json")
 
 
 def _update_json_object(b: Backends, bucket: str, key: str, name: str, value: str) -> None:

@@ -55,7 +55,11 @@ def plan_release(options: JobOptions, targets: Targets, facts: StageFacts) -> Pl
         ValidateImages(targets.validate_registry, tuple(versions), profile.build.images, profile.build.arches),
     ]
     for v in versions:
-        steps.append(CopyToRelease(targets.bucket, layout.gcs_stage_prefix(bv, v), layout.release_prefix(v)))
+        steps.append(
+            CopyToRelease(
+                targets.bucket, layout.gcs_stage_prefix(bv, v), layout.release_prefix(v), f"{stage}/provenance.json"
+            )
+        )
     if facts.notes_staged:
         steps.append(
             PublishNotes(

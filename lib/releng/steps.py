@@ -315,6 +315,7 @@ class CopyToRelease(Step):
     bucket: str
     src_prefix: str
     dst_prefix: str
+    provenance_key: str = ""  # also copied, as <dst_prefix>/provenance.json (krel does this per version)
 
     @property
     def title(self) -> str:

@@ -42,7 +42,8 @@ def test_mock_cycle_changes_no_nomock_target(flow_env: FlowEnv) -> None:
             assert f"{stage}/{name}" in mock and f"release/{v}/{name}" in mock, name
             assert mock[f"{stage}/{name}"] == mock[f"release/{v}/{name}"]
         assert f"stage/{bv}/{v}/release-images/arm64/demo-server.tar" in mock
-    assert {f"stage/{bv}/src.tar.gz", f"stage/{bv}/provenance.json", f"release/{RC0}/announcement.html"} <= set(mock)
+    assert {f"stage/{bv}/src.tar.gz", f"stage/{bv}/provenance.json", f"release/{RC0}/announcement.html",
+            f"release/{RC0}/provenance.json", f"release/{ALPHA0}/provenance.json"} <= set(mock)
     markers = {name: (flow_env.bucket("mock") / "release" / name).read_text() for name in
                ("latest.txt", "latest-1.txt", "latest-1.0.txt", "latest-1.1.txt")}
     assert markers == {"latest.txt": ALPHA0, "latest-1.txt": ALPHA0, "latest-1.0.txt": RC0, "latest-1.1.txt": ALPHA0}
