@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from releng.errors import ReleaseError
@@ -177,5 +178,5 @@ def note_from_pr(pr: PullRequest, commit: str, origin: PullRequest | None = None
     if not text:
         return None
     if origin is not None:
-        pr = PullRequest(**{**pr.__dict__, "author": origin.author, "author_url": origin.author_url})
+        pr = dataclasses.replace(pr, author=origin.author, author_url=origin.author_url)
     return base_note(pr, commit, text)
