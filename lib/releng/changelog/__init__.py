@@ -219,7 +219,6 @@ def _commit(options: ChangelogOptions, branch: str, path: str, readme: str, merg
     return commits
 
 
-
 def _restore(repo: Path, paths: list[str]) -> None:
     """Undo uncommitted writes to our own paths after a failed commit (never touches other files)."""
     for p in paths:
