@@ -14,6 +14,7 @@ from releng.github import ratelimit
 from releng.github.base import GitHubError, from_rest
 from releng.github.cache import CachedPullRequests
 from releng.github.replay import ReplayPullRequests
+from releng.registry.localserver import free_port
 
 from tests.fixtures.github import REPLAY_V1253, GitHubStub, v1253_prs
 
@@ -155,11 +156,7 @@ def test_replay_with_a_missing_file_fails_clearly(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("source", ["graphql", "rest"])
 def test_connection_failures_are_retried_then_reported(source: str) -> None:
-    import socket
-
-    with socket.socket() as s:  # a loopback port with nothing listening: every attempt is refused
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a loopback port with nothing listening: every attempt is refused
     sleeps = Sleeps()
     prs = github.open_pull_requests(
         "o", "r", TOKEN, api_url=f"http://127.0.0.1:{port}", source=source, policy=policy(sleeps)
