@@ -238,3 +238,44 @@ def test_verify_artifacts_checks_arches(tmp_path: Path, image_arch: str, binary:
     else:
         with pytest.raises(ReleaseError, match=error):
             verify_artifacts(_backends(tmp_path), step)
+
+
+@pytest.fixture
+def tagged_repo(tmp_path: Path) -> Path:
+    from releng import git
+    from releng.profile import Author
+
+    repo = git.init(tmp_path / "repo")
+    (repo / "README").write_text("x")
+    sha = git.commit_paths(repo, ["README"], "initial", Author("t", "t@localhost"))
+    assert sha is not None
+    git.tag(repo, "v1.0.0", sha, "v1.0.0", Author("t", "t@localhost"))
+    return repo
+
+
+@pytest.mark.parametrize(
+    ("command", "error"),
+    [
+        ("mkdir -p _output && env > _output/env.txt", None),
+        ("echo compiling; echo 'cc: fatal: out of memory' >&2; exit 3",
+         "build command .* failed with exit code 3: cc: fatal: out of memory"),
+        ("true", "build command 'true' produced no _output/"),
+    ],
+)
+def test_build_runs_at_the_tag_without_secrets(
+    tmp_path: Path, tagged_repo: Path, monkeypatch: pytest.MonkeyPatch, command: str, error: str | None
+) -> None:
+    from releng.build import BUILD_DONE, build_version
+    from releng.steps import BuildVersion
+
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_must_not_leak")
+    step = BuildVersion(str(tagged_repo), "v1.0.0", "v1.0.0", command, "_output", str(tmp_path / "_output-v1.0.0"))
+    if error is not None:
+        with pytest.raises(ReleaseError, match=error):
+            build_version(_backends(tmp_path), step)
+        return
+    build_version(_backends(tmp_path), step)
+    env = (tmp_path / "_output-v1.0.0" / "env.txt").read_text()
+    assert "KREL_VERSION=v1.0.0" in env and "ghp_must_not_leak" not in env
+    assert (tmp_path / "_output-v1.0.0" / BUILD_DONE).exists() and not (tagged_repo / "_output").exists()
+    build_version(_backends(tmp_path), step)  # a rerun finds the build done
