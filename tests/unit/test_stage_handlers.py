@@ -279,3 +279,70 @@ def test_build_runs_at_the_tag_without_secrets(
     assert "KREL_VERSION=v1.0.0" in env and "ghp_must_not_leak" not in env
     assert (tmp_path / "_output-v1.0.0" / BUILD_DONE).exists() and not (tagged_repo / "_output").exists()
     build_version(_backends(tmp_path), step)  # a rerun finds the build done
+
+
+@pytest.fixture
+def clone(tmp_path: Path) -> Path:
+    """A clone of a bare upstream with two commits on master (the build commit is the second)."""
+    from releng import git
+    from releng.profile import Author
+
+    work = git.init(tmp_path / "work")
+    for name in ("a", "b"):
+        (work / name).write_text(name)
+        git.commit_paths(work, [name], name, Author("t", "t@localhost"))
+    git.clone(str(work), tmp_path / "upstream.git", bare=True)
+    return git.clone(str(tmp_path / "upstream.git"), tmp_path / "clone")
+
+
+def _tag_step(repo: Path, version: str, branch: str, create: bool, release_commit: bool) -> Any:
+    from releng import git
+    from releng.steps import TagVersion
+
+    return TagVersion(str(repo), version, git.rev_parse(repo, "master"), branch, create, release_commit,
+                      f"Demo release {version}", f"Release commit for Demo {version}")
+
+
+def test_tagging_a_new_branch_is_idempotent_and_survives_a_kill(tmp_path: Path, clone: Path) -> None:
+    from releng import git
+    from releng.workspace import tag_version
+
+    build = git.rev_parse(clone, "master")
+    rc0 = _tag_step(clone, "v1.0.0-rc.0", "release-1.0", True, True)
+    alpha0 = _tag_step(clone, "v1.1.0-alpha.0", "master", False, False)
+    b = _backends(tmp_path)
+    tag_version(b, rc0)
+    tag_version(b, alpha0)
+    rc0_commit = git.tag_commit(clone, "v1.0.0-rc.0")
+    assert git.run(clone, "rev-parse", f"{rc0_commit}^").strip() == build
+    assert git.rev_parse(clone, "release-1.0") == rc0_commit
+    assert git.tag_commit(clone, "v1.1.0-alpha.0") == build
+    tag_version(b, rc0)  # a rerun changes nothing
+    tag_version(b, alpha0)
+    assert git.tag_commit(clone, "v1.0.0-rc.0") == rc0_commit
+    assert git.rev_parse(clone, "release-1.0") == rc0_commit
+
+    # killed after the empty release commit, before the tag: the rerun tags that commit, makes no second one
+    git.run(clone, "tag", "-d", "v1.0.0-rc.0")
+    git.checkout(clone, "release-1.0")
+    tag_version(b, rc0)
+    assert git.tag_commit(clone, "v1.0.0-rc.0") == rc0_commit
+
+
+def test_tagging_refuses_a_moved_branch_and_a_remote_tag_elsewhere(tmp_path: Path, clone: Path) -> None:
+    from releng import git
+    from releng.profile import Author
+    from releng.workspace import tag_version
+
+    b = _backends(tmp_path)
+    step = _tag_step(clone, "v1.0.1", "release-1.0", False, True)
+    git.checkout(clone, "release-1.0", create=True)
+    (clone / "c").write_text("c")
+    git.commit_paths(clone, ["c"], "c", Author("t", "t@localhost"))
+    with pytest.raises(ReleaseError, match=r"branch release-1\.0 is at .*, not at the build commit"):
+        tag_version(b, step)
+
+    upstream = tmp_path / "upstream.git"
+    git.run(upstream, "tag", "v1.0.2", git.rev_parse(upstream, "master^"))
+    with pytest.raises(git.TagConflictError, match=r"tag v1\.0\.2 already exists but points to commit"):
+        tag_version(b, _tag_step(clone, "v1.0.2", "master", False, False))
