@@ -20,6 +20,7 @@ from github.GithubException import GithubException
 from releng.announce.compose import link
 from releng.checksums import hash_stream
 from releng.errors import ReleaseError, UsageError
+from releng.github.base import DEFAULT_API_URL
 from releng.objectstore.base import ObjectStore
 from releng.profile import Profile, Targets
 from releng.templates import render
@@ -94,7 +95,7 @@ def update_github_release(
     assets: Sequence[Path] = (),
     notes: str = "",
     token: str = "",
-    api_url: str = "https://api.github.com",
+    api_url: str = DEFAULT_API_URL,
     store: ObjectStore | None = None,
     open_store: Callable[[str], ObjectStore] | None = None,
 ) -> GitHubReleaseResult:

@@ -11,16 +11,15 @@ from pathlib import Path
 
 from releng.errors import UsageError
 from releng.github import ratelimit
-from releng.github.base import GitHubError, Progress, PullRequest, PullRequests
+from releng.github.base import DEFAULT_API_URL, GitHubError, Progress, PullRequest, PullRequests
 from releng.github.cache import CachedPullRequests
 from releng.github.graphql import GraphQLPullRequests
 from releng.github.replay import RecordingPullRequests, ReplayPullRequests
 from releng.github.rest import RestPullRequests
 
-__all__ = ["GitHubError", "Progress", "PullRequest", "PullRequests", "open_pull_requests"]
+__all__ = ["DEFAULT_API_URL", "GitHubError", "Progress", "PullRequest", "PullRequests", "open_pull_requests"]
 
 _LIVE: dict[str, Callable[..., PullRequests]] = {"graphql": GraphQLPullRequests, "rest": RestPullRequests}
-DEFAULT_API_URL = "https://api.github.com"
 
 
 def open_pull_requests(

@@ -13,6 +13,8 @@ from releng.github import ratelimit
 
 T = TypeVar("T")
 
+DEFAULT_API_URL = "https://api.github.com"
+
 # (done, total): called after each pull request is known; the CLI renders it as a bar.
 Progress = Callable[[int, int], None]
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from releng.github import ratelimit
-from releng.github.base import GitHubError, LiveSource, Progress, PullRequest
+from releng.github.base import DEFAULT_API_URL, GitHubError, LiveSource, Progress, PullRequest
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class GraphQLPullRequests(LiveSource):
         org: str,
         repo: str,
         token: str,
-        api_url: str = "https://api.github.com",
+        api_url: str = DEFAULT_API_URL,
         policy: ratelimit.Policy | None = None,
         batch: int = BATCH,
         timeout: float = 30.0,

@@ -10,7 +10,7 @@ import github
 import requests
 
 from releng.github import ratelimit
-from releng.github.base import GitHubError, LiveSource, Progress, PullRequest, from_rest
+from releng.github.base import DEFAULT_API_URL, GitHubError, LiveSource, Progress, PullRequest, from_rest
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class RestPullRequests(LiveSource):
         org: str,
         repo: str,
         token: str,
-        api_url: str = "https://api.github.com",
+        api_url: str = DEFAULT_API_URL,
         policy: ratelimit.Policy | None = None,
         concurrency: int = CONCURRENCY,
     ) -> None:
