@@ -371,6 +371,8 @@ class RegistryClient:
                           headers={"Content-Length": "0"})
         if resp.status_code not in (201, 202):
             raise self._fail(resp, what, repo)
+        if resp.status_code == 202 and "location" not in resp.headers:
+            raise RegistryError(f"registry {self.host}, repository {repo}: {what} answered 202 without a Location")
         return resp
 
     def _finish_upload(self, repo: str, location: str, digest: str, size: int, body: bytes | Iterable[bytes]) -> None:
