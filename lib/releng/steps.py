@@ -192,7 +192,8 @@ class UploadArtifacts(Step):
 
     @property
     def title(self) -> str:
-        return f"Upload {self.prefix}"
+        parts = self.prefix.split("/", 2)
+        return f"Upload {parts[2] if parts[0] == 'stage' and len(parts) == 3 else self.prefix}"
 
     def describe(self) -> str:
         return f"{self.local_dir}/ -> {self.bucket}/{self.prefix}/ (never overwriting)"
