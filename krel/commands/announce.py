@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from releng.announce import compose, ghrelease, send
+from releng.announce import compose, ghrelease, send, sendgrid
 from releng.announce.mail import MailAccess, open_mailer
 from releng.objectstore import open_store
 
@@ -97,7 +97,7 @@ def send_cmd(
         smtp_user=os.environ.get("KREL_SMTP_USER", ""),
         smtp_password=os.environ.get("KREL_SMTP_PASSWORD", ""),
         sendgrid_api_key=os.environ.get("SENDGRID_API_KEY", ""),
-        sendgrid_host=os.environ.get("KREL_SENDGRID_HOST", "https://api.sendgrid.com"),
+        sendgrid_host=os.environ.get("KREL_SENDGRID_HOST", sendgrid.DEFAULT_HOST),
     )
     mailer = open_mailer(prof.mail, access)
     msg = outgoing.message

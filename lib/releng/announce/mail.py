@@ -31,7 +31,7 @@ class MailAccess:
     smtp_user: str = ""
     smtp_password: str = ""
     sendgrid_api_key: str = ""
-    sendgrid_host: str = "https://api.sendgrid.com"
+    sendgrid_host: str = sendgrid.DEFAULT_HOST
 
     def __repr__(self) -> str:
         # Never show secrets in tracebacks or logs.

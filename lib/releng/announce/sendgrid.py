@@ -12,13 +12,15 @@ from sendgrid.helpers.mail import From, Mail, To
 
 from releng.announce.message import MailError, Message
 
+DEFAULT_HOST = "https://api.sendgrid.com"
+
 
 @dataclass(frozen=True)
 class SendGridMailer:
     """Posts to {host}/v3/mail/send with the API key from SENDGRID_API_KEY (a value, never logged)."""
 
     api_key: str = field(repr=False)
-    host: str = "https://api.sendgrid.com"
+    host: str = DEFAULT_HOST
 
     def describe(self) -> str:
         return f"SendGrid API at {self.host}"
