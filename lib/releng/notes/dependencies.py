@@ -12,10 +12,11 @@ _REQUIRE_LINE = re.compile(r"^([^\s()]+)\s+(v[^\s]+)")
 
 @dataclass(frozen=True)
 class Change:
-    """One module line of the section, ready for the template."""
+    """One module line of the section: the version (or `a → b`) and, for GitHub modules, the page it links to."""
 
     module: str
-    text: str  # `[a → b](url)` or `a → b` or a version
+    version: str
+    url: str = ""  # tree or compare page on GitHub; "" for other hosts
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,13 @@ def _short(version: str) -> str:
     return match.group(1)[:7] if match else version
 
 
-def _github(module: str) -> bool:
-    return module.startswith("github.com/")
+def _on_github(module: str, path: str) -> str:
+    return f"https://{module}/{path}" if module.startswith("github.com/") else ""
+
+
+def _one(module: str, version: str) -> Change:
+    short = _short(version)
+    return Change(module, short, _on_github(module, f"tree/{short}"))
 
 
 def diff(before: str, after: str) -> Dependencies:
@@ -69,15 +75,10 @@ def diff(before: str, after: str) -> Dependencies:
     added, changed, removed = [], [], []
     for module in sorted(set(old) | set(new)):
         if module not in old:
-            version = _short(new[module])
-            text = f"[{version}](https://{module}/tree/{version})" if _github(module) else version
-            added.append(Change(module, text))
+            added.append(_one(module, new[module]))
         elif module not in new:
-            version = _short(old[module])
-            text = f"[{version}](https://{module}/tree/{version})" if _github(module) else version
-            removed.append(Change(module, text))
+            removed.append(_one(module, old[module]))
         elif old[module] != new[module]:
             a, b = _short(old[module]), _short(new[module])
-            text = f"[{a} → {b}](https://{module}/compare/{a}...{b})" if _github(module) else f"{a} → {b}"
-            changed.append(Change(module, text))
+            changed.append(Change(module, f"{a} → {b}", _on_github(module, f"compare/{a}...{b}")))
     return Dependencies(tuple(added), tuple(changed), tuple(removed))
