@@ -30,17 +30,55 @@ def is_checksum_file(name: str) -> bool:
     return base in SUMS_FILES.values() or base.endswith(_SKIP_SUFFIXES)
 
 
+# Chunks a hasher may have queued; with one chunk in its hands and one in the writer's, this bounds the buffers.
+QUEUE_DEPTH = 4
+
+
+class _Buffers:
+    """Reusable read buffers: reading into them avoids allocating (and page-faulting) a new 4 MiB bytes per chunk."""
+
+    def __init__(self, count: int, size: int) -> None:
+        self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        for _ in range(count):
+            self._free.put(bytearray(size))
+
+    def take(self) -> bytearray:
+        return self._free.get()
+
+    def give(self, buf: bytearray) -> None:
+        self._free.put(buf)
+
+
+class _Lease:
+    """The users of one filled buffer (each hasher, plus the writer); the last release returns it to the pool."""
+
+    def __init__(self, pool: _Buffers, buf: bytearray, users: int) -> None:
+        self._pool, self._buf, self._users = pool, buf, users
+        self._lock = threading.Lock()
+
+    def release(self) -> None:
+        with self._lock:
+            self._users -= 1
+            last = self._users == 0
+        if last:
+            self._pool.give(self._buf)
+
+
 class _Hasher(threading.Thread):
     """Feeds one hashlib object from its own queue, so each digest runs on its own core."""
 
     def __init__(self, name: str) -> None:
         super().__init__(name=f"hash-{name}", daemon=True)
         self.hash = hashlib.new(name)
-        self.chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+        self.chunks: queue.Queue[tuple[bytes | memoryview, _Lease | None] | None] = queue.Queue(maxsize=QUEUE_DEPTH)
 
     def run(self) -> None:
-        while (chunk := self.chunks.get()) is not None:
+        while (item := self.chunks.get()) is not None:
+            chunk, lease = item
             self.hash.update(chunk)
+            del chunk
+            if lease is not None:
+                lease.release()
 
 
 class MultiHasher:
@@ -53,11 +91,16 @@ class MultiHasher:
         self._closed = False
         self.size = 0
 
-    def update(self, chunk: bytes) -> None:
-        """Queue one chunk for every digest (bytes are immutable, so all threads share it)."""
+    @property
+    def count(self) -> int:
+        """How many digests (threads) share each chunk."""
+        return len(self._hashers)
+
+    def update(self, chunk: bytes | memoryview, lease: _Lease | None = None) -> None:
+        """Queue one chunk for every digest; a leased buffer is reused only after each of them released it."""
         self.size += len(chunk)
         for hasher in self._hashers:
-            hasher.chunks.put(chunk)
+            hasher.chunks.put((chunk, lease))
 
     def close(self) -> None:
         """Stop the threads after the queued chunks are hashed (also on error paths)."""
@@ -82,6 +125,8 @@ class HashingReader:
         self._raw = raw
         self.hasher = MultiHasher(algorithms)
         self._on_bytes = on_bytes
+        self._pool: _Buffers | None = None
+        self._held: _Lease | None = None
 
     def read(self, size: int = -1) -> bytes:
         chunk = self._raw.read(size)
@@ -90,6 +135,35 @@ class HashingReader:
             if self._on_bytes is not None:
                 self._on_bytes(len(chunk))
         return chunk
+
+    def read_view(self, size: int = CHUNK) -> memoryview:
+        """Zero-copy read for writers that consume each chunk before asking for the next: the view is valid until
+        the next call. Empty at the end."""
+        self._release_held()
+        if self._pool is None:
+            self._pool = _Buffers(QUEUE_DEPTH + 2, size)
+        buf = self._pool.take()
+        view = memoryview(buf)[:size]
+        readinto = getattr(self._raw, "readinto", None)
+        if readinto is not None:
+            n = readinto(view)
+        else:
+            data = self._raw.read(size)
+            n = len(data)
+            view[:n] = data
+        if not n:
+            self._pool.give(buf)
+            return memoryview(b"")
+        self._held = _Lease(self._pool, buf, self.hasher.count + 1)
+        self.hasher.update(view[:n], self._held)
+        if self._on_bytes is not None:
+            self._on_bytes(n)
+        return view[:n]
+
+    def _release_held(self) -> None:
+        if self._held is not None:
+            self._held.release()
+            self._held = None
 
     def readable(self) -> bool:
         return True
@@ -102,21 +176,20 @@ class HashingReader:
         return self.hasher.size
 
     def close(self) -> None:
+        self._release_held()
         self.hasher.close()
 
 
 def hash_stream(stream: BinaryIO, algorithms: Iterable[str] = ALGORITHMS,
                 on_bytes: Callable[[int], None] | None = None) -> dict[str, str]:
-    """Read a stream once, computing every digest concurrently; {algorithm: hex}."""
-    hasher = MultiHasher(algorithms)
+    """Read a stream once into reused buffers, computing every digest concurrently; {algorithm: hex}."""
+    reader = HashingReader(stream, algorithms, on_bytes)
     try:
-        while chunk := stream.read(CHUNK):
-            hasher.update(chunk)
-            if on_bytes is not None:
-                on_bytes(len(chunk))
+        while reader.read_view():
+            pass
     finally:
-        hasher.close()
-    return hasher.hexdigests()
+        reader.close()
+    return reader.hasher.hexdigests()
 
 
 def hash_file(path: Path | str, algorithms: Iterable[str] = ALGORITHMS) -> tuple[str, ...]:

@@ -145,10 +145,16 @@ class LocalStore:
                 except (FileNotFoundError, FileExistsError):
                     if attempt == 4:
                         raise
+            # A HashingReader hands out views of reused buffers: no new 4 MiB bytes per chunk on the staging path.
+            read_view = getattr(stream, "read_view", None)
             try:
                 with out:
-                    while chunk := stream.read(CHUNK):
-                        out.write(chunk)
+                    if read_view is not None:
+                        while view := read_view(CHUNK):
+                            out.write(view)
+                    else:
+                        while chunk := stream.read(CHUNK):
+                            out.write(chunk)
             except BaseException:
                 self._release_temp(tmp)
                 raise
