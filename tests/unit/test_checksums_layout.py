@@ -145,3 +145,27 @@ def test_sums_parser_parses_or_raises_ours(text: str) -> None:
         assert "\n" not in str(e)
     else:
         assert all(rel and digest for rel, digest in entries.items())
+
+
+class _NoReadinto:
+    """A stream with only read(): read_view must fall back to copying into its buffer."""
+
+    def __init__(self, data: bytes) -> None:
+        self._inner = io.BytesIO(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._inner.read(size)
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.binary(max_size=20000), size=st.integers(1, 7000), readinto=st.booleans())
+def test_read_view_reuses_buffers_and_hashes_every_byte(data: bytes, size: int, readinto: bool) -> None:
+    raw = io.BytesIO(data) if readinto else _NoReadinto(data)
+    reader = HashingReader(raw, on_bytes=None)  # type: ignore[arg-type]
+    out = bytearray()
+    while view := reader.read_view(size):
+        out += view  # consumed before the next call, as the contract says
+    reader.close()
+    assert bytes(out) == data
+    assert reader.hasher.hexdigests() == {"sha256": hashlib.sha256(data).hexdigest(),
+                                          "sha512": hashlib.sha512(data).hexdigest()}
