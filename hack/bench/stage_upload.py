@@ -79,6 +79,11 @@ def _best(fn: Callable[[int], Any], repeat: int) -> Timing:
     return min(runs)
 
 
+def _remove(work: Path, pattern: str) -> None:
+    for tree in work.glob(pattern):
+        shutil.rmtree(tree)
+
+
 def _coreutils(paths: list[Path]) -> None:
     names = [str(p) for p in paths]
     subprocess.run(["sha256sum", *names], check=True, stdout=subprocess.DEVNULL)
@@ -148,11 +153,12 @@ def main() -> None:
         rows.append(("(b) hash_files, 2 files at a time", two, f"{core[0] / two[0]:.2f}x faster than (a)"))
         t_hash = min(one[0], two[0])
 
-        # Every run writes a new tree and nothing is deleted until the end: on this VM's ext4 (mounted with
-        # `discard`) deleting gigabytes makes the next writes pay for the discards.
+        # Runs of one measure write new trees and delete them only after the measure: on this VM's ext4 (mounted
+        # with `discard`) deleting gigabytes makes the next writes pay for the discards.
         src = str(work / "artifacts")
         cp = _best(lambda i: subprocess.run(["cp", "-r", src, str(work / f"plain-copy-{i}")], check=True), n)
         rows.append(("    cp -r of the tree (copy alone)", cp, f"{cp[0] / t_hash:.2f}x of best (b)"))
+        _remove(work, "plain-copy-*")
         uploads = []
         for workers in (1, 2, 4):
 
@@ -161,6 +167,7 @@ def main() -> None:
                 upload_tree(work / "artifacts", bucket, "stage/bench", workers=w)
 
             up = _best(upload, n)
+            _remove(work, f"bucket-{workers}-*")
             uploads.append(up)
             rows.append((f"(c) upload_tree -> file://, {workers} workers", up, f"{up[0] / t_hash:.2f}x of best (b)"))
         best_up = min(uploads)
