@@ -199,3 +199,31 @@ def test_follow_up_command_names_a_profile_file_by_path(tmp_path: Path) -> None:
     path.write_text((BUILTIN_DIR / "local.toml").read_text())
     options = JobOptions("master", "alpha", None, load_profile(path, VARS), HOME)
     assert release_command(options, "v1.0.0-alpha.0.3+0123456789abcd").endswith(f"--profile={path}")
+
+
+@pytest.mark.parametrize(
+    ("nomock", "bucket", "push_to", "validate_at", "dry_run"),
+    [
+        (False, "gs://kubernetes-release-gcb", "gcr.io/k8s-staging-kubernetes/mock",
+         "gcr.io/k8s-staging-kubernetes/mock", True),
+        (True, "gs://kubernetes-release", "gcr.io/k8s-staging-kubernetes", "registry.k8s.io", False),
+    ],
+)
+def test_kubernetes_profile_targets(nomock: bool, bucket: str, push_to: str, validate_at: str, dry_run: bool) -> None:
+    profile = load_profile("kubernetes", VARS)
+    options = JobOptions("release-1.30", "official", "v1.30.1-rc.0.7+0123456789abcd", profile, HOME, nomock=nomock)
+    targets = profile.targets(nomock)
+    facts = StageFacts("v1.30.1-rc.0.7+0123456789abcd", False)
+    stage, release = plan_stage(options, targets, facts), plan_release(options, targets, facts)
+    assert [t.version for t in _of(stage, s.TagVersion)] == ["v1.30.1"]
+    assert {u.bucket for u in _of(stage, s.UploadArtifacts)} == {bucket}
+    assert {p.registry for p in _of(stage, s.PushImages)} == {push_to}
+    assert _of(stage, s.PushImages)[0].images[0] == "conformance"
+    assert _of(stage, s.BuildVersion)[0].command == "make cross-in-a-container"
+    assert [v.registry for v in _of(release, s.ValidateImages)] == [validate_at]
+    assert _of(release, s.PushGitObjects)[0].dry_run is dry_run
+    assert _of(release, s.PublishMarkers)[0].markers == (
+        "release/stable.txt", "release/stable-1.txt", "release/stable-1.30.txt")
+    assert _of(release, s.UpdateGitHubPage)[0].mode == ("publish" if nomock else "render")
+    needed = _of(stage, s.CheckPrerequisites)[0].credentials
+    assert needed == (("google-cloud", "GITHUB_TOKEN") if nomock else ("google-cloud",))
