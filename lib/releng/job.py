@@ -15,7 +15,8 @@ from typing import Any
 
 from releng import build, git, images, layout, publish, steps, version, workspace
 from releng.backends import Backends
-from releng.errors import ReleaseError, UsageError
+from releng.errors import ReleaseError
+from releng.gcb import read_ci_version
 from releng.journal import Journal
 from releng.plan import Plan, Step
 from releng.release import plan_release
@@ -73,20 +74,6 @@ class JobResult:
     resumed: bool = False
 
 
-def _ci_build_version(options: JobOptions, b: Backends) -> str:
-    """krel: without --build-version, stage takes the CI marker ci/latest[-X.Y].txt of the CI bucket."""
-    name = "latest.txt"
-    if version.is_release_branch(options.branch):
-        name = f"latest-{options.branch.removeprefix('release-')}.txt"
-    store = b.store(options.profile.ci_bucket)
-    key = f"ci/{name}"
-    if not store.exists(key):
-        raise UsageError(f"no --build-version given and no CI build marker at {store.url}/{key}")
-    found = store.get(key).decode().strip()
-    version.parse_build_version(found)
-    return found
-
-
 def _facts_path(job: Path) -> Path:
     return job / "facts.json"
 
@@ -105,7 +92,8 @@ def _load_facts(job: Path, build_version: str) -> StageFacts | None:
 
 def observe(job_name: str, options: JobOptions, b: Backends) -> tuple[StageFacts, Path]:
     """Read-only: the build version, whether the release branch is new, whether notes were staged."""
-    bv = options.build_version or _ci_build_version(options, b)
+    # krel: without --build-version, stage takes the CI marker ci/latest[-X.Y].txt of the CI bucket.
+    bv = options.build_version or read_ci_version(options.profile.ci_bucket, options.branch)
     job = job_dir(options, b.targets, bv, job_name)
     saved = _load_facts(job, bv)
     if saved is not None:
