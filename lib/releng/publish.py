@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import uuid
 from pathlib import Path
 
 from releng import checksums, layout, markers, provenance
@@ -196,7 +197,7 @@ def archive_log(b: Backends, step: ArchiveLog) -> None:
     log_file = Path(step.log_file)
     if log_file.exists():
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        key = f"{step.prefix}/{log_file.stem}-{stamp}-{time.time_ns() % 1_000_000:06d}.log"
+        key = f"{step.prefix}/{log_file.stem}-{stamp}-{uuid.uuid4().hex[:8]}.log"
         store.put_new(key, log_file.read_bytes(), content_type="text/plain")
     if step.extra_prefix:
         for info in store.list(step.extra_prefix + "/"):
