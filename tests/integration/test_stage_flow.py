@@ -6,6 +6,7 @@ import json
 import shutil
 
 from releng import git
+from releng.profile import BUILTIN_DIR
 from releng.registry import oci
 from releng.registry.client import RegistryClient
 from releng.registry.imagetar import build_image_tarball, push_image_tarball
@@ -143,3 +144,21 @@ def test_release_names_the_staged_versions_when_they_differ(flow_env: FlowEnv) -
     assert f"stage/{flow_env.build_version} holds v1.0.0-alpha.1, but this release computes v1.0.0-beta.0" \
         in result.stderr
     assert not (flow_env.bucket("mock") / "release").exists()
+
+
+def test_release_stops_before_any_push_when_images_are_not_promoted(flow_env: FlowEnv) -> None:
+    text = (BUILTIN_DIR / "local.toml").read_text()
+    old = 'validate_registry = "{local_registry}/staging"'
+    assert old in text
+    profile = flow_env.home / "promoted.toml"
+    profile.write_text(text.replace(old, 'validate_registry = "{local_registry}/prod"'))
+    args = ["--branch", "master", "--type", "alpha", "--nomock", "--profile", str(profile)]
+    staged = flow_env.krel("stage", *args)
+    assert staged.returncode == 0, staged.stderr[-1500:]
+    refs = flow_env.remote_refs()
+    result = flow_env.krel("release", *args, "--build-version", flow_env.build_version)
+    assert result.returncode == 1
+    assert "image 127.0.0.1:" in result.stderr and "/prod/demo-server:v1.0.0-alpha.1 not found; images must " \
+        "exist before git objects are pushed" in result.stderr
+    assert not (flow_env.bucket("release") / "release").exists()
+    assert flow_env.remote_refs() == refs
