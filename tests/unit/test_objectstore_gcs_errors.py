@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from google.api_core import exceptions as gexc
+from google.cloud.storage import exceptions as gcs_exc
 from releng.errors import ReleaseError
 from releng.objectstore import ObjectExistsError, PreconditionFailedError
 from releng.objectstore.gcs import GCSStore
@@ -117,6 +118,9 @@ def test_put_new_race_lost_to_412(client: FakeClient, store: GCSStore, winner: b
         (gexc.Forbidden("no"), r"gs://kubernetes-release/release/k: cannot write: permission denied \(403\)"),
         (gexc.ServiceUnavailable("down"), r"release/k: cannot write: 503 down"),
         (gexc.NotFound("gone"), r"release/k: cannot write: not found \(404\)"),
+        (gcs_exc.DataCorruption(None, "md5 mismatch"), r"release/k: cannot write: the transfer was corrupted"),
+        (gcs_exc.InvalidResponse(None, "bad"), r"release/k: cannot write: unexpected response"),
+        (OSError(5, "Input/output error"), r"release/k: cannot write: Input/output error"),
     ],
 )
 def test_vendor_errors_become_one_line(client: FakeClient, store: GCSStore, error: Exception, message: str) -> None:

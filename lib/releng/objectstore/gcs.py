@@ -16,6 +16,7 @@ import requests
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exc
 from google.cloud import storage
+from google.cloud.storage import exceptions as gcs_exc
 from google.cloud.storage.retry import DEFAULT_RETRY
 
 from releng.checksums import hash_stream
@@ -119,6 +120,14 @@ class GCSStore:
         except (requests.exceptions.RequestException, gexc.RetryError) as e:
             raise ReleaseError(f"{where}: cannot {action}: storage endpoint {self.endpoint or 'googleapis'} "
                                f"is unreachable ({type(e).__name__})") from e
+        except gcs_exc.DataCorruption as e:
+            raise ReleaseError(f"{where}: cannot {action}: the transfer was corrupted (checksum mismatch)") from e
+        except gcs_exc.InvalidResponse as e:
+            raise ReleaseError(f"{where}: cannot {action}: unexpected response from the storage endpoint "
+                               f"({type(e).__name__})") from e
+        except OSError as e:
+            # After requests' own errors (they are OSErrors too): reading the local source or target failed.
+            raise ReleaseError(f"{where}: cannot {action}: {e.strerror or e}") from e
         except auth_exc.GoogleAuthError as e:
             raise ReleaseError(f"{where}: cannot {action}: Google credentials were rejected ({type(e).__name__}); "
                                "refresh them with `gcloud auth application-default login`") from e
