@@ -94,6 +94,7 @@ class GCSStore:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _bucket_missing(self) -> bool:
+        # Only words an error that is already on its way up; if this probe fails too, the original error stands.
         try:
             return not bool(self._bucket.exists(retry=self._retry))
         except Exception:
