@@ -75,7 +75,9 @@ class RichReporter:
 
     def step(self, index: int, total: int, title: str) -> None:
         if not self.quiet:
-            err_console.rule(f"[bold][step {index}/{total}][/] {title}", align="left")
+            # Escaped: rich would read "[step N/M]" (and brackets in titles) as style tags.
+            escaped = title.replace("[", "\\[")
+            err_console.rule(f"[bold]\\[step {index}/{total}][/] {escaped}", align="left")
 
     def info(self, message: str) -> None:
         if not self.quiet:

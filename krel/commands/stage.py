@@ -25,15 +25,6 @@ SubmitOpt = Annotated[
 StreamOpt = Annotated[bool, typer.Option("--stream", help="With --submit: follow the job's log until it ends.")]
 
 
-class StepReporter(ui.RichReporter):
-    """krel's `[step N/M]` headers; the brackets are escaped so rich does not read them as a style tag."""
-
-    def step(self, index: int, total: int, title: str) -> None:
-        if not self.quiet:
-            escaped = title.replace("[", "\\[")
-            ui.err_console.rule(f"[bold]\\[step {index}/{total}][/] {escaped}", align="left")
-
-
 def _credentials() -> frozenset[str]:
     """Which credentials are present (names only; the values stay here at the edge)."""
     present = set()
@@ -88,7 +79,7 @@ def submit(name: str, options: JobOptions, stream: bool, yes: bool, json_out: bo
 
 def run_job(name: str, options: JobOptions, nomock: bool, plan_only: bool, json_out: bool) -> job.JobResult:
     """Shared by stage and release: plan or run, then render the outcome."""
-    reporter = StepReporter(name, quiet=json_out)
+    reporter = ui.RichReporter(name, quiet=json_out)
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         # One line per registry request drowns the step headers; --log-level debug brings them back.
         logging.getLogger("httpx").setLevel(logging.WARNING)

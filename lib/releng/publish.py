@@ -49,7 +49,9 @@ def upload_artifacts(b: Backends, step: UploadArtifacts) -> None:
             killed = True
             b.hooks.kill()
 
-    uploaded = upload_tree(local, store, step.prefix, progress=progress)
+    # With the test kill armed, one worker makes "killed mid-upload" deterministic: nothing runs on past the kill.
+    workers = 1 if b.hooks.kill_mid_upload else 4
+    uploaded = upload_tree(local, store, step.prefix, workers=workers, progress=progress)
     b.report.info(f"{len(uploaded)} files under {store.url}/{step.prefix}")
 
 

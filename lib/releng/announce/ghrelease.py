@@ -11,11 +11,9 @@ import mimetypes
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import github
 import requests
-from github import Auth, Github
-from github.GithubException import GithubException
 
 from releng.announce.compose import link
 from releng.checksums import hash_stream
@@ -25,6 +23,9 @@ from releng.objectstore.base import ObjectStore
 from releng.profile import Profile, Targets
 from releng.templates import render
 from releng.version import parse_tag
+
+if TYPE_CHECKING:
+    from github.GithubException import GithubException
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,11 @@ def _publish(result: GitHubReleaseResult, org: str, repo_name: str, token: str, 
         raise UsageError("github release: publishing needs GITHUB_TOKEN in the environment")
     slug = f"{org}/{repo_name}"
     where = f"github release {result.tag} in {slug}"
+    # PyGithub takes half a second to import; only publishing needs it.
+    import github
+    from github import Auth, Github
+    from github.GithubException import GithubException
+
     # No client-side throttle: a release is a handful of calls (PyGithub's default sleeps 1 s per write).
     gh = Github(
         base_url=api_url, auth=Auth.Token(token), retry=None, seconds_between_requests=0, seconds_between_writes=0

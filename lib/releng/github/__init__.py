@@ -15,11 +15,19 @@ from releng.github.base import DEFAULT_API_URL, GitHubError, Progress, PullReque
 from releng.github.cache import CachedPullRequests
 from releng.github.graphql import GraphQLPullRequests
 from releng.github.replay import RecordingPullRequests, ReplayPullRequests
-from releng.github.rest import RestPullRequests
 
 __all__ = ["DEFAULT_API_URL", "GitHubError", "Progress", "PullRequest", "PullRequests", "open_pull_requests"]
 
-_LIVE: dict[str, Callable[..., PullRequests]] = {"graphql": GraphQLPullRequests, "rest": RestPullRequests}
+
+
+def _rest(*args: object, **kwargs: object) -> PullRequests:
+    # PyGithub takes half a second to import; only the REST source needs it.
+    from releng.github.rest import RestPullRequests
+
+    return RestPullRequests(*args, **kwargs)  # type: ignore[arg-type]
+
+
+_LIVE: dict[str, Callable[..., PullRequests]] = {"graphql": GraphQLPullRequests, "rest": _rest}
 
 
 def open_pull_requests(
