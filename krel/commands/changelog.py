@@ -75,7 +75,7 @@ def changelog(
         maps_from=tuple(maps_from or ()),
         tars_dir=tars,
         images=tuple((n, tuple(a)) for n, a in document.images_from_dir(images)) if images else (),
-        download_url=targets.download_url,
+        download_url=targets.release_download_url(),
         dependencies=not no_dependencies,
         draft=draft,
         html_file=html_file,

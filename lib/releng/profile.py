@@ -31,6 +31,11 @@ class Targets:
     # "render" (print only), "publish" (GitHub API) or "bucket" (write the page into the bucket)
     github_release: str = field(metadata={"choices": ("render", "publish", "bucket")})
     fastly_service: str = ""
+    release_url: str = ""  # public URL of release/<tag>/ files without the tag; default <download_url>/release
+
+    def release_download_url(self) -> str:
+        """krel URLPrefixForBucket: https://dl.k8s.io for production, <bucket URL>/release otherwise."""
+        return self.release_url or f"{self.download_url.rstrip('/')}/release"
 
 
 @dataclass(frozen=True)

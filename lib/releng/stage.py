@@ -164,7 +164,7 @@ def plan_stage(options: JobOptions, targets: Targets, facts: StageFacts) -> Plan
                 html_file=str(job / "notes" / layout.NOTES_FILES[1]),
                 json_file=str(job / "notes" / layout.NOTES_FILES[0]),
                 tars_dir=str(layout.build_dir(job, prime) / "release-tars"),
-                download_url=targets.download_url,
+                download_url=targets.release_download_url(),
                 replay_dir=options.replay_dir,
                 org=profile.upstream.org,
                 repo_name=profile.upstream.repo,

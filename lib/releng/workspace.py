@@ -110,9 +110,10 @@ def tag_version(b: Backends, step: TagVersion) -> None:
         git.fetch(repo, "origin", (f"refs/tags/{step.version}:refs/tags/{step.version}",))
         b.report.info(f"tag {step.version} is already on the remote at the build commit; fetched it")
         return
-    if step.create_branch:
+    if step.create_branch and not git.ref_exists(repo, f"refs/heads/{step.branch}"):
         git.checkout(repo, step.branch, force_create=True, start=target)
     else:
+        # A branch this job created before a kill keeps its release commit; the check below refuses any other state.
         git.checkout(repo, step.branch)
     if step.release_commit:
         head = git.rev_parse(repo, "HEAD")

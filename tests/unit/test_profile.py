@@ -57,3 +57,10 @@ def test_bad_profiles_name_file_and_key(tmp_path: Path, edit: object, message: s
 def test_unknown_builtin_suggests() -> None:
     with pytest.raises(UsageError, match="did you mean 'local'"):
         load_profile("locl", VARS)
+
+
+def test_release_download_url_follows_krel_url_prefix() -> None:
+    k8s = load_profile("kubernetes", VARS)
+    assert k8s.nomock.release_download_url() == "https://dl.k8s.io"
+    assert k8s.mock.release_download_url() == "https://storage.googleapis.com/kubernetes-release-gcb/release"
+    assert load_profile("local", VARS).nomock.release_download_url() == "file:///tmp/kh/buckets/release/release"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -325,6 +326,7 @@ def test_tagging_a_new_branch_is_idempotent_and_survives_a_kill(tmp_path: Path, 
     # killed after the empty release commit, before the tag: the rerun tags that commit, makes no second one
     git.run(clone, "tag", "-d", "v1.0.0-rc.0")
     git.checkout(clone, "release-1.0")
+    time.sleep(1.1)  # a recreated release commit would now get a new timestamp, so a new sha
     tag_version(b, rc0)
     assert git.tag_commit(clone, "v1.0.0-rc.0") == rc0_commit
 

@@ -94,7 +94,7 @@ def test_stage_step_order_matches_krel() -> None:
              "ArchiveLog"]
     assert [k for i, k in enumerate(kinds) if i == 0 or kinds[i - 1] != k] == order
     notes = _of(plan, s.WriteNotes)[0]
-    assert notes.tag == "v1.30.0-rc.1" and notes.download_url == "file:///krel-home/buckets/mock"
+    assert notes.tag == "v1.30.0-rc.1" and notes.download_url == "file:///krel-home/buckets/mock/release"
 
 
 @pytest.mark.parametrize(

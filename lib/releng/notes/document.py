@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,11 +32,12 @@ KIND_TITLES = {
     "bug": "Bug or Regression",
     "other": "Other (Cleanup or Flake)",
 }
+# krel's tables, for any product name P: P.tar.gz then P-src.tar.gz, and P-client-*, P-server-*, P-node-*.
 DOWNLOAD_GROUPS = (
-    ("Source Code", ("kubernetes.tar.gz", "kubernetes-src.tar.gz")),
-    ("Client Binaries", ("kubernetes-client-",)),
-    ("Server Binaries", ("kubernetes-server-",)),
-    ("Node Binaries", ("kubernetes-node-",)),
+    ("Source Code", re.compile(r"^[^-]+(-src)?\.tar\.gz$")),
+    ("Client Binaries", re.compile(r"^[^-]+-client-")),
+    ("Server Binaries", re.compile(r"^[^-]+-server-")),
+    ("Node Binaries", re.compile(r"^[^-]+-node-")),
 )
 IMAGE_REGISTRY = "registry.k8s.io"
 IMAGE_CONSOLE = "https://console.cloud.google.com/artifacts/docker/k8s-artifacts-prod/southamerica-east1/images"
@@ -146,10 +148,10 @@ def downloads(tars_dir: Path, download_url: str, tag: str) -> tuple[FileGroup, .
         raise UsageError(f"tarball directory {tars_dir} does not exist")
     names = sorted(p.name for p in tars_dir.iterdir() if p.is_file() and p.name.endswith(".tar.gz"))
     groups = []
-    for title, patterns in DOWNLOAD_GROUPS:
-        picked = [n for n in names if any(n == p or (p.endswith("-") and n.startswith(p)) for p in patterns)]
+    for title, pattern in DOWNLOAD_GROUPS:
+        picked = [n for n in names if pattern.match(n)]
         if title == "Source Code":
-            picked = [p for p in patterns if p in picked]  # krel lists kubernetes.tar.gz first
+            picked.sort(key=lambda n: n.endswith("-src.tar.gz"))  # krel lists kubernetes.tar.gz first
         files = tuple(
             File(n, f"{download_url.rstrip('/')}/{tag}/{n}", hash_file(tars_dir / n, ("sha512",))[0]) for n in picked
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 
 from markdown_it import MarkdownIt
@@ -46,7 +47,16 @@ def notes_json(notes: Iterable[ReleaseNote]) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-_MD = MarkdownIt("commonmark", {"html": False}).enable("table")
+# markdown-it refuses file: links by default; local profiles publish file:// download URLs. Script schemes stay out.
+_UNSAFE_LINK = re.compile(r"^\s*(javascript|vbscript|data):", re.IGNORECASE)
+
+
+class _Markdown(MarkdownIt):  # type: ignore[misc]
+    def validateLink(self, url: str) -> bool:  # markdown-it's hook name
+        return not _UNSAFE_LINK.match(url)
+
+
+_MD = _Markdown("commonmark", {"html": False}).enable("table")
 
 
 def html(markdown_text: str, title: str) -> str:
