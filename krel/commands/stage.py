@@ -52,7 +52,7 @@ def backends_for(profile: Profile, nomock: bool, reporter: ui.RichReporter) -> B
         credentials=_credentials(),
         github_token=os.environ.get("GITHUB_TOKEN", ""),
         github_api_url=os.environ.get("KREL_GITHUB_API_URL", "https://api.github.com"),
-        registry_user=os.environ.get("KREL_REGISTRY_USER", ""),
+        registry_user=os.environ.get("KREL_REGISTRY_USERNAME", ""),
         registry_password=os.environ.get("KREL_REGISTRY_PASSWORD", ""),
         report=reporter,
         hooks=_hooks(),
