@@ -15,7 +15,7 @@ from typing import Any
 
 from releng import build, git, images, layout, publish, steps, version, workspace
 from releng.backends import Backends
-from releng.errors import ReleaseError
+from releng.errors import ReleaseError, UsageError
 from releng.gcb import read_ci_version
 from releng.journal import Journal
 from releng.plan import Plan, Step
@@ -90,6 +90,21 @@ def _load_facts(job: Path, build_version: str) -> StageFacts | None:
     return facts if facts.build_version == build_version else None
 
 
+def _refuse_other_staging(b: Backends, bv: str, versions: list[str]) -> None:
+    """stage/<bv>/ holds one staging (krel's layout): never mix in the versions of another branch or type."""
+    prefix = layout.stage_prefix(bv) + "/"
+    try:
+        staged = {info.key[len(prefix):].split("/", 1)[0] for info in b.store(b.targets.bucket).list(prefix)}
+    except ReleaseError:
+        return  # an unreadable bucket is reported by the prerequisites step, with what is missing
+    other = sorted(v for v in staged if v.startswith("v") and v not in versions)
+    if other:
+        raise UsageError(
+            f"{b.targets.bucket}/{prefix} already holds {', '.join(other)}, staged with other flags; "
+            f"this run computes {', '.join(versions)}: use a newer build version"
+        )
+
+
 def observe(job_name: str, options: JobOptions, b: Backends) -> tuple[StageFacts, Path]:
     """Read-only: the build version, whether the release branch is new, whether notes were staged."""
     # krel: without --build-version, stage takes the CI marker ci/latest[-X.Y].txt of the CI bucket.
@@ -97,15 +112,22 @@ def observe(job_name: str, options: JobOptions, b: Backends) -> tuple[StageFacts
     job = job_dir(options, b.targets, bv, job_name)
     saved = _load_facts(job, bv)
     if saved is not None:
+        if (saved.branch, saved.release_type) != (options.branch, options.release_type):
+            raise UsageError(
+                f"build version {bv} was already {job_name}d here for --branch {saved.branch} --type "
+                f"{saved.release_type}; stage/{bv}/ holds one staging, so use a newer build or the same flags"
+            )
         return saved, job
     upstream = options.profile.upstream.url
     branch_is_new = version.is_release_branch(options.branch) and not git.remote_branch_exists(
         upstream, options.branch
     )
+    if job_name == "stage":
+        _refuse_other_staging(b, bv, version.release_versions(options.release_type, bv, options.branch, branch_is_new))
     notes = False
     if job_name == "release":
         notes = b.store(b.targets.bucket).exists(f"{layout.stage_prefix(bv)}/notes/{layout.NOTES_FILES[0]}")
-    return StageFacts(bv, branch_is_new, notes), job
+    return StageFacts(bv, branch_is_new, notes, options.branch, options.release_type), job
 
 
 class _LogReporter:

@@ -50,6 +50,8 @@ class StageFacts:
     build_version: str
     branch_is_new: bool
     notes_staged: bool = False  # release: stage/<bv>/notes/ exists in the bucket
+    branch: str = ""  # what the facts were observed for; a build version is staged for one branch and type
+    release_type: str = ""
 
 
 def validate_options(options: JobOptions, require_build_version: bool = False) -> None:
