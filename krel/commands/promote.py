@@ -17,7 +17,8 @@ from krel.options import JsonOpt
 
 promote_app = typer.Typer(
     name="promote",
-    help="Promote container images from staging to production registries, by manifest.",
+    help="Promote container images from staging to production registries, by manifest.\n\n"
+    "Example: krel promote images --thin-manifest-dir registry.k8s.io --confirm",
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
