@@ -6,18 +6,14 @@ import logging
 import os
 import re
 
-SECRET_ENV = ("GITHUB_TOKEN", "SENDGRID_API_KEY", "KREL_SMTP_PASSWORD", "DOCKERHUB_TOKEN", "KREL_REGISTRY_PASSWORD")
+from releng import secrets
+
 _CRED_URL = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@")
-
-
-def secret_values() -> list[str]:
-    return [v for k in SECRET_ENV if len(v := os.environ.get(k, "")) >= 4]
 
 
 def mask(text: str) -> str:
     """Hide secret values and credentials embedded in URLs."""
-    for value in secret_values():
-        text = text.replace(value, "***")
+    text = secrets.mask(text, secrets.secret_values(os.environ))
     return _CRED_URL.sub(r"\g<scheme>***@", text)
 
 

@@ -12,14 +12,12 @@ from releng import checksums, git, sbom
 from releng.backends import Backends
 from releng.errors import ReleaseError
 from releng.registry.imagetar import tarball_info
+from releng.secrets import SECRET_ENV
 from releng.steps import AssembleStage, BuildVersion, VerifyArtifacts
 
 log = logging.getLogger(__name__)
 
 BUILD_DONE = ".krel-build-complete"
-# The build's output goes to the job log, which is archived in the bucket: it gets no secrets to print.
-SECRET_ENV = frozenset({"GITHUB_TOKEN", "SENDGRID_API_KEY", "KREL_SMTP_PASSWORD", "KREL_REGISTRY_PASSWORD",
-                        "DOCKERHUB_TOKEN"})
 ASSEMBLED = ".krel-assembled"
 
 
@@ -33,6 +31,7 @@ def build_version(b: Backends, step: BuildVersion) -> None:
     git.run(repo, "checkout", "--quiet", "--detach", f"refs/tags/{step.version}")
     out = repo / step.output_dir
     shutil.rmtree(out, ignore_errors=True)
+    # The build's output goes to the job log, which is archived in the bucket: it gets no secrets to print.
     env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
     env.update(KREL_VERSION=step.version, KREL_BUILD_VERSION=step.build_version)
     try:

@@ -17,9 +17,6 @@ CANCELLED = "CANCELLED"
 TIMEOUT = "TIMEOUT"
 TERMINAL = frozenset({SUCCESS, FAILURE, CANCELLED, TIMEOUT, "INTERNAL_ERROR", "EXPIRED"})
 
-# Environment variables whose values never reach a job record or log, whatever the profile says.
-SECRET_ENV = ("GITHUB_TOKEN", "SENDGRID_API_KEY", "KREL_SMTP_PASSWORD", "DOCKERHUB_TOKEN", "KREL_REGISTRY_PASSWORD")
-
 
 @dataclass(frozen=True)
 class StepSpec:

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from releng import secrets
 from releng.gcb import jobfile
 from releng.gcb.base import (
     FAILURE,
     QUEUED,
-    SECRET_ENV,
     SUCCESS,
     TERMINAL,
     TIMEOUT,
@@ -65,9 +65,13 @@ def run(job_dir: Path) -> None:
         return  # cancelled before it started
     subs = {**record["substitutions"], "PROJECT_ID": record.get("project", ""), "BUILD_ID": record["id"]}
     steps = [StepSpec.from_dict(s) for s in record["steps"]]
-    secret_names = {*SECRET_ENV, *(env for _, env in record.get("secrets", []))}
+    secret_names = {*secrets.SECRET_ENV, *(env for _, env in record.get("secrets", []))}
     secret_names.update(name for step in steps for name in step.secret_env)
-    masker = _Masker([os.environ[n] for n in secret_names if len(os.environ.get(n, "")) >= 4])
+    secret_values = secrets.secret_values(os.environ, secret_names)
+
+    def masker(text: str) -> str:
+        return secrets.mask(text, secret_values)
+
     # Cloud Build counts the timeout from the build's start; so do we.
     started = jobfile.parse_stamp(record["start_time"])
     assert started is not None
@@ -126,17 +130,7 @@ def run(job_dir: Path) -> None:
     _finish(job_dir, SUCCESS, "")
 
 
-class _Masker:
-    def __init__(self, secrets: list[str]) -> None:
-        self.secrets = sorted(set(secrets), key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for value in self.secrets:
-            text = text.replace(value, "***")
-        return text
-
-
-def _copy_log(stream: IO[bytes], job_dir: Path, label: str, masker: _Masker) -> None:
+def _copy_log(stream: IO[bytes], job_dir: Path, label: str, masker: Callable[[str], str]) -> None:
     with (job_dir / jobfile.LOG).open("a", encoding="utf-8") as log:
         for raw in iter(stream.readline, b""):
             log.write(masker(f"{label}: {raw.decode('utf-8', 'replace').rstrip()}\n"))
