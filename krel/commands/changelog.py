@@ -76,6 +76,7 @@ def changelog(
         tars_dir=tars,
         images=tuple((n, tuple(a)) for n, a in document.images_from_dir(images)) if images else (),
         download_url=targets.release_download_url(),
+        image_registry=prof.nomock.validate_registry,
         dependencies=not no_dependencies,
         draft=draft,
         html_file=html_file,

@@ -170,6 +170,8 @@ def plan_stage(options: JobOptions, targets: Targets, facts: StageFacts) -> Plan
                 replay_dir=options.replay_dir,
                 org=profile.upstream.org,
                 repo_name=profile.upstream.repo,
+                # notes describe the release as published, in mock too: images are pulled from production
+                image_registry=profile.nomock.validate_registry,
             )
         )
     for v in versions:

@@ -119,6 +119,7 @@ class WriteNotes(Step):
     replay_dir: str
     org: str
     repo_name: str
+    image_registry: str  # production registry named in the Container Images table (the profile's nomock one)
 
     @property
     def title(self) -> str:

@@ -25,6 +25,7 @@ def step(repo: Path, out: Path, tag: str, branch: str, replay: Path) -> steps.Wr
         repo=str(repo), tag=tag, branch=branch, html_file=str(out / "release-notes.html"),
         json_file=str(out / "release-notes.json"), tars_dir=str(out / "missing-tars"),
         download_url="https://dl.k8s.io", replay_dir=str(replay), org="kubernetes", repo_name="kubernetes",
+        image_registry="registry.k8s.io",
     )
 
 

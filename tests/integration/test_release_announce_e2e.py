@@ -63,6 +63,9 @@ def test_release_then_announce_send_verifies_checksums_and_mails_the_lists(flow_
     assert table is not None, "no download table in the mail"
     assert (released / "demo.tar.gz.sha512").read_text().split()[0] in table.group(0)
     assert f"{flow_env.bucket('release').as_uri()}/release/{RC0}/demo.tar.gz" in table.group(0)
+    # the Container Images table names the profile's production registry, with no registry.k8s.io console links
+    assert f"<td>{flow_env.registry}/staging/demo-server:{RC0}</td>" in body
+    assert "console.cloud.google.com" not in body and "registry.k8s.io" not in body
 
     # a released .sha512 that no longer matches the announcement stops the send, naming the file
     sha_file = released / "demo.tar.gz.sha512"

@@ -108,3 +108,25 @@ def test_html_page_wraps_rendered_markdown() -> None:
     assert page.startswith("<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>v1.28.1</title>")
     assert "<h2>Dependencies</h2>" in page and "<table>" in page and "<td>a</td>" in page
     assert page.endswith("</body>\n</html>\n")
+
+
+@pytest.mark.parametrize(
+    ("registry", "row"),
+    [
+        (
+            "registry.k8s.io",
+            f"[registry.k8s.io/kube-proxy:{TAG}]({document.IMAGE_CONSOLE}/kube-proxy) | "
+            f"[amd64]({document.IMAGE_CONSOLE}/kube-proxy-amd64), [arm64]({document.IMAGE_CONSOLE}/kube-proxy-arm64)",
+        ),
+        ("127.0.0.1:5000/staging", f"127.0.0.1:5000/staging/kube-proxy:{TAG} | amd64, arm64"),
+        ("ghcr.io/demo/", f"ghcr.io/demo/kube-proxy:{TAG} | amd64, arm64"),
+    ],
+)
+def test_container_images_link_the_console_only_for_registry_k8s_io(registry: str, row: str) -> None:
+    doc = document.build([], (), document.images([("kube-proxy", ["amd64", "arm64"])], TAG, registry))
+    text = render.downloads_markdown(doc)
+    assert "### Container Images" in text and "name | architectures\n---- | -------------\n" in text
+    assert text.rstrip("\n").splitlines()[-1] == row
+    assert ("console.cloud.google.com" in text) == (registry == "registry.k8s.io")
+    html = render.html(text, TAG)
+    assert f"<td>{registry.rstrip('/')}/kube-proxy:{TAG}</td>" in html or registry == "registry.k8s.io"

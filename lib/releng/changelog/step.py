@@ -55,6 +55,7 @@ def write_notes(b: Backends, step: WriteNotes) -> None:
             tars_dir=tars if tars.is_dir() else None,
             images=tuple((name, tuple(arches)) for name, arches in images),
             download_url=step.download_url,
+            image_registry=step.image_registry,
             html_file=Path(step.html_file),
             json_file=Path(step.json_file),
             push="none",

@@ -161,12 +161,17 @@ def downloads(tars_dir: Path, download_url: str, tag: str) -> tuple[FileGroup, .
 
 
 def images(names: list[tuple[str, list[str]]], tag: str, registry: str = IMAGE_REGISTRY) -> tuple[Image, ...]:
-    """The Container Images table: manifest list per image name with one link per architecture."""
+    """The Container Images table: manifest list per image name with one entry per architecture.
+
+    Only registry.k8s.io has a public console to link to; other registries get the plain refs (url "").
+    """
+    registry = registry.rstrip("/")
+    console = IMAGE_CONSOLE if registry == IMAGE_REGISTRY else ""
     return tuple(
         Image(
             ref=f"{registry}/{name}:{tag}",
-            url=f"{IMAGE_CONSOLE}/{name}",
-            arches=tuple(Arch(a, f"{IMAGE_CONSOLE}/{name}-{a}") for a in arches),
+            url=f"{console}/{name}" if console else "",
+            arches=tuple(Arch(a, f"{console}/{name}-{a}" if console else "") for a in arches),
         )
         for name, arches in sorted(names)
     )
