@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from releng.announce.message import MailError, Message
+from releng.files import write_atomic
 
 
 @dataclass(frozen=True)
@@ -28,11 +27,8 @@ class OutboxMailer:
         slug = re.sub(r"[^A-Za-z0-9.+-]+", "-", message.subject).strip("-")[:80] or "message"
         name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{time.time_ns() % 1_000_000_000:09d}-{slug}.eml"
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".eml")
-            with os.fdopen(fd, "wb") as f:
-                f.write(message.to_email().as_bytes())
-            os.replace(tmp, folder / name)
+            # Exclusive: a name already taken is an error, never a message silently replaced.
+            write_atomic(folder / name, message.to_email().as_bytes(), exclusive=True)
         except OSError as exc:
             raise MailError(f"mail: cannot write to outbox {folder}: {exc.strerror}") from None
         return f"wrote {folder / name} for {len(message.recipients)} recipient(s)"

@@ -21,14 +21,13 @@ Everything is computed before the work tree is touched, so a failure leaves no c
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from releng import git, templates
 from releng.changelog import revisions, toc
 from releng.errors import ReleaseError, UsageError
+from releng.files import write_atomic
 from releng.github.base import Progress, PullRequests
 from releng.notes import dependencies, document, gather, render
 from releng.profile import Author
@@ -92,14 +91,6 @@ def _validate(options: ChangelogOptions) -> tuple[str, str]:
     return f"{version.major}.{version.minor}", options.branch or revisions.release_branch(options.tag)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def _dependencies_md(repo: Path, start: str, end: str) -> str:
     before = git.show_file(repo, start, "go.mod") or ""
     after = git.show_file(repo, end, "go.mod") or ""
@@ -160,9 +151,9 @@ def write_changelog(options: ChangelogOptions, progress: Progress | None = None)
     # Everything is known: from here on commits are made and files written.
     commits = _commit(options, branch, path, readme, merged, readme_text)
     if options.html_file:
-        _atomic_write(options.html_file, html)
+        write_atomic(options.html_file, html)
     if options.json_file:
-        _atomic_write(options.json_file, notes_json)
+        write_atomic(options.json_file, notes_json)
     pushed = ""
     if options.push != "none":
         refs = [master] + ([branch] if branch != master else [])
@@ -192,8 +183,8 @@ def _commit(options: ChangelogOptions, branch: str, path: str, readme: str, merg
     commits: list[str] = []
     try:
         git.checkout(repo, master)
-        _atomic_write(repo / path, merged)
-        _atomic_write(repo / readme, readme_text)
+        write_atomic(repo / path, merged)
+        write_atomic(repo / readme, readme_text)
         sha = git.commit_paths(repo, [path, readme], MASTER_MESSAGE.format(tag=tag), options.author)
         if sha:
             commits.append(sha)

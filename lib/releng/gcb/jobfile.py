@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from releng.errors import ReleaseError
+from releng.files import write_atomic
 
 RECORD = "job.json"
 LOG = "log.txt"
@@ -52,9 +52,7 @@ def read(job_dir: Path) -> dict[str, Any]:
 
 def write(job_dir: Path, record: dict[str, Any]) -> None:
     """Replace the record atomically, so a reader never sees half a file."""
-    tmp = job_dir / f".{RECORD}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, job_dir / RECORD)
+    write_atomic(job_dir / RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
 @contextmanager

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from releng.files import write_atomic
 from releng.github.base import GitHubError, Progress, PullRequest, PullRequests, from_rest
 
 # A merged PR rarely changes; bodies edited after merge are what maps are for. A week keeps
@@ -54,12 +53,8 @@ class CachedPullRequests:
             return None
 
     def _store(self, pr: PullRequest) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
         record = {"fetched_at": self.clock(), "pull_request": pr.to_rest()}
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{pr.number}.")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(record, handle)
-        os.replace(tmp, self._path(pr.number))
+        write_atomic(self._path(pr.number), json.dumps(record))
 
     def get(self, numbers: Sequence[int], progress: Progress | None = None) -> dict[int, PullRequest]:
         """Fresh cache entries first; the rest from the inner source, then stored."""
