@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from releng.profile import Profile, load_profile
+from releng import github
+from releng.profile import Profile, Upstream, load_profile
 
 ProfileOpt = Annotated[
     str, typer.Option("--profile", help="Release profile: a built-in name (kubernetes, local) or a TOML path.")
@@ -15,6 +16,25 @@ ProfileOpt = Annotated[
 NomockOpt = Annotated[bool, typer.Option("--nomock", help="Target production (default: mock targets).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Answer yes to confirmations (needed without a TTY).")]
+
+# The pull-request source options of every command that reads GitHub (release-notes, changelog).
+ReplayOpt = Annotated[
+    Path | None, typer.Option("--replay", help="Serve GitHub data from a krel recording (GetPullRequest-<seq>.json).")
+]
+RecordOpt = Annotated[Path | None, typer.Option("--record", help="Record every GitHub answer into DIR (krel format).")]
+MapsOpt = Annotated[
+    list[Path] | None, typer.Option("--maps-from", help="Directory of note map YAML files (repeatable).")
+]
+OrgOpt = Annotated[str | None, typer.Option("--org", help="GitHub organisation (default: the profile's upstream).")]
+RepoNameOpt = Annotated[str | None, typer.Option("--repo-name", help="GitHub repository (default: the profile's).")]
+SourceOpt = Annotated[str, typer.Option("--source", help="Live GitHub source: graphql (batched) or rest (PyGithub).")]
+CacheOpt = Annotated[
+    Path | None, typer.Option("--cache-dir", help="PR cache directory (default: $KREL_HOME/cache/github).")
+]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Always ask GitHub, never the on-disk cache.")]
+ApiUrlOpt = Annotated[
+    str | None, typer.Option("--github-api-url", help="GitHub API base URL (default $KREL_GITHUB_API_URL or GitHub).")
+]
 
 DEFAULT_PROFILE = os.environ.get("KREL_PROFILE", "local")
 
@@ -34,3 +54,37 @@ def profile_variables() -> dict[str, str]:
 def open_profile(name: str) -> Profile:
     """Load the profile named on the command line with this machine's placeholders."""
     return load_profile(name, profile_variables())
+
+
+def github_token() -> str:
+    """GITHUB_TOKEN: read here, at the edge, and handed to the library as a value."""
+    return os.environ.get("GITHUB_TOKEN", "")
+
+
+def github_api_url(flag: str | None = None) -> str:
+    """--github-api-url, else $KREL_GITHUB_API_URL, else GitHub's own API."""
+    return flag or os.environ.get("KREL_GITHUB_API_URL") or github.DEFAULT_API_URL
+
+
+def open_source(
+    upstream: Upstream,
+    org: str | None,
+    repo_name: str | None,
+    replay: Path | None,
+    record: Path | None,
+    source: str,
+    cache_dir: Path | None,
+    no_cache: bool,
+    api_url: str | None,
+) -> github.PullRequests:
+    """The PR source the flags ask for, on the profile's upstream unless --org/--repo-name name another."""
+    return github.open_pull_requests(
+        org or upstream.org,
+        repo_name or upstream.repo,
+        token=github_token(),
+        replay_dir=replay,
+        record_dir=record,
+        cache_dir=None if no_cache else (cache_dir or krel_home() / "cache" / "github"),
+        api_url=github_api_url(api_url),
+        source=source,
+    )

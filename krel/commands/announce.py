@@ -12,8 +12,16 @@ from releng.announce.mail import MailAccess, open_mailer
 from releng.objectstore import open_store
 
 from krel import ui
-from krel.commands.release_notes import github_api_url, github_token
-from krel.options import DEFAULT_PROFILE, JsonOpt, NomockOpt, ProfileOpt, YesOpt, open_profile
+from krel.options import (
+    DEFAULT_PROFILE,
+    JsonOpt,
+    NomockOpt,
+    ProfileOpt,
+    YesOpt,
+    github_api_url,
+    github_token,
+    open_profile,
+)
 
 announce_app = typer.Typer(
     name="announce",

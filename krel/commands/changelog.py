@@ -11,19 +11,23 @@ from releng.changelog import ChangelogOptions, write_changelog
 from releng.notes import document
 
 from krel import ui
-from krel.commands.release_notes import (
+from krel.options import (
+    DEFAULT_PROFILE,
     ApiUrlOpt,
     CacheOpt,
+    JsonOpt,
     MapsOpt,
     NoCacheOpt,
+    NomockOpt,
     OrgOpt,
+    ProfileOpt,
     RecordOpt,
     ReplayOpt,
     RepoNameOpt,
     SourceOpt,
+    open_profile,
     open_source,
 )
-from krel.options import DEFAULT_PROFILE, JsonOpt, NomockOpt, ProfileOpt, open_profile
 
 
 def changelog(

@@ -2,72 +2,30 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from releng import github
 from releng.errors import UsageError
 from releng.notes import document, gather, maps, render
-from releng.profile import Upstream
 
 from krel import ui
 from krel.options import DEFAULT_PROFILE as _DEFAULT_PROFILE
-from krel.options import JsonOpt, ProfileOpt, krel_home, open_profile
-
-ReplayOpt = Annotated[
-    Path | None, typer.Option("--replay", help="Serve GitHub data from a krel recording (GetPullRequest-<seq>.json).")
-]
-RecordOpt = Annotated[Path | None, typer.Option("--record", help="Record every GitHub answer into DIR (krel format).")]
-MapsOpt = Annotated[
-    list[Path] | None, typer.Option("--maps-from", help="Directory of note map YAML files (repeatable).")
-]
-OrgOpt = Annotated[str | None, typer.Option("--org", help="GitHub organisation (default: the profile's upstream).")]
-RepoNameOpt = Annotated[str | None, typer.Option("--repo-name", help="GitHub repository (default: the profile's).")]
-SourceOpt = Annotated[str, typer.Option("--source", help="Live GitHub source: graphql (batched) or rest (PyGithub).")]
-CacheOpt = Annotated[
-    Path | None, typer.Option("--cache-dir", help="PR cache directory (default: $KREL_HOME/cache/github).")
-]
-NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Always ask GitHub, never the on-disk cache.")]
-ApiUrlOpt = Annotated[
-    str | None, typer.Option("--github-api-url", help="GitHub API base URL (default $KREL_GITHUB_API_URL or GitHub).")
-]
-
-
-def github_token() -> str:
-    """GITHUB_TOKEN: read here, at the edge, and handed to the library as a value."""
-    return os.environ.get("GITHUB_TOKEN", "")
-
-
-def github_api_url(flag: str | None = None) -> str:
-    """--github-api-url, else $KREL_GITHUB_API_URL, else GitHub's own API."""
-    return flag or os.environ.get("KREL_GITHUB_API_URL") or github.DEFAULT_API_URL
-
-
-def open_source(
-    upstream: Upstream,
-    org: str | None,
-    repo_name: str | None,
-    replay: Path | None,
-    record: Path | None,
-    source: str,
-    cache_dir: Path | None,
-    no_cache: bool,
-    api_url: str | None,
-) -> github.PullRequests:
-    """The PR source the flags ask for, on the profile's upstream unless --org/--repo-name name another."""
-    return github.open_pull_requests(
-        org or upstream.org,
-        repo_name or upstream.repo,
-        token=github_token(),
-        replay_dir=replay,
-        record_dir=record,
-        cache_dir=None if no_cache else (cache_dir or krel_home() / "cache" / "github"),
-        api_url=github_api_url(api_url),
-        source=source,
-    )
-
+from krel.options import (
+    ApiUrlOpt,
+    CacheOpt,
+    JsonOpt,
+    MapsOpt,
+    NoCacheOpt,
+    OrgOpt,
+    ProfileOpt,
+    RecordOpt,
+    ReplayOpt,
+    RepoNameOpt,
+    SourceOpt,
+    open_profile,
+    open_source,
+)
 
 notes_app = typer.Typer(no_args_is_help=False, add_completion=False)
 
