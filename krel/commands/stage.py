@@ -14,7 +14,7 @@ from releng.profile import Profile
 from releng.stage import JobOptions
 
 from krel import ui
-from krel.options import JsonOpt, NomockOpt, ProfileOpt, YesOpt, krel_home, open_profile
+from krel.options import JsonOpt, NomockOpt, ProfileOpt, YesOpt, github_api_url, github_token, krel_home, open_profile
 
 BranchOpt = Annotated[str, typer.Option("--branch", help="master, main or release-X.Y.")]
 TypeOpt = Annotated[str, typer.Option("--type", help="alpha, beta, rc or official.")]
@@ -50,8 +50,8 @@ def backends_for(profile: Profile, nomock: bool, reporter: ui.RichReporter) -> B
         targets=profile.targets(nomock),
         author=profile.git_author,
         credentials=_credentials(),
-        github_token=os.environ.get("GITHUB_TOKEN", ""),
-        github_api_url=os.environ.get("KREL_GITHUB_API_URL", "https://api.github.com"),
+        github_token=github_token(),
+        github_api_url=github_api_url(),
         registry_user=os.environ.get("KREL_REGISTRY_USERNAME", ""),
         registry_password=os.environ.get("KREL_REGISTRY_PASSWORD", ""),
         report=reporter,
