@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import releng
 import typer
 from releng import gcb
-from releng.errors import ReleaseError
+from releng.errors import ReleaseError, UsageError
 from releng.gcb.base import SUCCESS, Job, JobRunner
 from releng.gcb.config import GcbOptions, validate
 from releng.profile import Profile
@@ -115,6 +117,14 @@ def gcbmgr(
         str, typer.Option("--retry", help="Run this job's request again as a new job (stage/release resume).")
     ] = "",
     gcp_user: Annotated[str, typer.Option("--gcp-user", help="User tag for the job (default: this account).")] = "",
+    replay: Annotated[
+        str,
+        typer.Option(
+            "--replay",
+            help="With --stage: recorded GitHub PR data for the job's release notes (local runner: a directory here; "
+            "gcb: a path inside the job's workspace).",
+        ),
+    ] = "",
     runner: RunnerOpt = "",
     project: ProjectOpt = "",
     nomock: NomockOpt = False,
@@ -125,6 +135,7 @@ def gcbmgr(
     """Submit stage/release jobs, or list the last jobs when neither --stage nor --release is given.
 
     Example: krel gcbmgr --stage --branch release-1.30 --type rc --stream
+    Example: krel gcbmgr --stage --replay ./recording --stream
     Example: krel gcbmgr --release --branch release-1.30 --type rc --build-version v1.30.1-rc.0.5+3ff09514d162b0
     Example: krel gcbmgr --list-jobs 10 --json
     Example: krel gcbmgr --retry 3f2a9c1e --stream
@@ -141,6 +152,7 @@ def gcbmgr(
         gcp_user=gcp_user,
         project=project,
         list_jobs=list_jobs,
+        replay_dir=replay,
     )
     validate(options)
     prof = open_profile(profile)
@@ -181,6 +193,12 @@ def submit_job(
 ) -> Job:
     """Confirm --nomock, submit and optionally stream: gcbmgr --stage|--release, and stage/release --submit."""
     validate(options)
+    if options.replay_dir and (runner or profile.gcb.runner) == "local":
+        # The local job runs in its own directory: hand it an absolute path that exists now.
+        replay = Path(options.replay_dir).expanduser().resolve()
+        if not replay.is_dir():
+            raise UsageError(f"--replay: {options.replay_dir} is not a directory (expected recorded GitHub PR data)")
+        options = dataclasses.replace(options, replay_dir=str(replay))
     if options.nomock:
         question = f"Really submit a --nomock release job against the {options.branch} branch?"
         if not ui.confirm(question, yes):

@@ -73,6 +73,7 @@ def submit(name: str, options: JobOptions, stream: bool, yes: bool, json_out: bo
         build_version=options.build_version or "",
         nomock=options.nomock,
         log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower(),
+        replay_dir=options.replay_dir if name == "stage" and options.notes else "",
     )
     submit_job(gcb_options, options.profile, yes=yes, stream=stream, json_out=json_out)
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from releng.gcb.base import StepSpec
+from releng.gcb.base import StepSpec, substitute
 from releng.gcb.config import GcbFacts, GcbOptions, build_request
 from releng.gcb.local import LocalRunner
 from releng.profile import load_profile
@@ -117,6 +117,29 @@ def test_release_and_build_at_head(cli: CliRunner, cloudbuild_upstream: Cloudbui
     # The head of release-1.30, described like k/k's hack/lib/version.sh.
     assert _record(cloudbuild_upstream.home)["substitutions"]["_BUILDVERSION"] == bv
     _cancel_all(cli, cloudbuild_upstream.home)
+
+
+def test_stage_replay_reaches_the_local_job_command(
+    cli: CliRunner, cloudbuild_upstream: CloudbuildUpstream, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    recording = tmp_path / "my recording"
+    recording.mkdir()
+    monkeypatch.chdir(tmp_path)
+    missing = cli.invoke(app, ["gcbmgr", "--stage", "--replay", "nowhere"])
+    assert missing.exit_code == 2 and "error: --replay: nowhere is not a directory" in missing.stderr
+    release = cli.invoke(app, ["gcbmgr", "--release", "--build-version", BV_MASTER, "--replay", "my recording"])
+    assert release.exit_code == 2 and "--replay: only a stage job writes release notes" in release.stderr
+    assert _jobs(cloudbuild_upstream.home) == []
+
+    result = cli.invoke(app, ["gcbmgr", "--stage", "--replay", "my recording", "--json"])
+    assert result.exit_code == 0, result.output
+    record = _record(cloudbuild_upstream.home)
+    _cancel_all(cli, cloudbuild_upstream.home)
+    # the relative path reaches the job (which runs elsewhere) as an absolute one, one shell word
+    assert record["substitutions"]["_REPLAY"] == " " + shlex.quote(f"--replay={recording}")
+    step = StepSpec.from_dict(record["steps"][-1])
+    words = shlex.split(substitute(step.args[-1], record["substitutions"]))
+    assert words[words.index("stage") :][-1] == f"--replay={recording}"
 
 
 def test_missing_ci_marker_is_one_line(cli: CliRunner, cloudbuild_upstream: CloudbuildUpstream) -> None:

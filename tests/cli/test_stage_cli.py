@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -118,3 +119,14 @@ def test_submit_runs_the_stage_job_on_the_local_runner(flow_env: FlowEnv) -> Non
     staged = flow_env.bucket("mock") / "stage" / flow_env.build_version / "v1.0.0-alpha.1" / "gcs-stage"
     assert (staged / "v1.0.0-alpha.1" / "SHA512SUMS").exists()
     assert list((flow_env.home / "jobs").iterdir())  # the local runner's job record
+
+
+def test_submit_passes_replay_so_the_job_stages_notes(flow_env: FlowEnv) -> None:
+    args = ["stage", "--branch", "release-1.0", "--type", "rc", "--submit", "--stream", "--json"]
+    result = flow_env.krel(*args, "--replay", str(flow_env.project.replay))
+    assert result.returncode == 0, (result.stdout + result.stderr)[-2000:]
+    (job,) = [p for p in (flow_env.home / "jobs").iterdir() if (p / "job.json").exists()]
+    record = json.loads((job / "job.json").read_text())
+    assert f"--replay={flow_env.project.replay}" in record["substitutions"]["_REPLAY"]
+    notes = flow_env.bucket("mock") / "stage" / flow_env.build_version / "notes"
+    assert "101" in json.loads((notes / "release-notes.json").read_text())

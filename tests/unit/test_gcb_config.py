@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shlex
 
 import pytest
 from releng.errors import UsageError
@@ -49,6 +50,10 @@ BV_MASTER = "v1.31.0-alpha.2.1273+4e9bdd481e2400"
         (GcbOptions(stage=True, branch="feature-x"), "--branch: invalid branch 'feature-x'"),
         (GcbOptions(stage=True, build_version="1.30"), "--build-version: invalid build version '1.30'"),
         (GcbOptions(stage=True, log_level="loud"), "--log-level: unknown log level 'loud'"),
+        (
+            GcbOptions(release=True, build_version=BV_MASTER, replay_dir="/rec"),
+            "--replay: only a stage job writes release notes",
+        ),
     ],
 )
 def test_validation_errors_name_the_flag(options: GcbOptions, message: str) -> None:
@@ -69,6 +74,7 @@ def test_validation_errors_name_the_flag(options: GcbOptions, message: str) -> N
         GcbOptions(stage=True, branch="release-1.30", release_type="rc"),
         GcbOptions(release=True, branch="release-1.30", release_type="official", build_version=BV_BRANCH),
         GcbOptions(list_jobs=-3),
+        GcbOptions(stage=True, replay_dir="/srv/recording"),
     ],
 )
 def test_valid_options(options: GcbOptions) -> None:
@@ -117,6 +123,7 @@ COMMON = {
                 "_KUBERNETES_VERSION_TAG": "1.31.0-alpha.3",
                 "_NOMOCK_TAG": "",
                 "_NOMOCK": "",
+                "_REPLAY": "",
             },
         ),
         (  # nomock stage of an rc on an existing release branch
@@ -134,6 +141,7 @@ COMMON = {
                 "_NOMOCK_TAG": "nomock",
                 "_NOMOCK": "--nomock",
                 "_LOG_LEVEL": "debug",
+                "_REPLAY": "",
             },
         ),
         (  # new release branch: the prime version is rc.0
@@ -150,6 +158,7 @@ COMMON = {
                 "_KUBERNETES_VERSION_TAG": "1.31.0-rc.0",
                 "_NOMOCK_TAG": "",
                 "_NOMOCK": "",
+                "_REPLAY": "",
             },
         ),
         (  # mock release of an official: stage bucket path and the mock Fastly service
@@ -268,6 +277,36 @@ def test_local_request_runs_krel_with_the_same_substitutions() -> None:
         f"/venv/bin/python -m krel --log-level=info stage --nomock --profile=local --type=alpha"
         f" --branch=master --build-version={BV_MASTER}",
     ]
+
+
+@pytest.mark.parametrize(
+    ("replay_dir", "substitution", "command_end"),
+    [
+        ("", "", f"--build-version={BV_MASTER}"),
+        ("/srv/recording", " --replay=/srv/recording", f"--build-version={BV_MASTER} --replay=/srv/recording"),
+        (
+            "/srv/my recording",
+            " '--replay=/srv/my recording'",
+            f"--build-version={BV_MASTER} '--replay=/srv/my recording'",
+        ),
+        ("/srv/it's", """ '--replay=/srv/it'"'"'s'""", f"""--build-version={BV_MASTER} '--replay=/srv/it'"'"'s'"""),
+    ],
+)
+def test_stage_job_passes_the_replay_dir(replay_dir: str, substitution: str, command_end: str) -> None:
+    options = GcbOptions(stage=True, replay_dir=replay_dir)
+    for runner, krel in (("local", "/venv/bin/python -m krel"), ("gcb", "krel")):
+        request = build_request(options, LOCAL, _facts(BV_MASTER), runner=runner, krel_command=krel)
+        assert request.substitutions["_REPLAY"] == substitution
+        command = substitute(request.steps[-1].args[-1], request.substitutions)
+        assert command.endswith(command_end)
+        words = shlex.split(command)
+        assert [w for w in words if w.startswith("--replay")] == ([f"--replay={replay_dir}"] if replay_dir else [])
+
+
+def test_release_job_has_no_replay() -> None:
+    options = GcbOptions(release=True, build_version=BV_MASTER)
+    request = build_request(options, LOCAL, _facts(BV_MASTER), runner="local", krel_command="k")
+    assert "_REPLAY" not in request.substitutions and "--replay" not in request.steps[-1].args[-1]
 
 
 def test_profile_file_is_passed_by_path() -> None:

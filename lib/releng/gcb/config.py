@@ -37,6 +37,7 @@ class GcbOptions:
     gcp_user: str = ""
     project: str = ""
     list_jobs: int = DEFAULT_LIST_JOBS
+    replay_dir: str = ""  # stage only: recorded GitHub PR data the job's notes step reads (a path the job can read)
 
     @property
     def job_type(self) -> str:
@@ -98,6 +99,8 @@ def validate(options: GcbOptions) -> None:
             version.parse_build_version(options.build_version)
         except UsageError as exc:
             raise UsageError(f"--build-version: {exc}") from None
+    if options.replay_dir and not options.stage:
+        raise UsageError("--replay: only a stage job writes release notes; pass it with --stage")
     if options.log_level.lower() not in LOG_LEVELS:
         expected = ", ".join(LOG_LEVELS)
         raise UsageError(f"--log-level: unknown log level {options.log_level!r}; expected one of {expected}")
@@ -148,6 +151,9 @@ def substitutions(options: GcbOptions, profile: Profile, facts: GcbFacts) -> dic
         "LOG_LEVEL": options.log_level.lower(),
         "GIT_TAG": facts.git_tag,
     }
+    if options.stage:
+        # Appended to the job's shell command as is: empty, or one quoted word after a space.
+        subs["REPLAY"] = f" {shlex.quote('--replay=' + options.replay_dir)}" if options.replay_dir else ""
     if options.release:
         bucket = targets.bucket.rstrip("/")
         subs["KUBERNETES_GCS_BUCKET"] = (
