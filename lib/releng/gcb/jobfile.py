@@ -12,6 +12,7 @@ from typing import Any
 
 from releng.errors import ReleaseError
 from releng.files import write_atomic
+from releng.gcb.base import TERMINAL
 
 RECORD = "job.json"
 LOG = "log.txt"
@@ -73,6 +74,19 @@ def update(job_dir: Path, change: Callable[[dict[str, Any]], bool]) -> dict[str,
         if change(record):
             write(job_dir, record)
         return record
+
+
+def conclude(record: dict[str, Any], status: str, detail: str) -> bool:
+    """Give an unfinished record its final status; False (nothing changed) when it had already ended."""
+    if record["status"] in TERMINAL:
+        return False
+    record.update(status=status, finish_time=stamp(), detail=detail)
+    return True
+
+
+def finish(job_dir: Path, status: str, detail: str) -> dict[str, Any]:
+    """Record the final status unless someone (cancel, the worker, a reader that found it dead) already did."""
+    return update(job_dir, lambda record: conclude(record, status, detail))
 
 
 def append_log(job_dir: Path, text: str) -> None:

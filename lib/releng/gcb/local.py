@@ -63,11 +63,11 @@ class LocalRunner:
                 check=False,
             )
         except (OSError, subprocess.SubprocessError) as exc:
-            self._mark(job_dir, FAILURE, f"cannot start the worker: {exc}")
+            jobfile.finish(job_dir, FAILURE, f"cannot start the worker: {exc}")
             raise ReleaseError(f"local runner: cannot start the job worker with {self.python}: {exc}") from None
         if launcher.returncode != 0:
             reason = launcher.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            self._mark(job_dir, FAILURE, f"worker launcher exited {launcher.returncode}")
+            jobfile.finish(job_dir, FAILURE, f"worker launcher exited {launcher.returncode}")
             raise ReleaseError(f"local runner: job worker failed to start ({launcher.returncode}): {reason[0]}")
         return self.get(job_id)
 
@@ -113,14 +113,13 @@ class LocalRunner:
         victims: list[tuple[int, int | None]] = []
 
         def change(record: dict[str, Any]) -> bool:
-            if record["status"] in TERMINAL:
+            if not jobfile.conclude(record, CANCELLED, "cancelled"):
                 return False
             victims.extend(
                 (pid, start)
                 for pid, start in ((record.get("pid"), record.get("pid_start")), (record.get("step_pgid"), None))
                 if pid
             )
-            record.update(status=CANCELLED, finish_time=jobfile.stamp(), detail="cancelled")
             return True
 
         record = jobfile.update(job_dir, change)
@@ -188,17 +187,7 @@ class LocalRunner:
         if step_pgid:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(step_pgid, signal.SIGKILL)
-        record.update(status=FAILURE, finish_time=jobfile.stamp(), detail=detail)
-        return True
-
-    def _mark(self, job_dir: Path, status: str, detail: str) -> None:
-        def change(record: dict[str, Any]) -> bool:
-            if record["status"] in TERMINAL:
-                return False
-            record.update(status=status, finish_time=jobfile.stamp(), detail=detail)
-            return True
-
-        jobfile.update(job_dir, change)
+        return jobfile.conclude(record, FAILURE, detail)
 
 
 def _job(record: dict[str, Any], job_dir: Path) -> Job:

@@ -19,7 +19,6 @@ from releng.gcb.base import (
     FAILURE,
     QUEUED,
     SUCCESS,
-    TERMINAL,
     TIMEOUT,
     WORKING,
     StepSpec,
@@ -45,7 +44,7 @@ def main(argv: list[str]) -> int:
     try:
         run(job_dir)
     except BaseException as exc:  # the record must say why, whatever happened
-        _finish(job_dir, FAILURE, f"worker crashed: {type(exc).__name__}: {exc}")
+        jobfile.finish(job_dir, FAILURE, f"worker crashed: {type(exc).__name__}: {exc}")
     os._exit(0)
 
 
@@ -102,7 +101,7 @@ def run(job_dir: Path) -> None:
             )
         except OSError as exc:
             jobfile.append_log(job_dir, masker(f"{label}: cannot start {argv[0]!r}: {exc.strerror}\n"))
-            _finish(job_dir, FAILURE, f"{label}: cannot start {argv[0]!r}")
+            jobfile.finish(job_dir, FAILURE, f"{label}: cannot start {argv[0]!r}")
             return
         jobfile.update(job_dir, _set(step_pgid=proc.pid, step=index))
         assert proc.stdout is not None
@@ -116,18 +115,18 @@ def run(job_dir: Path) -> None:
             proc.wait()
             copier.join(timeout=5)
             jobfile.append_log(job_dir, f"{label}: TIMEOUT after {int(timeout_s)}s\n")
-            _finish(job_dir, TIMEOUT, f"{label}: timed out after {int(timeout_s)}s")
+            jobfile.finish(job_dir, TIMEOUT, f"{label}: timed out after {int(timeout_s)}s")
             return
         # A step ends with everything it started, as a Cloud Build step's container does.
         _kill_group(proc.pid)
         copier.join(timeout=30)
         if code != 0:
             jobfile.append_log(job_dir, f"Finished {label}: exit status {code}\n")
-            _finish(job_dir, FAILURE, f"{label} failed: exit status {code}")
+            jobfile.finish(job_dir, FAILURE, f"{label} failed: exit status {code}")
             return
         jobfile.append_log(job_dir, f"Finished {label}\n")
     jobfile.append_log(job_dir, "DONE\n")
-    _finish(job_dir, SUCCESS, "")
+    jobfile.finish(job_dir, SUCCESS, "")
 
 
 def _copy_log(stream: IO[bytes], job_dir: Path, label: str, masker: Callable[[str], str]) -> None:
@@ -148,18 +147,6 @@ def _set(**values: Any) -> Callable[[dict[str, Any]], bool]:
         return True
 
     return change
-
-
-def _finish(job_dir: Path, status: str, detail: str) -> None:
-    """Record the final status unless someone (cancel, a reader) already did."""
-
-    def change(record: dict[str, Any]) -> bool:
-        if record["status"] in TERMINAL:
-            return False
-        record.update(status=status, finish_time=jobfile.stamp(), detail=detail)
-        return True
-
-    jobfile.update(job_dir, change)
 
 
 def _kill_group(pgid: int) -> None:
