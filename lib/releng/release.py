@@ -5,11 +5,9 @@ from __future__ import annotations
 from releng import layout, markers, version
 from releng.plan import Plan, Step
 from releng.profile import Targets
-from releng.stage import JobOptions, StageFacts, job_dir, required_credentials, versions_for
+from releng.stage import JobOptions, StageFacts, job_dir, opening_checks, versions_for
 from releng.steps import (
     ArchiveLog,
-    CheckBranchState,
-    CheckPrerequisites,
     CopyToRelease,
     CreateAnnouncement,
     PublishMarkers,
@@ -41,15 +39,7 @@ def plan_release(options: JobOptions, targets: Targets, facts: StageFacts) -> Pl
     branches = [options.branch] if version.is_release_branch(options.branch) else []
     branches.append(profile.upstream.default_branch)
     steps: list[Step] = [
-        CheckPrerequisites(
-            RELEASE_TOOLS,
-            str(job),
-            profile.build.min_free_gib,
-            required_credentials(targets, profile.upstream.url),
-            buckets=(targets.bucket,),
-            registries=(targets.validate_registry.split("/", 1)[0],),
-        ),
-        CheckBranchState(profile.upstream.url, options.branch, facts.branch_is_new),
+        *opening_checks(options, targets, facts, RELEASE_TOOLS, job, targets.validate_registry),
         RestoreWorkspace(targets.bucket, f"{stage}/{layout.SRC_TARBALL}", str(repo)),
         VerifyStaged(targets.bucket, stage, tuple(versions), f"{stage}/provenance.json"),
         ValidateImages(targets.validate_registry, tuple(versions), profile.build.images, profile.build.arches),

@@ -87,6 +87,24 @@ def versions_for(options: JobOptions, facts: StageFacts) -> list[str]:
     return version.release_versions(options.release_type, facts.build_version, options.branch, facts.branch_is_new)
 
 
+def opening_checks(
+    options: JobOptions, targets: Targets, facts: StageFacts, tools: tuple[str, ...], job: Path, registry: str
+) -> list[Step]:
+    """The first steps of stage and release alike: tools, disk, credentials, bucket and registry; then the branch."""
+    profile = options.profile
+    return [
+        CheckPrerequisites(
+            tools,
+            str(job),
+            profile.build.min_free_gib,
+            required_credentials(targets, profile.upstream.url),
+            buckets=(targets.bucket,),
+            registries=(registry.split("/", 1)[0],),
+        ),
+        CheckBranchState(profile.upstream.url, options.branch, facts.branch_is_new),
+    ]
+
+
 def release_command(options: JobOptions, build_version: str) -> str:
     """The exact `krel release …` line stage prints at the end."""
     parts = ["krel release"]
@@ -137,15 +155,7 @@ def plan_stage(options: JobOptions, targets: Targets, facts: StageFacts) -> Plan
     stage = layout.stage_prefix(bv)
     commit = version.parse_build_version(bv).commit
     steps: list[Step] = [
-        CheckPrerequisites(
-            STAGE_TOOLS,
-            str(job),
-            profile.build.min_free_gib,
-            required_credentials(targets, profile.upstream.url),
-            buckets=(targets.bucket,),
-            registries=(targets.registry.split("/", 1)[0],),
-        ),
-        CheckBranchState(profile.upstream.url, options.branch, facts.branch_is_new),
+        *opening_checks(options, targets, facts, STAGE_TOOLS, job, targets.registry),
         PrepareWorkspace(
             profile.upstream.url, str(repo), profile.upstream.default_branch if facts.branch_is_new else options.branch
         ),

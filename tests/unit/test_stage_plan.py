@@ -227,3 +227,32 @@ def test_kubernetes_profile_targets(nomock: bool, bucket: str, push_to: str, val
     assert _of(release, s.UpdateGitHubPage)[0].mode == ("publish" if nomock else "render")
     needed = _of(stage, s.CheckPrerequisites)[0].credentials
     assert needed == (("google-cloud", "GITHUB_TOKEN") if nomock else ("google-cloud",))
+
+
+@pytest.mark.parametrize(
+    ("nomock", "stage_registry", "release_registry", "bucket"),
+    [
+        (False, "gcr.io", "gcr.io", "gs://kubernetes-release-gcb"),
+        (True, "gcr.io", "registry.k8s.io", "gs://kubernetes-release"),
+    ],
+)
+def test_stage_and_release_open_with_the_same_checks(
+    nomock: bool, stage_registry: str, release_registry: str, bucket: str
+) -> None:
+    profile = load_profile("kubernetes", VARS)
+    options = JobOptions("release-1.30", "rc", "v1.30.0-beta.0.5+0123456789abcd", profile, HOME, nomock=nomock)
+    targets = profile.targets(nomock)
+    facts = StageFacts("v1.30.0-beta.0.5+0123456789abcd", True)
+    for plan, tools, registry, job in (
+        (plan_stage(options, targets, facts), ("git", "tar", "sh"), stage_registry, "stage"),
+        (plan_release(options, targets, facts), ("git", "tar"), release_registry, "release"),
+    ):
+        first, second = plan.steps[:2]
+        assert isinstance(first, s.CheckPrerequisites) and isinstance(second, s.CheckBranchState)
+        assert first.tools == tools
+        assert first.registries == (registry,)
+        assert first.buckets == (bucket,)
+        assert first.workdir.endswith(f"/{job}") and first.workdir.startswith(str(HOME))
+        assert first.min_free_gib == profile.build.min_free_gib
+        assert first.credentials == (("google-cloud", "GITHUB_TOKEN") if nomock else ("google-cloud",))
+        assert (second.upstream, second.branch, second.branch_is_new) == (profile.upstream.url, "release-1.30", True)
