@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
+import os
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -93,6 +96,12 @@ def append_log(job_dir: Path, text: str) -> None:
     """Add text to the job's log.txt."""
     with (job_dir / LOG).open("a", encoding="utf-8") as log:
         log.write(text)
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL a step's process group; one already gone (or no longer ours) is left alone."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def process_start(pid: int) -> int | None:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -127,8 +124,7 @@ class LocalRunner:
             # The step group is killed even when its leader is gone: its children share the group id.
             if start is not None and not jobfile.alive(pgid, start):
                 continue
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, signal.SIGKILL)
+            jobfile.kill_group(pgid)
         if victims:
             jobfile.append_log(job_dir, "CANCELLED\n")
         return _job(record, job_dir)
@@ -185,8 +181,7 @@ class LocalRunner:
         detail = f"worker process {pid} died" if pid else "worker never started"
         step_pgid = record.get("step_pgid")
         if step_pgid:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(step_pgid, signal.SIGKILL)
+            jobfile.kill_group(step_pgid)
         return jobfile.conclude(record, FAILURE, detail)
 
 

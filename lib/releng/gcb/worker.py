@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
 import signal
@@ -111,14 +110,14 @@ def run(job_dir: Path) -> None:
         try:
             code = proc.wait(timeout=max(remaining, 0.0))
         except subprocess.TimeoutExpired:
-            _kill_group(proc.pid)
+            jobfile.kill_group(proc.pid)
             proc.wait()
             copier.join(timeout=5)
             jobfile.append_log(job_dir, f"{label}: TIMEOUT after {int(timeout_s)}s\n")
             jobfile.finish(job_dir, TIMEOUT, f"{label}: timed out after {int(timeout_s)}s")
             return
         # A step ends with everything it started, as a Cloud Build step's container does.
-        _kill_group(proc.pid)
+        jobfile.kill_group(proc.pid)
         copier.join(timeout=30)
         if code != 0:
             jobfile.append_log(job_dir, f"Finished {label}: exit status {code}\n")
@@ -147,11 +146,6 @@ def _set(**values: Any) -> Callable[[dict[str, Any]], bool]:
         return True
 
     return change
-
-
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
 
 
 def _die_with_parent() -> None:
