@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 
 from releng import secrets
-
-_CRED_URL = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@")
 
 
 def mask(text: str) -> str:
     """Hide secret values and credentials embedded in URLs."""
     text = secrets.mask(text, secrets.secret_values(os.environ))
-    return _CRED_URL.sub(r"\g<scheme>***@", text)
+    return secrets.strip_url_credentials(text)
 
 
 class SecretFilter(logging.Filter):

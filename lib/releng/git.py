@@ -10,6 +10,7 @@ from pathlib import Path
 
 from releng.errors import ReleaseError
 from releng.profile import Author
+from releng.secrets import strip_url_credentials
 
 # krel's order: merge commit, cherry-pick, revert, squash; the first pattern that matches wins.
 _PR_PATTERNS = (
@@ -18,7 +19,6 @@ _PR_PATTERNS = (
     re.compile(r"\(#(\d+)\)\s+This reverts commit"),
     re.compile(r"\(#(\d+)\)"),
 )
-_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@")
 _RELEASE_BRANCH = re.compile(r"^release-(\d+)\.(\d+)$")
 
 
@@ -29,7 +29,7 @@ class GitError(ReleaseError):
     def from_process(cls, args: list[str], stderr: str) -> GitError:
         lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
         detail = next((ln for ln in lines if ln.startswith(("fatal:", "error:"))), lines[0] if lines else "failed")
-        return cls(_scrub(f"git {' '.join(args)}: {detail}"))
+        return cls(strip_url_credentials(f"git {' '.join(args)}: {detail}"))
 
 
 class TagConflictError(GitError):
@@ -51,11 +51,6 @@ class Commit:
     @property
     def subject(self) -> str:
         return self.message.splitlines()[0] if self.message else ""
-
-
-def _scrub(text: str) -> str:
-    """Remove credentials embedded in remote URLs (e.g. https://git:<token>@github.com/...)."""
-    return _CREDENTIALS.sub(r"\g<scheme>***@", text)
 
 
 def _env(author: Author | None, extra: dict[str, str] | None) -> dict[str, str]:
@@ -291,7 +286,7 @@ def remote_branch_exists(url: str, branch: str) -> bool:
 def push(repo: Path, remote: str, refspecs: list[str], dry_run: bool) -> str:
     """git push [--dry-run] remote refspecs; returns git's report."""
     args = ["push", "--porcelain", *(["--dry-run"] if dry_run else []), remote, *refspecs]
-    return _scrub(_git(args, cwd=repo))
+    return strip_url_credentials(_git(args, cwd=repo))
 
 
 def latest_release_branch(url: str) -> str | None:

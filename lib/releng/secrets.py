@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Mapping
 
 # Values of these never reach a log, error, file, job record or build subprocess, whatever a profile says.
@@ -27,3 +28,11 @@ def mask(text: str, values: Iterable[str]) -> str:
     for value in values:
         text = text.replace(value, "***")
     return text
+
+
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@")
+
+
+def strip_url_credentials(text: str) -> str:
+    """Hide user:token@ in every URL of text (e.g. https://git:<token>@github.com/...)."""
+    return _URL_CREDENTIALS.sub(r"\g<scheme>***@", text)
