@@ -92,6 +92,10 @@ class RichReporter:
 
     @contextmanager
     def live(self, bytes_mode: bool = False) -> Iterator[RichReporter]:
+        if self.quiet or not err_console.is_terminal:
+            # No bar to draw in CI or a pipe; a Live display would still leave a stray blank line there.
+            yield self
+            return
         columns: list[Any] = [TextColumn("{task.description}"), BarColumn()]
         columns.append(DownloadColumn() if bytes_mode else TextColumn("{task.completed}/{task.total}"))
         columns.append(TimeRemainingColumn())
