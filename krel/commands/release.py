@@ -8,14 +8,14 @@ import typer
 from releng.stage import JobOptions
 
 from krel.commands.stage import BranchOpt, PlanOpt, StreamOpt, SubmitOpt, TypeOpt, run_job, submit
-from krel.options import JsonOpt, NomockOpt, ProfileOpt, YesOpt, krel_home, open_profile
+from krel.options import DEFAULT_PROFILE, JsonOpt, NomockOpt, ProfileOpt, YesOpt, krel_home, open_profile
 
 
 def release(
     build_version: Annotated[str, typer.Option("--build-version", help="The build version krel stage printed.")] = "",
     branch: BranchOpt = "master",
     release_type: TypeOpt = "alpha",
-    profile: ProfileOpt = "local",
+    profile: ProfileOpt = DEFAULT_PROFILE,
     nomock: NomockOpt = False,
     plan: PlanOpt = False,
     submit_job: SubmitOpt = False,

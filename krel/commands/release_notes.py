@@ -10,8 +10,8 @@ from releng.errors import UsageError
 from releng.notes import document, gather, maps, render
 
 from krel import ui
-from krel.options import DEFAULT_PROFILE as _DEFAULT_PROFILE
 from krel.options import (
+    DEFAULT_PROFILE,
     ApiUrlOpt,
     CacheOpt,
     JsonOpt,
@@ -47,7 +47,7 @@ def release_notes(
     cache_dir: CacheOpt = None,
     no_cache: NoCacheOpt = False,
     github_api_url: ApiUrlOpt = None,
-    profile: ProfileOpt = _DEFAULT_PROFILE,
+    profile: ProfileOpt = DEFAULT_PROFILE,
 ) -> None:
     """Generate release notes between two revisions (first-parent walk, krel's extraction rules).
 

@@ -14,7 +14,17 @@ from releng.profile import Profile
 from releng.stage import JobOptions
 
 from krel import ui
-from krel.options import JsonOpt, NomockOpt, ProfileOpt, YesOpt, github_api_url, github_token, krel_home, open_profile
+from krel.options import (
+    DEFAULT_PROFILE,
+    JsonOpt,
+    NomockOpt,
+    ProfileOpt,
+    YesOpt,
+    github_api_url,
+    github_token,
+    krel_home,
+    open_profile,
+)
 
 BranchOpt = Annotated[str, typer.Option("--branch", help="master, main or release-X.Y.")]
 TypeOpt = Annotated[str, typer.Option("--type", help="alpha, beta, rc or official.")]
@@ -134,7 +144,7 @@ def stage(
         bool | None,
         typer.Option("--notes/--no-notes", help="Changelog + notes step (default: on with --replay or GITHUB_TOKEN)."),
     ] = None,
-    profile: ProfileOpt = "local",
+    profile: ProfileOpt = DEFAULT_PROFILE,
     nomock: NomockOpt = False,
     plan: PlanOpt = False,
     submit_job: SubmitOpt = False,

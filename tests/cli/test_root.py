@@ -25,3 +25,16 @@ def test_unknown_command_is_usage_error(cli: typer.testing.CliRunner) -> None:
 
 def test_bad_log_level_is_usage_error(cli: typer.testing.CliRunner) -> None:
     assert cli.invoke(app, ["--log-level", "loud", "version"]).exit_code == 2
+
+
+def test_krel_profile_env_is_every_command_default(tmp_path: object) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KREL_PROFILE": "no-such-profile", "KREL_HOME": str(tmp_path), "CI": "true"}
+    for command in (["stage"], ["release", "--build-version", "v1.0.0"], ["gcbmgr"], ["history", "--branch",
+                    "master", "--date-from", "2026-01-01"]):
+        result = subprocess.run([sys.executable, "-m", "krel", *command], env=env, capture_output=True, text=True)
+        assert result.returncode == 2, (command, result.stderr)
+        assert "profile 'no-such-profile'" in result.stderr, (command, result.stderr)
