@@ -1,4 +1,4 @@
-"""The root typer app: discovers one module per subcommand and turns releng errors into one line + exit code."""
+"""The root typer app: discovers one module per subcommand and turns every error into one line + exit code."""
 
 from __future__ import annotations
 
@@ -10,24 +10,69 @@ from typing import Annotated, Any
 import typer
 from releng.errors import ReleaseError
 from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from krel import ui
-from krel.logfilter import install_secret_filter
+from krel.logfilter import install_secret_filter, mask
 
 log = logging.getLogger("krel")
 
 
 class KrelGroup(TyperGroup):
-    """Catches ReleaseError once, at the top: one red line, exit 1 (2 for usage), traceback only in debug."""
+    """The one place errors are caught: one red line, exit 1 (2 for usage), the traceback only at debug level.
+
+    typer's own exits and usage errors pass through; anything else (a bug, an OS error) still gets one line that
+    names the command, with every secret masked.
+    """
 
     def invoke(self, ctx: Any) -> Any:
+        command = _command_path(self, ctx)
         try:
             return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, TyperException):
+            raise
         except ReleaseError as exc:
-            if logging.getLogger().isEnabledFor(logging.DEBUG):
-                log.exception("traceback")
-            ui.error_line(str(exc))
-            raise typer.Exit(exc.exit_code) from None
+            _fail(str(exc), exc.exit_code)
+        except UnicodeDecodeError as exc:
+            _fail(f"{command}: input is not UTF-8 text ({exc.reason} at byte {exc.start})", 1)
+        except OSError as exc:
+            _fail(f"{command}: {_os_error(exc)}", 1)
+        except Exception as exc:  # the last line of defence: one line instead of a traceback
+            _fail(
+                f"{command}: internal error ({type(exc).__name__}: {exc}); "
+                "rerun with --log-level debug for the traceback",
+                1,
+            )
+
+
+def _fail(message: str, exit_code: int) -> None:
+    """Log the traceback at debug level, print the masked one-line message, exit."""
+    if logging.getLogger().isEnabledFor(logging.DEBUG):
+        log.exception("traceback")
+    ui.error_line(mask(message))
+    raise typer.Exit(exit_code) from None
+
+
+def _os_error(exc: OSError) -> str:
+    """`<reason>: <path>` for file errors, the error's own text otherwise."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    return f"{reason}: {' -> '.join(paths)}" if paths else reason
+
+
+def _command_path(group: TyperGroup, ctx: Any) -> str:
+    """`krel <command> [<subcommand>]` from the arguments still to be parsed, for naming it in error lines."""
+    words = ["krel"]
+    args = [*getattr(ctx, "_protected_args", []), *ctx.args]
+    command: Any = group
+    for arg in args[:2]:
+        get = getattr(command, "get_command", None)
+        found = get(ctx, arg) if get is not None else None
+        if found is None:
+            break
+        words.append(arg)
+        command = found
+    return " ".join(words)
 
 
 app = typer.Typer(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -11,14 +12,44 @@ from typing import Any
 
 from releng.errors import UsageError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
+
+# Whole escape sequences first (CSI `ESC [ ... final`, OSC `ESC ] ... BEL|ST`, two-byte `ESC x`), then every other
+# control character: C0 except tab and newline (CR rewrites the line), DEL, and C1 (0x9b is a one-byte CSI).
+_ESCAPE_SEQUENCE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(value: object) -> str:
+    """Text safe for a terminal: escape sequences and control characters of untrusted text removed."""
+    return _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", str(value)))
+
+
+class _SafeConsole(Console):
+    """A Console that cleans every printed string and, unless a caller asks, reads no markup or emoji codes in it.
+
+    Untrusted text (PR bodies, branch names, server replies) meets the terminal here: a `[/x]` in a build version
+    must not be read as a style tag, an ESC from a PR body must not reach the terminal.
+    """
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(clean(o) if isinstance(o, str) else o for o in objects), **kwargs)
 
 
 def _console(stderr: bool) -> Console:
     ci = os.environ.get("CI", "").lower() == "true"
     # rich honours NO_COLOR itself; in CI there is no terminal to animate.
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, force_interactive=False if ci else None)
+    return _SafeConsole(
+        stderr=stderr,
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
+        emoji=False,
+        force_interactive=False if ci else None,
+    )
 
 
 console = _console(stderr=False)
@@ -36,16 +67,23 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+def one_line(message: str) -> str:
+    """A message as one clean line: control characters removed, line breaks folded into spaces."""
+    return " ".join(clean(message).split())
+
+
 def error_line(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    """`error: <message>` in red, on one line; the message is shown as text, never read as markup."""
+    err_console.print(Text.assemble(("error:", "bold red"), " ", one_line(message)), highlight=False)
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    t = Table(title=title, show_lines=False)
+    # Cells are Text: rich would read a str cell as markup (and a `[/x]` in it as a broken tag).
+    t = Table(title=Text(clean(title)), show_lines=False)
     for c in columns:
-        t.add_column(c, overflow="fold")
+        t.add_column(Text(clean(c)), overflow="fold")
     for r in rows:
-        t.add_row(*[str(v) for v in r])
+        t.add_row(*[Text(clean(v)) for v in r])
     console.print(t)
 
 
@@ -75,9 +113,8 @@ class RichReporter:
 
     def step(self, index: int, total: int, title: str) -> None:
         if not self.quiet:
-            # Escaped: rich would read "[step N/M]" (and brackets in titles) as style tags.
-            escaped = title.replace("[", "\\[")
-            err_console.rule(f"[bold]\\[step {index}/{total}][/] {escaped}", align="left")
+            header = Text.assemble((f"[step {index}/{total}]", "bold"), " ", one_line(title))
+            err_console.rule(header, align="left")
 
     def info(self, message: str) -> None:
         if not self.quiet:
@@ -87,7 +124,8 @@ class RichReporter:
         if self.quiet or self._progress is None:
             return
         if task not in self._tasks:
-            self._tasks[task] = self._progress.add_task(task, total=total)
+            # The progress column reads markup: task names (file names) are escaped.
+            self._tasks[task] = self._progress.add_task(escape(one_line(task)), total=total)
         self._progress.update(self._tasks[task], completed=done, total=total)
 
     @contextmanager

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from releng.errors import ReleaseError, UsageError
+from releng.files import check_writable, write_atomic
 from releng.profile import Profile
 from releng.templates import render
 from releng.version import parse_tag, release_branch_for
@@ -122,13 +123,17 @@ def build_branch_announcement(profile: Profile, tag: str, branch: str) -> Announ
 
 
 def write_announcement(announcement: Announcement, work_dir: Path) -> tuple[Path, Path]:
-    """Write announcement.html and announcement-subject.txt into work_dir; returns both paths."""
+    """Write announcement.html and announcement-subject.txt into work_dir; returns both paths.
+
+    Neither file is written through a symlink left in work_dir (UnsafePathError before anything is written).
+    """
+    html_path = work_dir / ANNOUNCEMENT_FILE
+    subject_path = work_dir / SUBJECT_FILE
     try:
-        work_dir.mkdir(parents=True, exist_ok=True)
-        html_path = work_dir / ANNOUNCEMENT_FILE
-        subject_path = work_dir / SUBJECT_FILE
-        html_path.write_text(announcement.html, encoding="utf-8")
-        subject_path.write_text(announcement.subject, encoding="utf-8")
+        for path in (html_path, subject_path):
+            check_writable(path, base=work_dir)
+        write_atomic(html_path, announcement.html, base=work_dir)
+        write_atomic(subject_path, announcement.subject, base=work_dir)
     except OSError as exc:
         raise ReleaseError(f"announce: cannot write the announcement into {work_dir}: {exc.strerror}") from exc
     return html_path, subject_path
@@ -140,3 +145,5 @@ def read_input(path: Path, what: str) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"announce: cannot read {what} {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"announce: {what} {path} is not UTF-8 text (byte {exc.start})") from exc
