@@ -1,11 +1,13 @@
-"""Live inventories: read only the repositories the edges name, concurrently through one shared rate limiter,
-with the standard OCI API only (tags/list, HEAD and GET of manifests); manifest-list children are recorded."""
+"""Live inventories: read only the repositories the edges name, concurrently through the rate limiter, in one
+tags/list per repository where Google's listing extension or the inventory cache answers the rest (HEADs and GETs of
+manifests otherwise); manifest-list children are recorded, unreadable repositories listed."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from threading import Lock
 from typing import TypeVar
 
@@ -14,7 +16,9 @@ from releng.promo.edges import EdgeGroup
 from releng.registry import oci
 from releng.registry.auth import Auth
 from releng.registry.client import RegistryClient
-from releng.registry.ratelimit import TokenBucket
+from releng.registry.invcache import InventoryCache, MovedTag, MovedTagError, RepoCache
+from releng.registry.listing import Listing, read_listing
+from releng.registry.ratelimit import HostLimits
 from releng.report import NullReporter, Reporter
 
 T = TypeVar("T")
@@ -30,18 +34,22 @@ def split_repo(path: str) -> tuple[str, str]:
 
 
 class Registries:
-    """One RegistryClient per host, all sharing one token bucket (a 429 anywhere pauses every thread)."""
+    """One RegistryClient per host, each with its host's token bucket (a 429 pauses that host's threads only)."""
 
     def __init__(
         self,
         auth_for: AuthFor | None = None,
         *,
         rate: float = 50.0,
-        retries: int = 4,
+        retries: int | None = None,
+        retry_budget: float = 600.0,
         timeout: float = 60.0,
         max_connections: int = 32,
+        ca_file: Path | None = None,
     ) -> None:
-        self.limiter = TokenBucket(rate, burst=max(1, int(rate)))
+        self.limiter = HostLimits(rate)
+        self._retry_budget = retry_budget
+        self._ca_file = ca_file
         self._auth_for = auth_for
         self._retries = retries
         self._timeout = timeout
@@ -57,8 +65,10 @@ class Registries:
                 found = RegistryClient(
                     host,
                     auth=self._auth_for(host) if self._auth_for else None,
-                    rate_limiter=self.limiter,
+                    rate_limiter=self.limiter.for_host(host),
                     retries=self._retries,
+                    retry_budget=self._retry_budget,
+                    ca_file=self._ca_file,
                     timeout=self._timeout,
                     max_connections=self._max_connections,
                 )
@@ -77,20 +87,15 @@ class Registries:
                 c.close()
             self._clients.clear()
 
-    def __enter__(self) -> Registries:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 @dataclass
 class LiveInventory:
-    """What the registries hold: repo -> digest -> tags, media types, and manifest-list child -> parent."""
+    """What the registries hold: repo -> digest -> tags, media types, manifest-list child -> parent, and the
+    repositories that could not be read (path -> one-line problem; they are absent from `repos`)."""
 
     repos: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     media_types: dict[str, str] = field(default_factory=dict)
     children: dict[str, dict[str, str]] = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict)
     requests: int = 0
 
 
@@ -108,10 +113,12 @@ class InventoryError(ReleaseError):
 
 @dataclass
 class Wanted:
-    """What the edges ask of one repository: these digests, and (to see where they point) these tags."""
+    """What the edges ask of one repository: these digests, and (to see where they point) these tags. `children`:
+    record manifest-list children (a source's are needed to order copies; a destination's are not)."""
 
     digests: set[str] = field(default_factory=set)
     tags: set[str] = field(default_factory=set)
+    children: bool = True
 
 
 def repos_to_read(groups: Iterable[EdgeGroup]) -> dict[str, Wanted]:
@@ -119,8 +126,11 @@ def repos_to_read(groups: Iterable[EdgeGroup]) -> dict[str, Wanted]:
     original's getRegistriesToRead: never walk whole registries)."""
     wanted: dict[str, Wanted] = {}
     for g in groups:
-        for registry in (g.src, *g.destinations):
-            want = wanted.setdefault(f"{registry}/{g.image}", Wanted())
+        src = wanted.setdefault(f"{g.src}/{g.image}", Wanted())
+        src.digests.add(g.digest)
+        src.tags.update(g.tags)
+        for registry in g.destinations:
+            want = wanted.setdefault(f"{registry}/{g.image}", Wanted(children=False))
             want.digests.add(g.digest)
             want.tags.update(g.tags)
     return wanted
@@ -130,16 +140,145 @@ def _resolve(want: Wanted | None, tag: str) -> bool:
     return want is None or tag in want.tags
 
 
-def _digests(want: Wanted | None) -> set[str]:
-    return set() if want is None else want.digests
+@dataclass
+class _Repo:
+    """One repository during a read: its listing, its cache entry, and what this read established."""
+
+    path: str
+    host: str
+    name: str
+    want: Wanted | None
+    listing: Listing = field(default_factory=Listing)
+    loaded: RepoCache | None = None  # the cache file as read
+    cached: RepoCache | None = None  # the part of it the listing still vouches for
+    seen: RepoCache = field(default_factory=RepoCache)
+
+    @property
+    def expand(self) -> bool:
+        return self.want is None or self.want.children
 
 
-def _run_all(pool: ThreadPoolExecutor, items: list[T], fn: Callable[[T], None], problems: list[str]) -> None:
-    for future in [pool.submit(fn, item) for item in items]:
+@dataclass
+class _Read:
+    """The shared state of one read_inventory call (every mutation under `lock`)."""
+
+    registries: Registries
+    cache: InventoryCache | None
+    trust_cache: bool
+    inv: LiveInventory = field(default_factory=LiveInventory)
+    moved: list[MovedTag] = field(default_factory=list)
+    lock: Lock = field(default_factory=Lock)
+
+    def record(self, repo: _Repo, digest: str, media_type: str, tag: str | None) -> None:
+        with self.lock:
+            tags = self.inv.repos.setdefault(repo.path, {}).setdefault(digest, [])
+            if tag is not None and tag not in tags:
+                tags.append(tag)
+            self.inv.media_types[digest] = media_type
+            repo.seen.digests[digest] = media_type
+            if tag is not None:
+                repo.seen.tags[tag] = digest
+
+    def check_tag(self, repo: _Repo, tag: str, digest: str) -> None:
+        """A cached tag found on another digest is a production tag moved outside the promoter: collect it."""
+        cached = repo.cached.tags.get(tag) if repo.cached else None
+        if cached is not None and cached != digest and self.cache is not None:
+            with self.lock:
+                self.moved.append(MovedTag(repo.path, tag, cached, digest, self.cache.path_for(repo.host, repo.name)))
+
+    def fail(self, repo: _Repo, exc: ReleaseError) -> None:
+        with self.lock:
+            self.inv.unreadable.setdefault(repo.path, str(exc))
+
+    def count(self, n: int = 1) -> None:
+        with self.lock:
+            self.inv.requests += n
+
+
+def _run_all(
+    pool: ThreadPoolExecutor, items: list[tuple[_Repo, T]], fn: Callable[[_Repo, T], None], state: _Read
+) -> None:
+    """fn over items concurrently; a ReleaseError marks that item's repository unreadable, the others go on."""
+    live = [(r, x) for r, x in items if r.path not in state.inv.unreadable]
+    futures = [(r, pool.submit(fn, r, x)) for r, x in live]
+    for repo, future in futures:
         try:
             future.result()
         except ReleaseError as exc:
-            problems.append(str(exc))
+            state.fail(repo, exc)
+
+
+def _list(state: _Read, repo: _Repo, listed: Listing | None) -> None:
+    """Phase 1: tags/list, then what the listing (Google's extension) or the trusted cache already answers."""
+    if listed is None:
+        client = state.registries.client(repo.host)
+        listed = read_listing(client, repo.name, missing_ok=True)
+        state.count(listed.pages)
+    repo.listing = listed
+    with state.lock:
+        state.inv.repos[repo.path] = {}
+    if state.cache is not None:
+        repo.loaded = state.cache.load(repo.host, repo.name)
+        repo.cached = repo.loaded.still_listed(listed.tags) if repo.loaded is not None else None
+    if listed.manifests is not None:
+        for digest, (media_type, tags) in listed.manifests.items():
+            state.record(repo, digest, media_type, None)
+            for tag in tags:
+                state.check_tag(repo, tag, digest)
+                if _resolve(repo.want, tag):
+                    state.record(repo, digest, media_type, tag)
+    elif repo.cached is not None and state.trust_cache:
+        for digest, media_type in repo.cached.digests.items():
+            state.record(repo, digest, media_type, None)
+        for tag in listed.tags:
+            known = repo.cached.tags.get(tag)
+            if known is not None and _resolve(repo.want, tag):
+                state.record(repo, known, repo.cached.digests.get(known, ""), tag)
+
+
+def _head(state: _Read, repo: _Repo, ref: str) -> None:
+    """Phases 2 and 3: where a tag points (checked against the cache), or whether a digest is there."""
+    client = state.registries.client(repo.host)
+    desc = client.head_manifest(repo.name, ref)
+    state.count()
+    if desc is None:
+        return
+    tag = None if ref.startswith("sha256:") else ref
+    if tag is not None:
+        state.check_tag(repo, tag, desc.digest)
+    state.record(repo, desc.digest, desc.media_type, tag)
+
+
+def _expand(state: _Read, repo: _Repo, index: str) -> None:
+    """Phase 4: a manifest list's children (from the cache when known: a digest names its content)."""
+    known = repo.cached.children.get(index) if repo.cached else None
+    if known is None:
+        client = state.registries.client(repo.host)
+        raw, _media_type, _ = client.get_manifest(repo.name, index)
+        state.count()
+        where = f"{repo.path}@{index}"
+        found = [(c.digest, c.media_type) for c, _p in oci.children(oci.parse_manifest(raw, where), where)]
+    else:
+        found = [(c, repo.cached.digests.get(c, "") if repo.cached else "") for c in known]
+    with state.lock:
+        repo.seen.children[index] = [c for c, _m in found]
+        for child, media_type in found:
+            state.inv.repos[repo.path].setdefault(child, [])
+            state.inv.children.setdefault(repo.path, {})[child] = index
+            if media_type:
+                state.inv.media_types[child] = media_type
+            repo.seen.digests.setdefault(child, media_type)
+
+
+def _save(state: _Read, repos: list[_Repo]) -> None:
+    """Phase 5: each readable repository's cache entry, rewritten only when this read learnt something."""
+    assert state.cache is not None
+    for repo in repos:
+        if repo.path in state.inv.unreadable:
+            continue
+        after = (repo.cached or RepoCache()).merged(repo.seen)
+        if after != repo.loaded:
+            state.cache.save(repo.host, repo.name, after)
 
 
 def read_inventory(
@@ -148,72 +287,48 @@ def read_inventory(
     *,
     threads: int = 20,
     report: Reporter | None = None,
+    cache: InventoryCache | None = None,
+    trust_cache: bool = True,
+    listed: Mapping[str, Listing] | None = None,
 ) -> LiveInventory:
     """Read each repository in `wanted`: its tags and where they point, and the wanted digests held without a tag.
 
     With a Wanted, only the tags it names are resolved (tags nobody promotes cannot move or satisfy an edge);
-    with None, every tag is (snapshots). Three flat concurrent phases (list tags; HEAD tags and still-unseen
-    digests; GET manifest lists for their children) so one big repository does not serialise the run.
+    with None, every tag is (snapshots). One tags/list per repository; where it carries Google's extension nothing
+    else is asked. Elsewhere tags are HEADed unless `cache` knows them (with trust_cache False every tag is HEADed
+    and checked against the cache: `--no-cache`); a cached tag found on another digest raises MovedTagError before
+    anything is saved. A repository that cannot be read lands in `unreadable`; the others are read. `listed`:
+    listings the caller already fetched. Flat concurrent phases, so one big repository does not serialise the run.
     """
     report = report or NullReporter()
-    inv = LiveInventory()
-    lock = Lock()
-    problems: list[str] = []
-    repos = sorted(wanted)
-    tags_of: dict[str, list[str]] = {}
-
-    def list_tags(path: str) -> None:
-        client, repo = registries.for_path(path)
-        tags = client.list_tags(repo, missing_ok=True)
-        with lock:
-            tags_of[path] = tags
-            inv.repos[path] = {}
-            inv.requests += 1
-
-    def record(path: str, digest: str, media_type: str, tag: str | None) -> None:
-        with lock:
-            tags = inv.repos.setdefault(path, {}).setdefault(digest, [])
-            if tag is not None and tag not in tags:
-                tags.append(tag)
-            inv.media_types[digest] = media_type
-            inv.requests += 1
-
-    def head(item: tuple[str, str]) -> None:
-        path, ref = item
-        client, repo = registries.for_path(path)
-        desc = client.head_manifest(repo, ref)
-        if desc is not None:
-            record(path, desc.digest, desc.media_type, None if ref.startswith("sha256:") else ref)
-        else:
-            with lock:
-                inv.requests += 1
-
-    def expand(item: tuple[str, str]) -> None:
-        path, digest = item
-        client, repo = registries.for_path(path)
-        raw, _media_type, _ = client.get_manifest(repo, digest)
-        where = f"{path}@{digest}"
-        for child, _platform in oci.children(oci.parse_manifest(raw, where), where):
-            with lock:
-                inv.repos[path].setdefault(child.digest, [])
-                inv.children.setdefault(path, {})[child.digest] = digest
-                inv.media_types[child.digest] = child.media_type
-        with lock:
-            inv.requests += 1
-
+    state = _Read(registries, cache, trust_cache)
+    repos = [_Repo(p, *split_repo(p), wanted[p]) for p in sorted(wanted)]
     with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="krel-inventory") as pool:
         report.progress("read tags", 0, len(repos))
-        _run_all(pool, repos, list_tags, problems)
+        _run_all(pool, [(r, (listed or {}).get(r.path)) for r in repos], lambda r, x: _list(state, r, x), state)
         report.progress("read tags", len(repos), len(repos))
-        if problems:
-            raise InventoryError.of(problems)
-        heads = [(p, t) for p in repos for t in tags_of[p] if _resolve(wanted[p], t)]
-        _run_all(pool, heads, head, problems)
-        # Wanted digests not reached by a tag: a tag-less promotion, or an index child, may still be there.
-        heads = [(p, d) for p in repos for d in sorted(_digests(wanted[p])) if d not in inv.repos[p]]
-        _run_all(pool, heads, head, problems)
-        lists = [(p, d) for p in repos for d in inv.repos[p] if inv.media_types.get(d) in oci.INDEX_TYPES]
-        _run_all(pool, lists, expand, problems)
-    if problems:
-        raise InventoryError.of(problems)
-    return inv
+        plain = [r for r in repos if not r.listing.extended]
+        # Untrusted (or no) cache: nothing was seeded, so every wanted tag is HEADed.
+        heads = [(r, t) for r in plain for t in r.listing.tags if _resolve(r.want, t) and t not in r.seen.tags]
+        _run_all(pool, heads, lambda r, t: _head(state, r, t), state)
+        if state.moved:
+            raise MovedTagError.of(state.moved)
+        # Wanted digests no tag reached: a tag-less promotion or an index child may still be there, even where
+        # tags/list said 404 (distribution answers that for a repository without tags). A Google listing already
+        # names every digest, so it needs no HEAD.
+        digests = [
+            (r, d) for r in plain if r.want is not None for d in sorted(r.want.digests)
+            if d not in state.inv.repos.get(r.path, {})
+        ]
+        _run_all(pool, digests, lambda r, d: _head(state, r, d), state)
+        lists = [
+            (r, d) for r in repos if r.expand for d in list(state.inv.repos.get(r.path, {}))
+            if state.inv.media_types.get(d) in oci.INDEX_TYPES
+        ]
+        _run_all(pool, lists, lambda r, d: _expand(state, r, d), state)
+    for path in state.inv.unreadable:
+        state.inv.repos.pop(path, None)
+        state.inv.children.pop(path, None)
+    if cache is not None:
+        _save(state, repos)
+    return state.inv

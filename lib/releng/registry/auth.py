@@ -1,6 +1,7 @@
 """Registry credentials: anonymous, basic, bearer-token flow (RFC 6750 challenge) and Google access tokens.
 
-Tokens live only in memory, are cached per scope, and never appear in logs or error messages.
+Tokens live only in memory, are cached per scope (fetched concurrently, expired ones evicted), and never appear in
+logs or error messages.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 import httpx
 
 from releng.errors import ReleaseError
+from releng.registry.ratelimit import RetryableResponse, is_retryable_status
 
 _PARAM = re.compile(r'(\w+)="([^"]*)"')
 _GOOGLE_HOST = re.compile(r"(^|\.)gcr\.io$|-docker\.pkg\.dev$|(^|\.)pkg\.dev$")
@@ -37,6 +39,75 @@ def parse_challenge(header: str) -> Challenge:
     return Challenge(scheme.lower(), dict(_PARAM.findall(rest)))
 
 
+class _TokenCache:
+    """Bearer tokens by scope set: O(1) lookups, expired entries evicted, at most one fetch per scope set in flight.
+
+    No lock is held over an HTTP call: threads needing other scopes fetch at the same time, and threads needing
+    the same scopes wait for the first one's token instead of asking again.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: dict[tuple[str, ...], tuple[str, float]] = {}
+        self._inflight: dict[tuple[str, ...], threading.Event] = {}
+
+    def get(self, scopes: tuple[str, ...]) -> str | None:
+        """A live token serving scopes (a pull,push token also serves a pull), evicting expired ones on the way."""
+        now = time.monotonic()
+        with self._lock:
+            for key in _serving_keys(scopes):
+                entry = self._tokens.get(key)
+                if entry is None:
+                    continue
+                if entry[1] > now:
+                    return entry[0]
+                del self._tokens[key]
+        return None
+
+    def claim(self, scopes: tuple[str, ...], rejected: str | None) -> threading.Event | None:
+        """None if this thread should fetch the token for scopes; else the event to wait on for another's fetch.
+
+        A cached token the registry just rejected (`rejected`) is dropped first so it is not handed out again.
+        """
+        with self._lock:
+            entry = self._tokens.get(scopes)
+            if entry is not None and entry[0] == rejected:
+                del self._tokens[scopes]
+            waiting = self._inflight.get(scopes)
+            if waiting is None:
+                self._inflight[scopes] = threading.Event()
+            return waiting
+
+    def release(self, scopes: tuple[str, ...], token: str | None, lifetime: float) -> None:
+        """Store the fetched token (None when the fetch failed) and wake the threads waiting for it."""
+        now = time.monotonic()
+        with self._lock:
+            if token is not None:
+                self._tokens[scopes] = (token, now + lifetime)
+                # A token for several scopes (a cross-repository mount) also serves each one alone.
+                for alias in ((scope,) for scope in scopes if len(scopes) > 1):
+                    if self._tokens.get(alias, ("", 0.0))[1] <= now:
+                        self._tokens[alias] = (token, now + lifetime)
+            if len(self._tokens) > 256:
+                # Bound the cache for runs touching thousands of repositories: drop what has expired.
+                for key in [k for k, (_, until) in self._tokens.items() if until <= now]:
+                    del self._tokens[key]
+            self._inflight.pop(scopes).set()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._tokens)
+
+
+def _serving_keys(scopes: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """The cache keys whose token grants scopes: the scopes themselves, and for one scope its wider forms."""
+    if len(scopes) != 1:
+        return (scopes,)
+    resource, _, actions = scopes[0].rpartition(":")
+    wider = [f"{resource}:pull,push"] if actions == "pull" else []
+    return (scopes, *((w,) for w in [*wider, f"{resource}:*"] if w != scopes[0]))
+
+
 class Auth:
     """Credentials for one registry: username + password (or a password source), or none for anonymous."""
 
@@ -53,8 +124,7 @@ class Auth:
         self._password_source = password_source
         self.name = name if username else "anonymous"
         self._lock = threading.Lock()
-        self._fetch_lock = threading.Lock()
-        self._tokens: dict[tuple[str, ...], tuple[str, float]] = {}
+        self._tokens = _TokenCache()
         self._basic = False
         self.token_requests = 0
 
@@ -70,14 +140,10 @@ class Auth:
 
     def headers(self, scopes: tuple[str, ...]) -> dict[str, str]:
         """The Authorization header to send before any challenge: a cached bearer token, or basic once asked for."""
+        token = self._tokens.get(scopes)
+        if token:
+            return {"Authorization": f"Bearer {token}"}
         with self._lock:
-            now = time.monotonic()
-            cached = self._tokens.get(scopes)
-            if not (cached and cached[1] > now):
-                # A token granted for more (pull,push) also serves a request needing less (pull).
-                cached = next((t for have, t in self._tokens.items() if t[1] > now and _covers(have, scopes)), None)
-            if cached:
-                return {"Authorization": f"Bearer {cached[0]}"}
             basic = self._basic
         if basic:
             header = self._basic_header()
@@ -97,14 +163,21 @@ class Auth:
             return first and self.username is not None
         if challenge.scheme != "bearer" or "realm" not in challenge.params:
             raise ReleaseError(f"registry {registry}: unsupported authentication challenge {challenge.scheme!r}")
-        # One fetch per scope at a time: threads that hit the same 401 together reuse the first thread's token.
-        with self._fetch_lock:
-            fresh = self.headers(scopes).get("Authorization")
-            if fresh and fresh.startswith("Bearer ") and fresh != sent:
-                return True
-            token, expires = self._fetch_token(http, challenge, scopes, registry)
-            with self._lock:
-                self._tokens[scopes] = (token, time.monotonic() + expires)
+        rejected = sent[len("Bearer "):] if sent and sent.startswith("Bearer ") else None
+        while True:
+            token = self._tokens.get(scopes)
+            if token is not None and token != rejected:
+                return True  # another thread fetched a fresh token since this request was sent
+            waiting = self._tokens.claim(scopes, rejected)
+            if waiting is None:
+                break
+            # Another thread is fetching this scope's token: take its result (or fetch ourselves if it failed).
+            waiting.wait()
+        fetched: tuple[str, float] | None = None
+        try:
+            fetched = self._fetch_token(http, challenge, scopes, registry)
+        finally:
+            self._tokens.release(scopes, *(fetched or (None, 0.0)))
         return True
 
     def _fetch_token(
@@ -120,14 +193,13 @@ class Auth:
         basic = self._basic_header()
         if basic:
             headers["Authorization"] = basic
-        try:
-            # Merge rather than params=: httpx replaces a query string the realm may already carry.
-            resp = http.get(httpx.URL(realm).copy_merge_params(params), headers=headers)
-        except httpx.HTTPError as exc:
-            raise ReleaseError(
-                f"registry {registry}: token service {_host_of(realm)} unreachable ({exc.__class__.__name__})"
-            ) from None
-        self.token_requests += 1
+        # Merge rather than params=: httpx replaces a query string the realm may already carry. Transport errors
+        # propagate: the client retries them like any other request.
+        resp = http.get(httpx.URL(realm).copy_merge_params(params), headers=headers)
+        with self._lock:
+            self.token_requests += 1
+        if is_retryable_status(resp.status_code):
+            raise RetryableResponse(resp, source=_host_of(realm))
         if resp.status_code in (401, 403):
             raise ReleaseError(
                 f"registry {registry}: token service {_host_of(realm)} refused the {self.name} credentials "
@@ -145,23 +217,6 @@ class Auth:
         if not isinstance(token, str) or not token:
             raise ReleaseError(f"registry {registry}: token service {_host_of(realm)} returned no token")
         return token, max(1.0, expires - _EXPIRY_MARGIN) if expires > 2 * _EXPIRY_MARGIN else expires
-
-
-def _actions(scopes: tuple[str, ...]) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for scope in scopes:
-        kind, _, rest = scope.partition(":")
-        name, _, actions = rest.rpartition(":")
-        out.setdefault(f"{kind}:{name}", set()).update(actions.split(","))
-    return out
-
-
-def _covers(have: tuple[str, ...], want: tuple[str, ...]) -> bool:
-    """Whether a token for scopes `have` grants every action of `want`."""
-    granted = _actions(have)
-    return bool(want) and all(
-        actions <= granted.get(res, set()) or "*" in granted.get(res, set()) for res, actions in _actions(want).items()
-    )
 
 
 def _host_of(url: str) -> str:

@@ -1,12 +1,14 @@
 """RegistryClient: the OCI distribution API over one pooled, thread-safe httpx.Client per registry.
 
 Reads (catalog, tags, manifests, blobs) and writes (blob upload and mount, manifest put and delete), with auth
-challenges answered, a shared token bucket, and retries on 429 / 5xx / timeouts / connection resets.
+challenges answered, the host's token bucket, and retries on 429 / 5xx / timeouts / connection resets inside a
+time budget per request.
 """
 
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -14,13 +16,12 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import httpx
-import tenacity
 
 from releng.errors import ReleaseError
 from releng.registry import oci
 from releng.registry.auth import Auth, anonymous
 from releng.registry.oci import Descriptor
-from releng.registry.ratelimit import TokenBucket
+from releng.registry.ratelimit import RetryableResponse, RetryPolicy, TokenBucket, is_retryable_status, retry_after
 
 log = logging.getLogger(__name__)
 
@@ -37,27 +38,33 @@ class ManifestNotFoundError(RegistryError):
     """A manifest, tag or repository does not exist."""
 
 
-class _Retryable(Exception):
-    """A response worth retrying (429 or 5xx)."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        super().__init__(response.status_code)
-        self.response = response
-        self.status = response.status_code
-
-
 def _host_only(host: str) -> str:
     if host.startswith("["):
         return host.split("]")[0] + "]"
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def _retry_after(response: httpx.Response, default: float) -> float:
-    value = response.headers.get("retry-after", "")
+def _pause_for(response: httpx.Response) -> float:
+    """How long a 429 pauses the host: its Retry-After, else one second (the original pauses 10 s on any 429)."""
+    hint = retry_after(response.headers)
+    return 1.0 if hint is None else hint
+
+
+def _describe(exc: Exception) -> str:
+    return f"HTTP {exc.status}" if isinstance(exc, RetryableResponse) else exc.__class__.__name__
+
+
+def _tls_context(host: str, ca_file: Path | None) -> ssl.SSLContext | bool:
+    """Verify TLS against the system store, plus a private CA when one is given (a registry behind a corporate CA)."""
+    if ca_file is None:
+        return True
     try:
-        return min(60.0, max(0.0, float(value)))
-    except ValueError:
-        return default
+        context = ssl.create_default_context()
+        context.load_verify_locations(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise RegistryError(f"registry {host}: CA file {ca_file} is not a readable PEM certificate bundle "
+                            f"({exc.__class__.__name__})") from None
+    return context
 
 
 def _error_codes(response: httpx.Response) -> str:
@@ -80,10 +87,12 @@ class RegistryClient:
         auth: Auth | None = None,
         insecure: bool | None = None,
         rate_limiter: TokenBucket | None = None,
-        retries: int = 4,
-        backoff: float = 0.2,
+        retries: int | None = None,
+        backoff: float = 0.5,
+        retry_budget: float = 600.0,
         timeout: float = 60.0,
         max_connections: int = 32,
+        ca_file: Path | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.host = host
@@ -91,14 +100,15 @@ class RegistryClient:
         self.base_url = f"{'http' if plain_http else 'https'}://{host}"
         self.auth = auth or anonymous()
         self.rate_limiter = rate_limiter
-        self.retries = retries
-        self.backoff = backoff
+        attempts = None if retries is None else retries + 1
+        self.retry = RetryPolicy(budget=retry_budget, initial=backoff, attempts=attempts)
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             limits=limits,
             follow_redirects=True,
             transport=transport,
+            verify=_tls_context(host, ca_file),
             headers={"User-Agent": "krel-registry/1"},
         )
 
@@ -121,52 +131,40 @@ class RegistryClient:
         return path_or_url if "://" in path_or_url else self.base_url + path_or_url
 
     def _retrying(self, what: str, fn: Callable[[], T]) -> T:
-        """Run fn, retrying 429/5xx/transport errors with exponential backoff; translate the final failure."""
-        try:
-            # Fast path: most calls succeed first time and need no retry bookkeeping.
-            return fn()
-        except (_Retryable, httpx.TransportError) as exc:
-            if self.retries < 1:
-                return self._retry_failed(what, exc)
-            log.debug("registry %s: retrying %s after %s", self.host, what, exc.__class__.__name__)
-            first_wait = self.backoff
-            if isinstance(exc, _Retryable) and exc.status == 429:
-                first_wait = max(first_wait, _retry_after(exc.response, 0.0))
-        except httpx.HTTPError as exc:
-            raise RegistryError(f"registry {self.host}: {what} failed ({exc.__class__.__name__})") from None
-        time.sleep(first_wait)
-        backoff = tenacity.wait_exponential_jitter(multiplier=self.backoff, max=10.0, jitter=self.backoff)
+        """Run fn, retrying 429/5xx/transport errors (token requests included) inside the policy's time budget.
 
-        def wait(state: tenacity.RetryCallState) -> float:
-            # Honour Retry-After on 429 even without a shared limiter (with one, the pause overlaps this sleep).
-            exc = state.outcome.exception() if state.outcome else None
-            floor = _retry_after(exc.response, 0.0) if isinstance(exc, _Retryable) and exc.status == 429 else 0.0
-            return max(float(backoff(state)), floor)
+        Waits honour Retry-After, else back off exponentially with jitter; the last failure becomes one line.
+        """
+        policy = self.retry
+        deadline = time.monotonic() + policy.budget
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return fn()
+            except (RetryableResponse, httpx.TransportError) as exc:
+                hint = retry_after(exc.response.headers) if isinstance(exc, RetryableResponse) else None
+                wait = policy.wait(attempt, hint)
+                left = deadline - time.monotonic()
+                if (policy.attempts is not None and attempt >= policy.attempts) or wait > left:
+                    self._retry_failed(what, exc, attempt, time.monotonic() - deadline + policy.budget)
+                log.debug("registry %s: %s: %s, retry %d in %.1fs", self.host, what, _describe(exc), attempt, wait)
+                time.sleep(wait)
+            except httpx.HTTPError as exc:
+                raise RegistryError(f"registry {self.host}: {what} failed ({exc.__class__.__name__})") from None
 
-        retryer = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.retries),
-            wait=wait,
-            retry=tenacity.retry_if_exception_type((_Retryable, httpx.TransportError)),
-            reraise=True,
-        )
-        try:
-            return retryer(fn)
-        except (_Retryable, httpx.TransportError) as exc:
-            return self._retry_failed(what, exc)
-        except httpx.HTTPError as exc:
-            raise RegistryError(f"registry {self.host}: {what} failed ({exc.__class__.__name__})") from None
-
-    def _retry_failed(self, what: str, exc: Exception) -> NoReturn:
-        if isinstance(exc, _Retryable):
-            status = exc.response.status_code
+    def _retry_failed(self, what: str, exc: Exception, attempts: int, seconds: float) -> NoReturn:
+        tries = f"after {attempts} attempt{'s' if attempts != 1 else ''} in {seconds:.1f}s"
+        if isinstance(exc, RetryableResponse):
             codes = _error_codes(exc.response)
-            raise RegistryError(
-                f"registry {self.host}: {what} failed with HTTP {status}{' ' + codes if codes else ''} "
-                f"after {self.retries + 1} attempts"
-            ) from None
+            status = f"HTTP {exc.status}{' ' + codes if codes else ''}"
+            if exc.source:
+                raise RegistryError(f"registry {self.host}: {what} failed: token service {exc.source} "
+                                    f"answered {status} {tries}") from None
+            raise RegistryError(f"registry {self.host}: {what} failed with {status} {tries}") from None
         raise RegistryError(
-            f"registry {self.host} unreachable: {what} failed ({exc.__class__.__name__}) "
-            f"after {self.retries + 1} attempts; is the address right and the registry running?"
+            f"registry {self.host} unreachable: {what} failed ({_describe(exc)}) {tries}; "
+            "is the address right and the registry running?"
         ) from None
 
     def _send(
@@ -179,7 +177,7 @@ class RegistryClient:
         content: bytes | Iterable[bytes] | None = None,
         stream: bool = False,
     ) -> httpx.Response:
-        """One attempt: rate limit, authorise, send; answer one auth challenge; raise _Retryable on 429/5xx."""
+        """One attempt: rate limit, authorise, send; answer one auth challenge; raise RetryableResponse on 429/5xx."""
         url = self._url(path_or_url)
         for answered in (False, True):
             if self.rate_limiter is not None:
@@ -193,13 +191,14 @@ class RegistryClient:
                 if self.auth.answer(self._http, challenge, scopes, self.host, credentials.get("Authorization")):
                     continue
             break
-        if response.status_code == 429 or response.status_code >= 500:
+        if is_retryable_status(response.status_code):
             if not stream or response.status_code == 429:
                 response.read()
             response.close()
             if response.status_code == 429 and self.rate_limiter is not None:
-                self.rate_limiter.pause(_retry_after(response, 1.0))
-            raise _Retryable(response)
+                # Everyone talking to this host waits, not just this thread: the quota is the host's.
+                self.rate_limiter.pause(_pause_for(response))
+            raise RetryableResponse(response)
         return response
 
     def _request(
@@ -246,7 +245,8 @@ class RegistryClient:
         if resp.status_code != 200:
             raise self._fail(resp, "GET /v2/", None)
 
-    def _paginated(self, path: str, key: str, scopes: tuple[str, ...], repo: str | None) -> Iterator[Any]:
+    def _pages(self, path: str, key: str, scopes: tuple[str, ...], repo: str | None) -> Iterator[dict[str, Any]]:
+        """Each JSON page of a paginated listing (follows `Link: rel="next"`); key names the list every page has."""
         url: str | None = path
         while url:
             what = f"GET {httpx.URL(self._url(url)).path}"
@@ -254,17 +254,33 @@ class RegistryClient:
             if resp.status_code != 200:
                 raise self._fail(resp, what, repo)
             try:
-                items = resp.json().get(key) or []
-            except (ValueError, AttributeError):
-                raise RegistryError(f"registry {self.host}: {what} did not answer a JSON object with {key!r}") from None
-            yield from items
+                page = resp.json()
+            except ValueError:
+                page = None
+            if not isinstance(page, dict) or not isinstance(page.get(key) or [], list):
+                raise RegistryError(f"registry {self.host}: {what} did not answer a JSON object with {key!r}")
+            yield page
             nxt = resp.links.get("next", {}).get("url")
             url = str(httpx.URL(self._url(url)).join(nxt)) if nxt else None
 
+    def _paginated(self, path: str, key: str, scopes: tuple[str, ...], repo: str | None) -> Iterator[Any]:
+        for page in self._pages(path, key, scopes, repo):
+            yield from page.get(key) or []
+
+    def iter_catalog(self, last: str | None = None, page_size: int = 1000) -> Iterator[str]:
+        """Repositories in lexical order, after `last` when given (the spec's `last=`: a caller can stop early)."""
+        start = f"&last={last}" if last else ""
+        for repo in self._paginated(f"/v2/_catalog?n={page_size}{start}", "repositories",
+                                    ("registry:catalog:*",), None):
+            yield str(repo)
+
     def catalog(self, page_size: int = 1000) -> list[str]:
         """Every repository in the registry (follows `Link: rel="next"` pages)."""
-        return [str(r) for r in self._paginated(f"/v2/_catalog?n={page_size}", "repositories",
-                                                ("registry:catalog:*",), None)]
+        return list(self.iter_catalog(page_size=page_size))
+
+    def tags_list_pages(self, repo: str) -> Iterator[dict[str, Any]]:
+        """repo's tags/list pages as sent: `tags`, plus Google's `manifest` map and `child` list where served."""
+        return self._pages(f"/v2/{repo}/tags/list?n=10000", "tags", self._pull(repo), repo)
 
     def list_tags(self, repo: str, *, missing_ok: bool = False) -> list[str]:
         """The tags of repo; with missing_ok, a repository that does not exist yet has none."""
@@ -440,7 +456,7 @@ class RegistryClient:
         if location:
             try:
                 self._send("DELETE", str(httpx.URL(self.base_url).join(location)), self._push(repo)).close()
-            except (httpx.HTTPError, _Retryable):
+            except (httpx.HTTPError, RetryableResponse):
                 log.debug("registry %s: could not cancel declined mount upload in %s", self.host, repo)
         return False
 
