@@ -87,6 +87,13 @@ class Registries:
                 c.close()
             self._clients.clear()
 
+    def __enter__(self) -> Registries:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 @dataclass
 class LiveInventory:
     """What the registries hold: repo -> digest -> tags, media types, manifest-list child -> parent, and the
