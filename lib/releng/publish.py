@@ -56,12 +56,22 @@ def upload_artifacts(b: Backends, step: UploadArtifacts) -> None:
 
 
 def write_provenance(b: Backends, step: WriteProvenance) -> None:
-    """krel: the SLSA provenance statement for everything staged, at stage/<bv>/provenance.json."""
+    """krel: the SLSA provenance statement for everything staged, at stage/<bv>/provenance.json.
+
+    Subjects come from the local trees this job uploaded, not from a listing: an object that appeared in the
+    bucket meanwhile is not recorded, so release refuses it.
+    """
+    store = b.store(step.bucket)
     subjects = []
     for build_dir, version in zip(step.build_dirs, step.versions, strict=True):
         subjects += provenance.subjects_of(Path(build_dir), version)
+    if step.notes_dir:
+        subjects += provenance.tree_subjects(Path(step.notes_dir), "notes")
+    if step.source_key:
+        name = step.source_key.removeprefix(step.stage_prefix + "/")
+        subjects.append(provenance.object_subject(store, step.source_key, name))
     doc = provenance.statement(subjects, step.upstream, step.commit, step.build_version, step.versions, step.builder)
-    b.store(step.bucket).put_new(step.object_key, provenance.encode(doc), content_type="application/json")
+    store.put_new(step.object_key, provenance.encode(doc), content_type="application/json")
     b.report.info(f"{len(subjects)} subjects in {step.object_key}")
 
 
@@ -80,7 +90,7 @@ def verify_staged(b: Backends, step: VerifyStaged) -> None:
         prefix = f"{step.stage_prefix}/{version}/gcs-stage/{version}"
         count += len(checksums.verify_checksums(store, prefix).files)
     subjects = provenance.verify(store, step.stage_prefix, step.provenance_key)
-    b.report.info(f"{count} staged files match their checksums; {subjects} provenance subjects match")
+    b.report.info(f"{count} staged files match their checksums; {len(subjects)} provenance subjects match")
 
 
 def copy_to_release(b: Backends, step: CopyToRelease) -> None:

@@ -218,6 +218,8 @@ def plan_stage(options: JobOptions, targets: Targets, facts: StageFacts) -> Plan
             commit=commit,
             build_version=bv,
             builder=BUILDER_ID,
+            notes_dir=str(job / "notes") if options.notes else "",
+            source_key=f"{stage}/{layout.SRC_TARBALL}",
         )
     )
     steps.append(ArchiveLog(str(job / "stage.log"), targets.bucket, f"{stage}/logs"))

@@ -221,7 +221,7 @@ class PushImages(Step):
 
 @dataclass(frozen=True)
 class WriteProvenance(Step):
-    """An in-toto statement (SLSA v1 predicate) whose subjects are every staged file, uploaded next to the build."""
+    """An in-toto statement (SLSA v1 predicate) whose subjects are every staged object, written after all of them."""
 
     build_dirs: tuple[str, ...]  # local _output-<v> dirs whose gcs-stage/<v> trees were staged
     versions: tuple[str, ...]
@@ -232,6 +232,8 @@ class WriteProvenance(Step):
     commit: str
     build_version: str
     builder: str
+    notes_dir: str = ""  # local notes/ dir staged as <stage_prefix>/notes ("" without notes)
+    source_key: str = ""  # the staged src.tar.gz (its local tarball is gone: hashed from the bucket)
 
     @property
     def title(self) -> str:

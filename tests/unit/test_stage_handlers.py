@@ -129,20 +129,25 @@ def _staged(tmp_path: Path) -> tuple[Any, Path]:
 def test_provenance_names_every_staged_file_and_verifies(tmp_path: Path) -> None:
     store, build = _staged(tmp_path)
     subjects = provenance.subjects_of(build, "v1.0.0")
-    assert [s["name"] for s in subjects] == [
+    # checksum files are published too, so they are subjects like any other staged object
+    assert [s.name for s in subjects] == [
         "v1.0.0/gcs-stage/v1.0.0/bin/linux/amd64/demo", "v1.0.0/gcs-stage/v1.0.0/demo.tar.gz",
-        "v1.0.0/release-images/amd64/demo.tar"]
-    assert subjects[1]["digest"]["sha256"] == hashlib.sha256(b"tarball").hexdigest()
+        "v1.0.0/gcs-stage/v1.0.0/demo.tar.gz.sha256", "v1.0.0/release-images/amd64/demo.tar"]
+    assert (subjects[1].sha256, subjects[1].size) == (hashlib.sha256(b"tarball").hexdigest(), 7)
     doc = provenance.statement(subjects, "file:///up.git", "abc123", "bv", ["v1.0.0"], "builder")
     assert doc["_type"] == "https://in-toto.io/Statement/v1"
     assert doc["predicate"]["buildDefinition"]["resolvedDependencies"][0]["digest"] == {"gitCommit": "abc123"}
     assert provenance.encode(doc) == provenance.encode(json.loads(provenance.encode(doc)))
     store.put_new("stage/bv/provenance.json", provenance.encode(doc))
-    assert provenance.verify(store, "stage/bv", "stage/bv/provenance.json") == 3
+    assert len(provenance.verify(store, "stage/bv", "stage/bv/provenance.json")) == 4
+    assert provenance.subject_sha256(store, "stage/bv/provenance.json", "v1.0.0/gcs-stage/v1.0.0/demo.tar.gz") == (
+        hashlib.sha256(b"tarball").hexdigest())
+    with pytest.raises(ReleaseError, match=r"records no subject src\.tar\.gz"):
+        provenance.subject_sha256(store, "stage/bv/provenance.json", "src.tar.gz")
 
     tampered = store.root / "stage/bv/v1.0.0/gcs-stage/v1.0.0/demo.tar.gz"
     tampered.unlink()
-    tampered.write_bytes(b"other")
+    tampered.write_bytes(b"tarbal!")
     with pytest.raises(ReleaseError, match=r"demo\.tar\.gz: sha256 .* does not match provenance"):
         provenance.verify(store, "stage/bv", "stage/bv/provenance.json")
     tampered.unlink()
