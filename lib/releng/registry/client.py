@@ -416,7 +416,8 @@ class RegistryClient:
             if resp.status_code == 201:
                 return False
             body: bytes | Iterable[bytes] = data if isinstance(data, bytes) else _read_chunks(Path(data))
-            self._finish_upload(repo, resp.headers["location"], digest, size, body)
+            with self._upload_session(repo, resp.headers["location"]):
+                self._finish_upload(repo, resp.headers["location"], digest, size, body)
             return True
 
         return self._retrying(f"upload blob {repo}@{digest}", attempt)
@@ -437,7 +438,8 @@ class RegistryClient:
             resp = self._start_upload(repo, f"?mount={desc.digest}&from={source}", scopes)
             if resp.status_code == 201:
                 return "present" if source == repo else "mounted"
-            with src._open_blob_once(src_repo, desc.digest) as chunks:
+            with self._upload_session(repo, resp.headers["location"]), \
+                    src._open_blob_once(src_repo, desc.digest) as chunks:
                 self._finish_upload(repo, resp.headers["location"], desc.digest, desc.size, chunks)
             return "copied"
 
@@ -452,13 +454,24 @@ class RegistryClient:
         if resp.status_code == 201:
             return True
         # 202: the registry opened a normal upload instead; cancel it so it does not linger.
-        location = resp.headers.get("location")
-        if location:
-            try:
-                self._send("DELETE", str(httpx.URL(self.base_url).join(location)), self._push(repo)).close()
-            except (httpx.HTTPError, RetryableResponse):
-                log.debug("registry %s: could not cancel declined mount upload in %s", self.host, repo)
+        self._cancel_upload(repo, resp.headers["location"])
         return False
+
+    @contextmanager
+    def _upload_session(self, repo: str, location: str) -> Iterator[None]:
+        """An open upload: if anything fails before it completes, cancel it (`DELETE` on its URL)."""
+        try:
+            yield
+        except BaseException:
+            self._cancel_upload(repo, location)
+            raise
+
+    def _cancel_upload(self, repo: str, location: str) -> None:
+        """Best effort: a session left open holds space on the registry until its purge, and counts against quotas."""
+        try:
+            self._send("DELETE", str(httpx.URL(self.base_url).join(location)), self._push(repo)).close()
+        except (httpx.HTTPError, RetryableResponse, ReleaseError):
+            log.debug("registry %s: could not cancel an upload session in %s", self.host, repo)
 
     def put_manifest(self, repo: str, ref: str, raw: bytes, media_type: str) -> str:
         """PUT a manifest under ref (tag or its digest); returns the digest, checked against the bytes sent."""
