@@ -28,7 +28,7 @@ class OutboxMailer:
         name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{time.time_ns() % 1_000_000_000:09d}-{slug}.eml"
         try:
             # Exclusive: a name already taken is an error, never a message silently replaced.
-            write_atomic(folder / name, message.to_email().as_bytes(), exclusive=True)
+            write_atomic(folder / name, message.to_email().as_bytes(), base=folder, exclusive=True)
         except OSError as exc:
             raise MailError(f"mail: cannot write to outbox {folder}: {exc.strerror}") from None
         return f"wrote {folder / name} for {len(message.recipients)} recipient(s)"

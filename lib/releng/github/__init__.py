@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from releng.errors import UsageError
-from releng.github import ratelimit
+from releng.github import names, ratelimit
 from releng.github.base import DEFAULT_API_URL, GitHubError, Progress, PullRequest, PullRequests
 from releng.github.cache import CachedPullRequests
 from releng.github.graphql import GraphQLPullRequests
@@ -42,6 +42,9 @@ def open_pull_requests(
     policy: ratelimit.Policy | None = None,
 ) -> PullRequests:
     """The pull-request source the options name: replay, or a live source (cached, optionally recorded)."""
+    # the names go into API URLs and cache paths: GitHub's own name rules, checked once here
+    names.owner(org)
+    names.repository(repo)
     if replay_dir is not None and record_dir is not None:
         raise UsageError("--record and --replay cannot be used together: replay reads what record writes")
     if replay_dir is not None:

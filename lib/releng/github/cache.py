@@ -7,7 +7,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from releng.files import write_atomic
+from releng.files import UnsafePathError, read_if_exists, write_atomic
+from releng.github import names
 from releng.github.base import GitHubError, Progress, PullRequest, PullRequests, from_rest
 
 # A merged PR rarely changes; bodies edited after merge are what maps are for. A week keeps
@@ -28,7 +29,9 @@ class CachedPullRequests:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.inner = inner
-        self.directory = directory / org / repo
+        self.root = directory
+        # the names become two path components: GitHub's rules keep them inside the cache root
+        self.directory = directory / names.owner(org) / names.repository(repo)
         self.ttl = ttl
         self.clock = clock
         self.hits = 0
@@ -44,17 +47,20 @@ class CachedPullRequests:
     def _load(self, number: int) -> PullRequest | None:
         path = self._path(number)
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
+            raw = read_if_exists(path, base=self.root)
+            if raw is None:
+                return None
+            record = json.loads(raw.decode("utf-8"))
             if self.ttl is not None and self.clock() - float(record["fetched_at"]) > self.ttl:
                 return None
             return from_rest(record["pull_request"], str(path))
-        except (OSError, ValueError, KeyError, TypeError, GitHubError):
-            # an unreadable or stale entry is simply fetched again
+        except (OSError, ValueError, KeyError, TypeError, GitHubError, UnsafePathError):
+            # an unreadable or stale entry is simply fetched again (and a link in its place refused when stored)
             return None
 
     def _store(self, pr: PullRequest) -> None:
         record = {"fetched_at": self.clock(), "pull_request": pr.to_rest()}
-        write_atomic(self._path(pr.number), json.dumps(record))
+        write_atomic(self._path(pr.number), json.dumps(record), base=self.root)
 
     def get(self, numbers: Sequence[int], progress: Progress | None = None) -> dict[int, PullRequest]:
         """Fresh cache entries first; the rest from the inner source, then stored."""
