@@ -21,6 +21,26 @@ _PR_PATTERNS = (
 )
 _RELEASE_BRANCH = re.compile(r"^release-(\d+)\.(\d+)$")
 
+# A repository's own config (a restored src.tar.gz, a clone) can name programs git runs: hooks, fsmonitor, ssh,
+# pager, editors, credential helpers, the ext:: transport. `-c` on the command line beats every config file, so
+# these hold for every git we run. (diff.external cannot be emptied by -c: diffs we run pass --no-ext-diff.)
+SAFE_CONFIG = (
+    "core.hooksPath=/dev/null",
+    "core.fsmonitor=false",
+    "core.sshCommand=ssh",
+    "core.pager=cat",
+    "core.editor=true",
+    "sequence.editor=true",
+    "core.askPass=",
+    "core.gitProxy=",
+    "core.alternateRefsCommand=",
+    "credential.helper=",
+    "protocol.ext.allow=never",
+    "uploadpack.packObjectsHook=",
+    "tag.gpgSign=false",
+    "commit.gpgSign=false",
+)
+
 
 class GitError(ReleaseError):
     """A git command failed; the message names the command and git's own first line of error."""
@@ -53,6 +73,22 @@ class Commit:
         return self.message.splitlines()[0] if self.message else ""
 
 
+# Everything after it is a positional, even if it starts with '-' (checkout is the exception: see checkout()).
+_EOO = "--end-of-options"
+
+
+def positional(value: str, what: str) -> str:
+    """The one guard for refs, URLs, remotes and paths handed to git: a leading '-' would be read as an option."""
+    if not value or value.startswith("-") or "\0" in value:
+        raise GitError(f"{what} {value!r} is not usable with git: expected a name, URL or path not starting with '-'")
+    return value
+
+
+def _argv(args: list[str], cwd: Path | None) -> list[str]:
+    config = [arg for item in SAFE_CONFIG for arg in ("-c", item)]
+    return ["git", *config, *(["-C", str(cwd)] if cwd is not None else []), *args]
+
+
 def _env(author: Author | None, extra: dict[str, str] | None) -> dict[str, str]:
     env = {**os.environ, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
     if author is not None:
@@ -74,7 +110,7 @@ def _git(
     input: str | None = None,
     author: Author | None = None,
 ) -> str:
-    full = ["git", *(["-C", str(cwd)] if cwd is not None else []), *args]
+    full = _argv(args, cwd)
     try:
         proc = subprocess.run(full, capture_output=True, text=True, env=_env(author, env), input=input, check=False)
     except OSError as exc:
@@ -93,28 +129,31 @@ def run(
 
 def clone(url: str, dest: Path, branch: str | None = None, bare: bool = False) -> Path:
     """git clone url dest (optionally one branch checked out, or bare)."""
-    options = [*(["--bare"] if bare else []), *(["--branch", branch] if branch else [])]
-    _git(["clone", "--quiet", *options, url, str(dest)])
+    options = [*(["--bare"] if bare else []), *(["--branch", positional(branch, "branch")] if branch else [])]
+    _git(["clone", "--quiet", *options, _EOO, positional(url, "clone URL"), str(dest.absolute())])
     return dest
 
 
 def init(path: Path, bare: bool = False, branch: str = "master") -> Path:
     """git init with the given initial branch."""
     path.mkdir(parents=True, exist_ok=True)
-    _git(["init", "--quiet", *(["--bare"] if bare else []), f"--initial-branch={branch}", str(path)])
+    bare_flag = ["--bare"] if bare else []
+    _git(["init", "--quiet", *bare_flag, f"--initial-branch={branch}", _EOO, str(path.absolute())])
     return path
 
 
 def rev_parse(repo: Path, rev: str) -> str:
     """Full sha of the commit rev names."""
-    out = _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=repo, check=False).strip()
+    spec = f"{positional(rev, 'revision')}^{{commit}}"
+    out = _git(["rev-parse", "--verify", "--quiet", _EOO, spec], cwd=repo, check=False).strip()
     if not out:
         raise GitError(f"unknown revision {rev!r} in {repo}")
     return out
 
 
 def ref_exists(repo: Path, ref: str) -> bool:
-    return bool(_git(["rev-parse", "--verify", "--quiet", ref], cwd=repo, check=False).strip())
+    args = ["rev-parse", "--verify", "--quiet", _EOO, positional(ref, "ref")]
+    return bool(_git(args, cwd=repo, check=False).strip())
 
 
 def current_branch(repo: Path) -> str | None:
@@ -125,21 +164,21 @@ def current_branch(repo: Path) -> str | None:
 
 def describe(repo: Path, rev: str = "HEAD", match: str = "v*", abbrev: int = 14) -> str:
     """git describe --tags (the k/k hack/lib/version.sh convention)."""
-    return _git(["describe", "--tags", f"--match={match}", f"--abbrev={abbrev}", rev], cwd=repo).strip()
+    args = ["describe", "--tags", f"--match={match}", f"--abbrev={abbrev}", _EOO, positional(rev, "revision")]
+    return _git(args, cwd=repo).strip()
 
 
 def merge_base(repo: Path, a: str, b: str) -> str:
-    out = _git(["merge-base", a, b], cwd=repo, check=False).strip()
+    args = ["merge-base", _EOO, positional(a, "revision"), positional(b, "revision")]
+    out = _git(args, cwd=repo, check=False).strip()
     if not out:
         raise GitError(f"no merge base between {a!r} and {b!r} in {repo}")
     return out
 
 
 def is_ancestor(repo: Path, a: str, b: str) -> bool:
-    proc = subprocess.run(
-        ["git", "-C", str(repo), "merge-base", "--is-ancestor", a, b], capture_output=True, env=_env(None, None)
-    )
-    return proc.returncode == 0
+    args = ["merge-base", "--is-ancestor", _EOO, positional(a, "revision"), positional(b, "revision")]
+    return subprocess.run(_argv(args, repo), capture_output=True, env=_env(None, None)).returncode == 0
 
 
 def pr_number(message: str) -> int | None:
@@ -155,7 +194,7 @@ def first_parent_commits(repo: Path, end: str, start: str) -> list[Commit]:
     """First-parent walk from end back to merge-base(start, end), newest first (krel's notes gathering)."""
     end_sha = rev_parse(repo, end)
     stop = merge_base(repo, rev_parse(repo, start), end_sha)
-    out = _git(["log", "--first-parent", "--format=%H%x00%B%x1e", f"{stop}..{end_sha}"], cwd=repo)
+    out = _git(["log", "--first-parent", "--format=%H%x00%B%x1e", _EOO, f"{stop}..{end_sha}"], cwd=repo)
     commits = []
     for record in out.split("\x1e"):
         record = record.strip("\n")
@@ -169,28 +208,29 @@ def first_parent_commits(repo: Path, end: str, start: str) -> list[Commit]:
 
 def show_file(repo: Path, rev: str, path: str) -> str | None:
     """Content of path at rev, None when the file does not exist there."""
-    proc = subprocess.run(
-        ["git", "-C", str(repo), "show", f"{rev}:{path}"], capture_output=True, text=True, env=_env(None, None)
-    )
+    args = ["show", "--no-ext-diff", "--no-textconv", _EOO, f"{positional(rev, 'revision')}:{path}"]
+    proc = subprocess.run(_argv(args, repo), capture_output=True, text=True, env=_env(None, None))
     return proc.stdout if proc.returncode == 0 else None
 
 
 def tags(repo: Path, pattern: str = "v*") -> list[str]:
-    return [t for t in _git(["tag", "--list", pattern], cwd=repo).splitlines() if t]
+    out = _git(["tag", "--list", _EOO, positional(pattern, "tag pattern")], cwd=repo)
+    return [t for t in out.splitlines() if t]
 
 
 def tag_commit(repo: Path, tag: str) -> str | None:
     """Commit a tag points to (peeled), None when the tag does not exist."""
-    out = _git(["rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}"], cwd=repo, check=False).strip()
+    spec = f"refs/tags/{positional(tag, 'tag')}^{{commit}}"
+    out = _git(["rev-parse", "--verify", "--quiet", _EOO, spec], cwd=repo, check=False).strip()
     return out or None
 
 
 def _is_empty_commit_on(repo: Path, sha: str, parent: str) -> bool:
     """True when sha is an empty commit whose first parent is `parent` (krel's release commit)."""
-    parents = _git(["rev-list", "--parents", "-n", "1", sha], cwd=repo).split()
+    parents = _git(["rev-list", "--parents", "-n", "1", _EOO, positional(sha, "commit")], cwd=repo).split()
     if len(parents) < 2 or parents[1] != parent:
         return False
-    return _git(["diff-tree", "--no-commit-id", "-r", sha], cwd=repo).strip() == ""
+    return _git(["diff-tree", "--no-commit-id", "-r", _EOO, sha], cwd=repo).strip() == ""
 
 
 def tag(repo: Path, name: str, commit: str, message: str, author: Author) -> bool:
@@ -201,7 +241,8 @@ def tag(repo: Path, name: str, commit: str, message: str, author: Author) -> boo
         if existing == target or _is_empty_commit_on(repo, existing, target):
             return False
         raise TagConflictError.for_tag(name, existing, target)
-    _git(["tag", "--annotate", "--message", message, name, target], cwd=repo, author=author)
+    _git(["tag", "--annotate", "--message", message, _EOO, positional(name, "tag"), target], cwd=repo,
+         author=author)
     return True
 
 
@@ -216,7 +257,9 @@ def checkout(
 ) -> None:
     """git checkout ref; -b with create, -B with force_create (krel: `checkout -B release-x.y <commit>`)."""
     flag = ["-B"] if force_create else ["-b"] if create else []
-    _git(["checkout", "--quiet", *flag, ref, *([start] if start else [])], cwd=repo)
+    # checkout reads what follows `--` as paths, so the trailing `--` marks ref and start as revisions.
+    start_args = [positional(start, "start point")] if start else []
+    _git(["checkout", "--quiet", *flag, positional(ref, "ref"), *start_args, "--"], cwd=repo)
 
 
 def merge(
@@ -224,37 +267,41 @@ def merge(
 ) -> str:
     """Merge ref into the current branch; returns the new HEAD."""
     args = ["merge", "--quiet", "--no-edit", *(["--ff-only"] if ff_only else []), *(["-m", message] if message else [])]
-    _git([*args, ref], cwd=repo, author=author)
+    _git([*args, _EOO, positional(ref, "ref")], cwd=repo, author=author)
     return rev_parse(repo, "HEAD")
 
 
 def commit_paths(repo: Path, paths: list[str], message: str, author: Author) -> str | None:
     """Stage paths and commit them; None when nothing changed."""
     _git(["add", "--", *paths], cwd=repo)
-    if subprocess.run(["git", "-C", str(repo), "diff", "--cached", "--quiet"], env=_env(None, None)).returncode == 0:
+    unchanged = subprocess.run(_argv(["diff", "--cached", "--quiet", "--no-ext-diff"], repo), env=_env(None, None))
+    if unchanged.returncode == 0:
         return None
     _git(["commit", "--quiet", "--message", message], cwd=repo, author=author)
     return rev_parse(repo, "HEAD")
 
 
 def remote_url(repo: Path, remote: str = "origin") -> str:
-    return _git(["remote", "get-url", remote], cwd=repo).strip()
+    return _git(["remote", "get-url", _EOO, positional(remote, "remote")], cwd=repo).strip()
 
 
 def set_remote_url(repo: Path, remote: str, url: str) -> None:
+    args = [_EOO, positional(remote, "remote"), positional(url, "remote URL")]
     if _git(["remote"], cwd=repo).split().count(remote):
-        _git(["remote", "set-url", remote, url], cwd=repo)
+        _git(["remote", "set-url", *args], cwd=repo)
     else:
-        _git(["remote", "add", remote, url], cwd=repo)
+        _git(["remote", "add", *args], cwd=repo)
 
 
 def fetch(repo: Path, remote: str = "origin", refspecs: tuple[str, ...] = ()) -> None:
-    _git(["fetch", "--quiet", "--tags", remote, *refspecs], cwd=repo)
+    """git fetch --tags from a remote name or URL."""
+    args = ["fetch", "--quiet", "--tags", _EOO, positional(remote, "remote")]
+    _git([*args, *(positional(r, "refspec") for r in refspecs)], cwd=repo)
 
 
 def _ls_remote(args: list[str]) -> list[tuple[str, str]]:
     pairs = []
-    for line in _git(["ls-remote", *args]).splitlines():
+    for line in _git(["ls-remote", *args]).splitlines():  # args end with --end-of-options URL [refs]
         sha, _, ref = line.partition("\t")
         if ref:
             pairs.append((sha, ref))
@@ -263,14 +310,15 @@ def _ls_remote(args: list[str]) -> list[tuple[str, str]]:
 
 def ls_remote_heads(url: str, branch: str | None = None) -> dict[str, str]:
     """Branch name -> sha on the remote (url may be a path or a remote URL)."""
-    args = ["--heads", url, *([f"refs/heads/{branch}"] if branch else [])]
+    args = ["--heads", _EOO, positional(url, "remote URL"),
+            *([f"refs/heads/{positional(branch, 'branch')}"] if branch else [])]
     return {ref.removeprefix("refs/heads/"): sha for sha, ref in _ls_remote(args)}
 
 
 def ls_remote_tags(url: str) -> dict[str, str]:
     """Tag -> commit sha on the remote, annotated tags peeled."""
     result: dict[str, str] = {}
-    for sha, ref in _ls_remote(["--tags", url]):
+    for sha, ref in _ls_remote(["--tags", _EOO, positional(url, "remote URL")]):
         name = ref.removeprefix("refs/tags/")
         if name.endswith("^{}"):
             result[name[:-3]] = sha
@@ -283,10 +331,12 @@ def remote_branch_exists(url: str, branch: str) -> bool:
     return branch in ls_remote_heads(url, branch)
 
 
-def push(repo: Path, remote: str, refspecs: list[str], dry_run: bool) -> str:
-    """git push [--dry-run] remote refspecs; returns git's report."""
-    args = ["push", "--porcelain", *(["--dry-run"] if dry_run else []), remote, *refspecs]
-    return strip_url_credentials(_git(args, cwd=repo))
+def push(
+    repo: Path, remote: str, refspecs: list[str], dry_run: bool, env: dict[str, str] | None = None
+) -> str:
+    """git push [--dry-run] remote refspecs (remote: a name or a URL); returns git's report."""
+    args = ["push", "--porcelain", *(["--dry-run"] if dry_run else []), _EOO, positional(remote, "remote")]
+    return strip_url_credentials(_git([*args, *(positional(r, "refspec") for r in refspecs)], cwd=repo, env=env))
 
 
 def latest_release_branch(url: str) -> str | None:

@@ -31,7 +31,7 @@ def make_k8s_like(pair: RepoPair) -> None:
     _cut_branch(pair, 29, pair.commit("c2", {"b.txt": "2"}))
     pair.merge_pr(2)
     pair.merge_pr(3)
-    git.push(work, "origin", ["master", "release-1.28", "release-1.29", "--tags"], dry_run=False)
+    git.push(work, "origin", ["master", "release-1.28", "release-1.29", "refs/tags/*:refs/tags/*"], dry_run=False)
 
 
 @pytest.fixture

@@ -89,7 +89,8 @@ def kube_cross_versions(url: str, default_branch: str, branch: str, branch_is_ne
             "--quiet",
             "--depth=1",
             "--filter=blob:none",
-            url,
+            "--end-of-options",
+            git.positional(url, "upstream URL"),
             *(f"+refs/heads/{r}:refs/heads/{r}" for r in refs),
         )
         found = {r: (git.show_file(repo, f"refs/heads/{r}", KUBE_CROSS_FILE) or "").strip() for r in refs}
@@ -124,7 +125,8 @@ def _build_version_at_head(url: str, branch: str) -> str:
     with tempfile.TemporaryDirectory(prefix="krel-head-") as tmp:
         repo = git.init(Path(tmp), bare=True)
         # Commits and tags only: describe needs no trees or blobs.
-        git.run(repo, "fetch", "--quiet", "--filter=tree:0", "--tags", url, f"+refs/heads/{branch}:refs/heads/{branch}")
+        git.run(repo, "fetch", "--quiet", "--filter=tree:0", "--tags", "--end-of-options",
+                git.positional(url, "upstream URL"), f"+refs/heads/{branch}:refs/heads/{branch}")
         return version.build_version_from_describe(git.describe(repo, heads[branch]))
 
 
