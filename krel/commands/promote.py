@@ -9,11 +9,12 @@ from typing import Annotated
 import typer
 from releng.promo.inventory import Registries
 from releng.promo.promote import PromoteOptions, PromotionResult, parse_registry_map, promote_images
-from releng.promo.snapshot import render, snapshot
+from releng.promo.snapshot import check_format, render, snapshot
 from releng.registry.auth import Auth, for_host
+from releng.registry.invcache import InventoryCache
 
 from krel import ui
-from krel.options import JsonOpt
+from krel.options import JsonOpt, krel_home
 
 promote_app = typer.Typer(
     name="promote",
@@ -33,12 +34,24 @@ RegistryMapOpt = Annotated[
 ]
 ThreadsOpt = Annotated[int, typer.Option("--threads", min=1, help="Parallel registry requests and copies.")]
 RateOpt = Annotated[float, typer.Option("--rate", min=0.1, help="Registry requests per second, shared by all threads.")]
+NoCacheOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache",
+        help="Re-read every tag instead of trusting the inventory cache ($KREL_HOME/cache/registry), and stop if "
+        "a cached production tag moved.",
+    ),
+]
 MAX_ROWS = 500
 
 
 def _auth_for(host: str) -> Auth:
     # Read once, at the edge; the library only sees values.
     return for_host(host, os.environ.get("KREL_REGISTRY_USERNAME"), os.environ.get("KREL_REGISTRY_PASSWORD"))
+
+
+def _cache_dir() -> Path:
+    return krel_home() / "cache" / "registry"
 
 
 def _registry_map(items: list[str] | None) -> dict[str, str]:
@@ -62,6 +75,7 @@ def images(
     threads: ThreadsOpt = 20,
     rate: RateOpt = 50.0,
     registry_map: RegistryMapOpt = None,
+    no_cache: NoCacheOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Promote the images a manifest lists: plan (dry run) by default, copy with --confirm.
@@ -72,6 +86,9 @@ def images(
 
     Registry credentials for non-Google hosts come from KREL_REGISTRY_USERNAME / KREL_REGISTRY_PASSWORD;
     gcr.io and *-docker.pkg.dev use Google application-default credentials.
+
+    A no-op rerun costs one tags/list per repository: Google registries list every digest and tag in it, and
+    elsewhere the inventory cache remembers where tags point (production tags never move).
     """
     options = PromoteOptions(
         manifest=manifest,
@@ -80,6 +97,8 @@ def images(
         threads=threads,
         confirm=confirm,
         parse_only=parse_only,
+        cache_dir=_cache_dir(),
+        reread=no_cache,
     )
     reporter = ui.RichReporter("promote", quiet=json_out)
     with Registries(_auth_for, rate=rate, max_connections=max(threads, 4)) as registries, reporter.live():
@@ -128,18 +147,24 @@ def _render(result: PromotionResult) -> None:
 @promote_app.command("snapshot")
 def snapshot_cmd(
     path: Annotated[str, typer.Argument(help="REGISTRY/REPO: a repository or a prefix holding repositories.")],
-    output: Annotated[str, typer.Option("--output", "-o", help="yaml (images.yaml form) or csv.")] = "yaml",
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="yaml (images.yaml form), csv (name@digest,name:tag) or json.")
+    ] = "yaml",
     threads: ThreadsOpt = 20,
     rate: RateOpt = 50.0,
+    no_cache: NoCacheOpt = False,
+    json_out: JsonOpt = False,
 ) -> None:
-    """Print what a registry path holds in images.yaml form (or CSV): for backfills and audits.
+    """Print what a registry path holds in images.yaml form (or CSV, or JSON): for backfills and audits.
 
     Example: krel promote snapshot 127.0.0.1:5000/prod --output csv
+    Example: krel promote snapshot us-central1-docker.pkg.dev/k8s-artifacts-prod/images/kubernetes --json
     """
+    fmt = check_format("json" if json_out else output)
+    cache = InventoryCache(_cache_dir())
     with Registries(_auth_for, rate=rate) as registries:
-        images = snapshot(registries, path, threads=threads)
-    text = render(images, output)
-    ui.console.out(text, end="", highlight=False)
+        images = snapshot(registries, path, threads=threads, cache=cache, trust_cache=not no_cache)
+    ui.console.out(render(images, fmt), end="", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

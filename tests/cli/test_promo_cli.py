@@ -111,7 +111,7 @@ def test_dry_run_then_confirm_then_snapshot(
     assert "- name: golden-bar/bar\n  dmap:\n" in snap.stdout
     assert f'"{promo_golden.digests["bar"]}": ["1.0"]' in snap.stdout
     csv = cli.invoke(app, ["promote", "snapshot", f"{promo_prod.host}/us", "--output", "csv"])
-    assert csv.exit_code == 0 and f"golden-bar/bar,{promo_golden.digests['bar']},1.0" in csv.stdout
+    assert csv.exit_code == 0 and f"golden-bar/bar@{promo_golden.digests['bar']},golden-bar/bar:1.0" in csv.stdout
     assert cli.invoke(app, ["promote", "snapshot", f"{promo_prod.host}/us", "--output", "xml"]).exit_code == 2
 
 

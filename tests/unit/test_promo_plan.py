@@ -192,7 +192,8 @@ def test_registry_map_rejects(item: str) -> None:
 def test_snapshot_render_formats() -> None:
     images = [SnapshotImage("a/b", {A: ["1.0", "latest"], B: []})]
     assert render(images, "yaml") == f'- name: a/b\n  dmap:\n    "{A}": ["1.0", "latest"]\n    "{B}": []\n'
-    assert render(images, "csv") == f"name,digest,tag\na/b,{A},1.0\na/b,{A},latest\na/b,{B},\n"
+    # The original's ToCSV: name@digest,name:tag per tag, name@digest,- when untagged, no header.
+    assert render(images, "csv") == f"a/b@{A},a/b:1.0\na/b@{A},a/b:latest\na/b@{B},-\n"
     assert render([], "yaml") == "[]\n"
     with pytest.raises(UsageError):
         render(images, "xml")

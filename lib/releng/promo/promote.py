@@ -5,19 +5,21 @@ Dry run is the default and writes nothing; a rerun recomputes the delta from liv
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from releng.errors import ReleaseError, UsageError
-from releng.promo.delta import Copy, Delta, check_delta, compute_delta
+from releng.promo.delta import Copy, Delta, check_delta, compute_delta, repo_path
 from releng.promo.edges import EdgeGroup, count_edges, plan_edges
-from releng.promo.inventory import Registries, read_inventory, repos_to_read
+from releng.promo.inventory import InventoryError, Registries, read_inventory, repos_to_read
 from releng.promo.manifests import REGISTRY_NAME_RE, Manifest, map_registries, parse_manifest, parse_thin_dir
 from releng.registry.copy import copy_image
+from releng.registry.invcache import InventoryCache
 from releng.report import NullReporter, Reporter
 
 
@@ -31,6 +33,8 @@ class PromoteOptions:
     threads: int = 20
     confirm: bool = False
     parse_only: bool = False
+    cache_dir: Path | None = None  # the inventory cache ($KREL_HOME/cache/registry); None reads everything live
+    reread: bool = False  # --no-cache: HEAD every tag again and check the cache against it
 
 
 @dataclass
@@ -51,6 +55,9 @@ class PromotionResult:
     groups: list[EdgeGroup]
     delta: Delta | None = None
     outcomes: list[Outcome] = field(default_factory=list)
+    unreadable: dict[str, str] = field(default_factory=dict)  # repository path -> why it could not be read
+    skipped_edges: int = 0  # edges that needed an unreadable repository
+    requests: int = 0  # registry requests the inventory read sent
     seconds: float = 0.0
 
     @property
@@ -64,17 +71,21 @@ class PromotionResult:
         return [o for o in self.outcomes if o.error]
 
     def error(self) -> ReleaseError | None:
-        """Why the run must end non-zero (failed copies, lost digests), or None."""
+        """Why the run must end non-zero (failed copies, lost digests, unreadable repositories, listed last), or
+        None."""
         lines = [
             f"copy {o.copy.src_repo}@{o.copy.digest} -> {o.copy.dst_repo} failed: {o.error}" for o in self.failures
         ]
         lines += [lost.describe() for lost in (self.delta.lost if self.delta else [])]
+        lines += [f"repository {path} unreadable, its edges skipped: {why}" for path, why in self.unreadable.items()]
         if not lines:
             return None
         done = len(self.outcomes) - len(self.failures)
+        unread = f", {len(self.unreadable)} unreadable repositories ({self.skipped_edges} edges skipped)"
         head = (
             f"promotion finished with errors: {len(self.failures)} failed copies, "
-            f"{len(self.delta.lost) if self.delta else 0} lost digests ({done} copies done; rerun to heal):"
+            f"{len(self.delta.lost) if self.delta else 0} lost digests{unread if self.unreadable else ''} "
+            f"({done} copies done; rerun to heal):"
         )
         return ReleaseError("\n".join([head, *lines]))
 
@@ -87,6 +98,9 @@ class PromotionResult:
             "delta": self.delta.as_dict() if self.delta else None,
             "failures": [{**o.copy.as_dict(), "error": o.error} for o in self.failures],
             "copied": sum(1 for o in self.outcomes if not o.error),
+            "unreadable": dict(self.unreadable),
+            "skipped_edges": self.skipped_edges,
+            "requests": self.requests,
             "seconds": round(self.seconds, 3),
         }
 
@@ -133,8 +147,17 @@ def promote_images(options: PromoteOptions, registries: Registries, report: Repo
         return result
     report.step(2, steps, "read inventories")
     wanted = repos_to_read(groups)
-    inventory = read_inventory(registries, wanted, threads=options.threads, report=report)
+    cache = InventoryCache(options.cache_dir) if options.cache_dir is not None else None
+    inventory = read_inventory(
+        registries, wanted, threads=options.threads, report=report, cache=cache, trust_cache=not options.reread
+    )
     report.info(f"read {len(wanted)} repositories ({inventory.requests} requests)")
+    result.requests = inventory.requests
+    groups, result.skipped_edges = without_unreadable(groups, inventory.unreadable)
+    result.unreadable = dict(sorted(inventory.unreadable.items()))
+    if not groups and inventory.unreadable:
+        # Nothing left to promote: fail as one error rather than a result with every edge skipped.
+        raise InventoryError.of(list(result.unreadable.values()))
     report.step(3, steps, "compute the delta")
     delta = compute_delta(groups, inventory.repos)
     check_delta(delta)
@@ -147,6 +170,27 @@ def promote_images(options: PromoteOptions, registries: Registries, report: Repo
         result.outcomes = execute(tasks, registries, threads=options.threads, report=report)
     result.seconds = time.monotonic() - start
     return result
+
+
+def without_unreadable(groups: Sequence[EdgeGroup], unreadable: Mapping[str, str]) -> tuple[list[EdgeGroup], int]:
+    """The groups with every edge that needs an unreadable repository removed, and how many edges that drops: an
+    unreadable source drops its whole group, an unreadable destination only that destination."""
+    if not unreadable:
+        return list(groups), 0
+    kept: list[EdgeGroup] = []
+    dropped = 0
+    for g in groups:
+        if repo_path(g.src, g.image) in unreadable:
+            dropped += g.size
+            continue
+        dsts = tuple(d for d in g.destinations if repo_path(d, g.image) not in unreadable)
+        if len(dsts) != len(g.destinations):
+            dropped += g.size
+            g = dataclasses.replace(g, destinations=dsts)
+            dropped -= g.size
+        if dsts:
+            kept.append(g)
+    return kept, dropped
 
 
 def order_copies(copies: list[Copy], children: Mapping[str, Mapping[str, str]]) -> list[list[Copy]]:
