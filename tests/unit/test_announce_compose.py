@@ -15,19 +15,19 @@ KREL_RELEASE = """Kubernetes Community,
 Kubernetes <b>v1.30.2</b> has been built and pushed using Golang version <b>1.22.4</b>.
 <p>
 The release notes have been updated in
-<a href=https://git.k8s.io/kubernetes/CHANGELOG/CHANGELOG-1.30.md>CHANGELOG-1.30.md</a>, with a pointer to them on
-<a href=https://github.com/kubernetes/kubernetes/releases/tag/v1.30.2>GitHub</a>:
+<a href="https://git.k8s.io/kubernetes/CHANGELOG/CHANGELOG-1.30.md">CHANGELOG-1.30.md</a>, with a pointer to them on
+<a href="https://github.com/kubernetes/kubernetes/releases/tag/v1.30.2">GitHub</a>:
 <p>
 <hr>
 <h1>v1.30.2</h1>
 <hr>
 <p><br>
 Contributors, the
-<a href=https://git.k8s.io/kubernetes/CHANGELOG/CHANGELOG-1.30.md>CHANGELOG-1.30.md</a> has been bootstrapped with
+<a href="https://git.k8s.io/kubernetes/CHANGELOG/CHANGELOG-1.30.md">CHANGELOG-1.30.md</a> has been bootstrapped with
 v1.30.2 release notes and you may edit now as needed.
 <p><br><br>
 Published by your
-<a href=https://git.k8s.io/sig-release/release-managers.md>Kubernetes Release
+<a href="https://git.k8s.io/sig-release/release-managers.md">Kubernetes Release
 Managers</a>.
 """
 
@@ -36,11 +36,11 @@ KREL_BRANCH = """Kubernetes Community,
 Kubernetes' release-1.31 branch has been created.
 <p>
 The release owner will be sending updates on how to interact with this branch
-shortly. The <a href=https://git.k8s.io/community/contributors/devel/sig-release/cherry-picks.md>Cherrypick
+shortly. The <a href="https://git.k8s.io/community/contributors/devel/sig-release/cherry-picks.md">Cherrypick
 Guide</A> has some general guidance on how things will proceed.
 <p>
 Announced by your
-<a href=https://git.k8s.io/sig-release/release-managers.md>Kubernetes Release
+<a href="https://git.k8s.io/sig-release/release-managers.md">Kubernetes Release
 Managers</A>.
 """
 
@@ -72,7 +72,7 @@ def test_local_profile_uses_its_product_and_links(local: Profile, tmp_path: Path
     a = compose.build_announcement(local, "v0.3.0-rc.1", go_version="1.23.0")
     assert a.subject == "Demo v0.3.0-rc.1 is live!"
     assert "Demo <b>v0.3.0-rc.1</b>" in a.html
-    assert f"file://{tmp_path}/demo/upstream/CHANGELOG/CHANGELOG-0.3.md>CHANGELOG-0.3.md</a>" in a.html
+    assert f'file://{tmp_path}/demo/upstream/CHANGELOG/CHANGELOG-0.3.md">CHANGELOG-0.3.md</a>' in a.html
     assert "Published by your\nDemo Release Managers.\n" in a.html
     assert "git.k8s.io/sig-release" not in a.html
     b = compose.build_branch_announcement(local, "v0.3.0-rc.0", "release-0.3")

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from markupsafe import Markup
+
 from releng.errors import ReleaseError, UsageError
 from releng.files import check_writable, write_atomic
 from releng.profile import Profile
@@ -100,7 +102,8 @@ def build_announcement(
         changelog_url=changelog_url,
         changelog_name=PurePosixPath(changelog_url).name if changelog_url else "CHANGELOG",
         github_release_url=link(profile.links.github_release, tag),
-        changelog_html=changelog_html.strip("\n"),
+        # HTML by contract: the notes page stage rendered from sanitised markdown (or the --changelog-html file).
+        changelog_html=Markup(changelog_html.strip("\n")),
         managers_url=profile.links.release_managers,
     )
     return Announcement(kind="release", tag=tag, subject=subject_for(profile, tag), html=html)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 
 from markdown_it import MarkdownIt
+from markupsafe import Markup
 
 from releng import templates
 from releng.notes.dependencies import Dependencies
@@ -61,4 +62,6 @@ _MD = _Markdown("commonmark", {"html": False}).enable("table")
 
 def html(markdown_text: str, title: str) -> str:
     """The markdown rendered with markdown-it-py inside krel's page shell."""
-    return templates.render("notes/page.html.j2", title=title, body=_MD.render(markdown_text).rstrip("\n"))
+    # The one place HTML is made from markdown (raw HTML and script links refused above): the page keeps it as HTML.
+    body = Markup(_MD.render(markdown_text).rstrip("\n"))
+    return templates.render("notes/page.html.j2", title=title, body=body)
