@@ -4,7 +4,6 @@ collected as `file:line: message` (the original's Validate rules, plus duplicate
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,12 +11,13 @@ from pathlib import Path
 import yaml
 
 from releng.errors import ReleaseError
+from releng.registry import reference
 
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
-# OCI distribution-spec repository name grammar (the component part; the registry name carries the host).
-IMAGE_NAME_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
-REGISTRY_NAME_RE = re.compile(r"^[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+# The OCI distribution grammar, ASCII-only and whole-string (one definition, in releng.registry.reference).
+DIGEST_RE = reference.DIGEST
+TAG_RE = reference.TAG
+IMAGE_NAME_RE = reference.REPOSITORY
+REGISTRY_NAME_RE = reference.REGISTRY_PATH
 
 # Thin layout is fixed: DIR/manifests/<p>/promoter-manifest.yaml and DIR/images/<p>/images.yaml.
 THIN_MANIFEST = "promoter-manifest.yaml"

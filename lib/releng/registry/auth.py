@@ -18,8 +18,8 @@ import httpx
 from releng.errors import ReleaseError
 from releng.registry.ratelimit import RetryableResponse, is_retryable_status
 
-_PARAM = re.compile(r'(\w+)="([^"]*)"')
-_GOOGLE_HOST = re.compile(r"(^|\.)gcr\.io$|-docker\.pkg\.dev$|(^|\.)pkg\.dev$")
+_PARAM = re.compile(r'([A-Za-z0-9_]+)="([^"]*)"', re.ASCII)
+_GOOGLE_HOST = re.compile(r"(?:[a-z0-9-]+\.)*(?:gcr\.io|pkg\.dev)", re.ASCII)
 _GOOGLE_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 # Refresh a token this long before the server says it expires.
 _EXPIRY_MARGIN = 30.0
@@ -238,7 +238,7 @@ def basic(username: str, password: str) -> Auth:
 
 def is_google_host(host: str) -> bool:
     """Whether host is Container Registry (gcr.io) or Artifact Registry (*-docker.pkg.dev)."""
-    return bool(_GOOGLE_HOST.search(host.split(":")[0]))
+    return bool(_GOOGLE_HOST.fullmatch(host.split(":")[0].lower()))
 
 
 def google() -> Auth:

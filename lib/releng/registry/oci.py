@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from releng import safeload
 from releng.errors import ReleaseError
+from releng.registry.reference import DIGEST
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -24,8 +25,8 @@ INDEX_TYPES = frozenset({DOCKER_MANIFEST_LIST, OCI_INDEX})
 IMAGE_TYPES = frozenset({DOCKER_MANIFEST, OCI_MANIFEST})
 MANIFEST_TYPES = INDEX_TYPES | IMAGE_TYPES
 ACCEPT = ", ".join(sorted(MANIFEST_TYPES))
+MAX_MANIFEST_BYTES = 4 << 20  # registries refuse manifests over 4 MiB (distribution spec)
 
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def sha256_digest(data: bytes) -> str:
 
 def check_digest(digest: str) -> str:
     """Return digest unchanged if it is `sha256:<64 lower-case hex>`, else raise ReleaseError."""
-    if not isinstance(digest, str) or not _DIGEST.match(digest):
+    if not isinstance(digest, str) or not DIGEST.fullmatch(digest):
         raise ReleaseError(f"invalid digest {digest!r}: expected sha256:<64 lower-case hex digits>")
     return digest
 
@@ -65,9 +66,9 @@ def check_digest(digest: str) -> str:
 def parse_manifest(raw: bytes, where: str) -> dict[str, Any]:
     """Decode a manifest's JSON, naming where it came from when it is not a JSON object."""
     try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ReleaseError(f"{where}: manifest is not valid JSON ({exc.__class__.__name__})") from None
+        doc = safeload.load_json(raw, where, max_bytes=MAX_MANIFEST_BYTES)  # bounded: size, depth, UTF-8
+    except safeload.InputError as exc:
+        raise ReleaseError(f"{where}: manifest is not valid JSON ({exc.problem})") from None
     if not isinstance(doc, dict):
         raise ReleaseError(f"{where}: manifest is not a JSON object")
     return doc

@@ -7,9 +7,20 @@ from dataclasses import dataclass
 
 from releng.errors import UsageError
 
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
-_REPO_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+# The OCI distribution grammar (distribution/reference), ASCII only and anchored with \Z: Python's \w takes any
+# Unicode letter and $ matches before a trailing newline, so `안녕` or "latest\n" used to pass and fail at copy time.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_HOST = rf"(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+
+DIGEST = re.compile(r"\Asha256:[0-9a-f]{64}\Z", re.ASCII)
+TAG = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z", re.ASCII)
+COMPONENT = re.compile(rf"\A{_COMPONENT}\Z", re.ASCII)
+# A repository path (image name) below a registry; the whole name is at most 255 characters.
+REPOSITORY = re.compile(rf"\A(?=.{{1,255}}\Z){_COMPONENT}(?:/{_COMPONENT})*\Z", re.ASCII)
+HOST = re.compile(rf"\A{_HOST}\Z", re.ASCII)
+# A registry path as manifests name it: a host, optionally followed by repository components (gcr.io/k8s-staging-x).
+REGISTRY_PATH = re.compile(rf"\A(?=.{{1,255}}\Z){_HOST}(?:/{_COMPONENT})*\Z", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -45,18 +56,18 @@ def parse_image_ref(text: str, *, require_ref: bool = False) -> ImageRef:
     digest = None
     if "@" in text:
         text, digest = text.split("@", 1)
-        if not _DIGEST.match(digest):
+        if not DIGEST.fullmatch(digest):
             raise UsageError(f"image reference {original!r}: digest must be sha256:<64 lower-case hex digits>")
     host, sep, rest = text.partition("/")
-    if not sep or not _looks_like_host(host):
+    if not sep or not _looks_like_host(host) or not HOST.fullmatch(host):
         raise UsageError(f"image reference {original!r}: expected REGISTRY/REPO[:TAG][@DIGEST]")
     tag = None
     last = rest.rsplit("/", 1)[-1]
     if ":" in last:
         rest, tag = rest.rsplit(":", 1)
-        if not _TAG.match(tag):
+        if not TAG.fullmatch(tag):
             raise UsageError(f"image reference {original!r}: invalid tag {tag!r}")
-    if not rest or not all(_REPO_COMPONENT.match(c) for c in rest.split("/")):
+    if not rest or not REPOSITORY.fullmatch(rest):
         raise UsageError(f"image reference {original!r}: invalid repository path {rest!r}")
     if require_ref and not (tag or digest):
         raise UsageError(f"image reference {original!r}: needs a :tag or @sha256: digest")
