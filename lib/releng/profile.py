@@ -8,30 +8,42 @@ import re
 import tomllib
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from releng import address, names
 from releng.errors import UsageError
+from releng.names import InvalidValue
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "profiles"
+
+
+def _rule(check: Callable[[str], object], *, optional: bool = False, **metadata: Any) -> dict[str, Any]:
+    """Field metadata: the check every value of the field must pass on load (an empty value too, unless optional)."""
+    return {"check": check, "optional": optional, **metadata}
 
 
 @dataclass(frozen=True)
 class Targets:
     """Everything a job writes to; mock and nomock differ only here."""
 
-    bucket: str  # object store URL holding stage/ and release/ (file:// or gs://)
-    registry: str  # registry/repo images are pushed to at stage
-    validate_registry: str  # registry/repo whose images must exist before release pushes git objects
+    # object store URL holding stage/ and release/ (file:// or gs://)
+    bucket: str = field(metadata=_rule(address.check_bucket))
+    # registry/repo images are pushed to at stage
+    registry: str = field(metadata=_rule(address.check_registry))
+    # registry/repo whose images must exist before release pushes git objects
+    validate_registry: str = field(metadata=_rule(address.check_registry))
     git_push: str = field(metadata={"choices": ("dry-run", "push")})
-    mail_to: tuple[str, ...]  # announcement recipients
-    gcb_project: str
-    download_url: str  # public URL prefix of the bucket
+    mail_to: tuple[str, ...] = field(metadata=_rule(address.check_mail))  # announcement recipients
+    gcb_project: str = field(metadata=_rule(names.check_project))
+    download_url: str = field(metadata=_rule(address.check_required_link))  # public URL prefix of the bucket
     # "render" (print only), "publish" (GitHub API) or "bucket" (write the page into the bucket)
     github_release: str = field(metadata={"choices": ("render", "publish", "bucket")})
-    fastly_service: str = ""
-    release_url: str = ""  # public URL of release/<tag>/ files without the tag; default <download_url>/release
+    fastly_service: str = field(default="", metadata=_rule(names.check_argument, optional=True))
+    # public URL of release/<tag>/ files without the tag; default <download_url>/release
+    release_url: str = field(default="", metadata=_rule(address.check_link, optional=True))
 
     def release_download_url(self) -> str:
         """krel URLPrefixForBucket: https://dl.k8s.io for production, <bucket URL>/release otherwise."""
@@ -40,37 +52,39 @@ class Targets:
 
 @dataclass(frozen=True)
 class Upstream:
-    url: str  # clone URL of the repository being released
-    org: str
-    repo: str
-    default_branch: str = "master"
-    remote: str = "origin"
+    url: str = field(metadata=_rule(address.check_clone_url))  # clone URL of the repository being released
+    org: str = field(metadata=_rule(names.check_github_owner))
+    repo: str = field(metadata=_rule(names.check_github_repo))
+    default_branch: str = field(default="master", metadata=_rule(names.check_git_ref))
+    remote: str = field(default="origin", metadata=_rule(names.check_remote_name))
 
 
 @dataclass(frozen=True)
 class Build:
-    command: str  # run in the workspace with KREL_VERSION set; produces output_dir
-    output_dir: str = "_output"
-    arches: tuple[str, ...] = ("amd64", "arm64", "ppc64le", "s390x")
-    images: tuple[str, ...] = ()  # manifest-list image names expected under release-images/<arch>/
+    # run in the workspace with KREL_VERSION set; produces output_dir. A shell command by design: no text checks.
+    command: str = field(metadata={"unchecked": True})
+    output_dir: str = field(default="_output", metadata=_rule(names.check_relative_dir))
+    arches: tuple[str, ...] = field(default=("amd64", "arm64", "ppc64le", "s390x"), metadata=_rule(names.check_arch))
+    # manifest-list image names expected under release-images/<arch>/
+    images: tuple[str, ...] = field(default=(), metadata=_rule(names.check_image_name))
     min_free_gib: int = 1
 
 
 @dataclass(frozen=True)
 class Author:
-    name: str
-    email: str
+    name: str = field(metadata=_rule(names.check_person_name))
+    email: str = field(metadata=_rule(address.check_mail))
 
 
 @dataclass(frozen=True)
 class Mail:
     transport: str = field(default="smtp", metadata={"choices": ("smtp", "sendgrid", "outbox")})
-    smtp_host: str = "localhost"
+    smtp_host: str = field(default="localhost", metadata=_rule(names.check_argument))
     smtp_port: int = 25
     starttls: bool = False
     smtp_user: str = ""
-    from_name: str = "Release Managers"
-    from_email: str = "release-managers@localhost"
+    from_name: str = field(default="Release Managers", metadata=_rule(names.check_person_name))
+    from_email: str = field(default="release-managers@localhost", metadata=_rule(address.check_mail))
     outbox: str = ""  # directory for the "outbox" transport
 
 
@@ -78,40 +92,41 @@ class Mail:
 class Gcb:
     runner: str = field(default="local", metadata={"choices": ("local", "gcb")})
     timeout_s: int = 14400
-    machine_type: str = ""
-    private_pool: str = ""
-    builder_image: str = ""
-    tool_org: str = "kubernetes"
-    tool_repo: str = "release"
-    tool_ref: str = "master"
-    secrets: tuple[str, ...] = ()  # Secret Manager names mapped to env vars as NAME=ENV
+    machine_type: str = field(default="", metadata=_rule(names.check_argument, optional=True))
+    private_pool: str = field(default="", metadata=_rule(names.check_argument, optional=True))
+    builder_image: str = field(default="", metadata=_rule(names.check_image_ref, optional=True))
+    tool_org: str = field(default="kubernetes", metadata=_rule(names.check_github_owner))
+    tool_repo: str = field(default="release", metadata=_rule(names.check_github_repo))
+    tool_ref: str = field(default="master", metadata=_rule(names.check_git_ref))
+    # Secret Manager names mapped to env vars as NAME=ENV
+    secrets: tuple[str, ...] = field(default=(), metadata=_rule(names.check_secret_mapping))
 
 
 @dataclass(frozen=True)
 class Links:
-    changelog: str = ""  # may use {major}, {minor}, {tag}
-    github_release: str = ""  # may use {tag}
-    cherry_picks: str = ""
-    announce_list: str = ""
-    release_managers: str = ""
+    changelog: str = field(default="", metadata=_rule(address.check_link))  # may use {major}, {minor}, {tag}
+    github_release: str = field(default="", metadata=_rule(address.check_link))  # may use {tag}
+    cherry_picks: str = field(default="", metadata=_rule(address.check_link))
+    announce_list: str = field(default="", metadata=_rule(address.check_link))
+    release_managers: str = field(default="", metadata=_rule(address.check_link))
 
 
 @dataclass(frozen=True)
 class Profile:
     """A validated release profile; pick targets with `targets(nomock)`."""
 
-    name: str
-    product: str
+    name: str = field(metadata=_rule(names.check_profile_name))
+    product: str = field(metadata=_rule(names.check_one_line))
     upstream: Upstream
     build: Build
     git_author: Author
-    ci_bucket: str
+    ci_bucket: str = field(metadata=_rule(address.check_bucket))
     mock: Targets
     nomock: Targets
     mail: Mail = field(default_factory=Mail)
     gcb: Gcb = field(default_factory=Gcb)
     links: Links = field(default_factory=Links)
-    source: str = ""  # the file it was loaded from
+    source: str = field(default="", metadata={"unchecked": True})  # the file it was loaded from, not a TOML value
 
     def targets(self, nomock: bool) -> Targets:
         """The nomock targets with --nomock, the mock targets otherwise."""
@@ -131,6 +146,8 @@ def load_profile(name_or_path: str | Path, variables: dict[str, str] | None = No
         raise UsageError(f"profile {path}: not valid TOML: {exc}") from exc
     except OSError as exc:
         raise UsageError(f"profile {path}: cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"profile {path}: not UTF-8 text (bad byte at offset {exc.start})") from exc
     raw = _expand(raw, variables or {}, str(path))
     raw.setdefault("name", path.stem)
     profile: Profile = _build(Profile, {**raw, "source": str(path)}, str(path), "")
@@ -186,7 +203,8 @@ def _build(cls: type[Any], table: Any, path: str, prefix: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in table:
         if key not in fields:
-            raise UsageError(f"profile {path}: unknown key {prefix}{key}{_suggest(key, list(fields))}")
+            shown = key if key.isprintable() else repr(key)  # a quoted TOML key may hold ESC or CR
+            raise UsageError(f"profile {path}: unknown key {prefix}{shown}{_suggest(key, list(fields))}")
     values: dict[str, Any] = {}
     for name, f in fields.items():
         if name not in table:
@@ -198,7 +216,24 @@ def _build(cls: type[Any], table: Any, path: str, prefix: str) -> Any:
         if choices and values[name] not in choices:
             allowed = ", ".join(repr(c) for c in choices)
             raise UsageError(f"profile {path}: {prefix}{name} must be one of {allowed}, got {values[name]!r}")
+        _check_field(f, values[name], path, f"{prefix}{name}")
     return cls(**values)
+
+
+def _check_field(f: dataclasses.Field[Any], value: Any, path: str, key: str) -> None:
+    """Every string a profile gives is untrusted: no control characters, and the field's own rule (metadata "check")."""
+    if f.metadata.get("unchecked"):
+        return
+    check = f.metadata.get("check")
+    for item in value if isinstance(value, tuple) else (value,):
+        if not isinstance(item, str):
+            continue
+        try:
+            names.check_text(item)
+            if check is not None and (item or not f.metadata.get("optional")):
+                check(item)
+        except InvalidValue as exc:
+            raise UsageError(f"profile {path}: {key}: {exc}") from exc
 
 
 def _convert(hint: Any, value: Any, path: str, key: str) -> Any:
@@ -217,20 +252,35 @@ def _convert(hint: Any, value: Any, path: str, key: str) -> Any:
     return value
 
 
+_REGISTRY_KEYS = ("registry", "validate_registry")
+
+
 def _refuse_shared_targets(profile: Profile, path: str) -> None:
-    """Mock must never be able to touch a production target."""
+    """Mock must never be able to touch a production target, however either is spelled (compared in canonical form)."""
     mock, nomock = profile.mock, profile.nomock
     shared = []
-    if mock.bucket.rstrip("/") == nomock.bucket.rstrip("/"):
-        shared.append(f"bucket {mock.bucket}")
-    if mock.registry.rstrip("/") == nomock.registry.rstrip("/"):
-        shared.append(f"registry {mock.registry}")
+    if address.bucket_place(mock.bucket).overlaps(address.bucket_place(nomock.bucket)):
+        shared.append(_overlap("bucket", mock.bucket, "bucket", nomock.bucket))
+    # Mock writing to nomock.validate_registry is production too: every mock registry against every nomock one.
+    pairs = {(m, n, getattr(mock, m), getattr(nomock, n)) for m in _REGISTRY_KEYS for n in _REGISTRY_KEYS}
+    for mock_key, nomock_key, mock_value, nomock_value in sorted(pairs):
+        if address.registry_place(mock_value).overlaps(address.registry_place(nomock_value)):
+            shared.append(_overlap(mock_key, mock_value, nomock_key, nomock_value))
     if mock.git_push == "push":
         shared.append("git_push = 'push' in mock")
     if mock.github_release == "publish":
         shared.append("github_release = 'publish' in mock")
-    lists = set(mock.mail_to) & set(nomock.mail_to)
+    production = {address.mail_key(a): a for a in nomock.mail_to}
+    lists = sorted(_same_list(a, production[key]) for a in mock.mail_to if (key := address.mail_key(a)) in production)
     if lists:
-        shared.append(f"mail list {', '.join(sorted(lists))}")
+        shared.append(f"mail list {', '.join(lists)}")
     if shared:
         raise UsageError(f"profile {path}: mock targets must not reach production: {'; '.join(shared)}")
+
+
+def _overlap(mock_key: str, mock_value: str, nomock_key: str, nomock_value: str) -> str:
+    return f"mock.{mock_key} {mock_value} is, contains or lies inside nomock.{nomock_key} {nomock_value}"
+
+
+def _same_list(mock_address: str, nomock_address: str) -> str:
+    return mock_address if mock_address == nomock_address else f"{mock_address} (is nomock {nomock_address})"

@@ -39,7 +39,7 @@ def _write(tmp_path: Path, text: str) -> Path:
         (lambda b: b.replace('min_free_gib = 1', 'min_free_gib = "one"'), "build.min_free_gib must be int"),
         (lambda b: b.replace('git_push = "dry-run"', 'git_push = "maybe"'), "mock.git_push must be one of"),
         (lambda b: b.replace('ci_bucket = "file://{krel_home}/buckets/ci"\n', ""), "missing required key ci_bucket"),
-        (lambda b: b.replace("buckets/mock\"", "buckets/release\""), "must not reach production: bucket"),
+        (lambda b: b.replace("buckets/mock\"", "buckets/release\""), "must not reach production: mock.bucket"),
         (lambda b: b.replace('"release-test@localhost"', '"announce@localhost"'), "mail list announce@localhost"),
         (lambda b: b.replace('git_push = "dry-run"', 'git_push = "push"'), "git_push = 'push' in mock"),
         (lambda b: b.replace("{krel_home}/outbox", "{nope}/outbox"), "unknown placeholder {nope}"),
