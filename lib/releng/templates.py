@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import jinja2
 
+from releng import address
 from releng.errors import UsageError
-
-# Links a reader may follow from a page or a mail: the web, mail, and file:// for the local profile's buckets.
-SAFE_SCHEMES = frozenset({"https", "http", "mailto", "file"})
-# Nothing that could end an attribute or a markdown link, or hide in a reader's view of the link.
-_UNSAFE_URL_CHARS = re.compile(r"[\s\"'<>`\\\x00-\x1f\x7f]")
 
 
 def templates_dir() -> Path:
@@ -27,19 +21,13 @@ def templates_dir() -> Path:
 
 
 def safe_url(url: object) -> str:
-    """The URL if it is an https/http/mailto/file link with nothing that could break out of an attribute; '' stays ''.
-
-    Anything else (javascript:, data:, a quote or a space that would start a new attribute) is refused loudly.
-    """
+    """The URL if it is a link a page or mail may hold (address.check_link: http(s)/mailto/file, nothing that could
+    end the quoted attribute or start a new one); '' stays ''. Anything else is refused loudly, not dropped."""
     text = str(url)
-    if not text:
-        return ""
-    scheme = urlsplit(text).scheme.lower()
-    if scheme not in SAFE_SCHEMES or _UNSAFE_URL_CHARS.search(text):
-        raise UsageError(
-            f"link {text!r} is not allowed: expected an {'/'.join(sorted(SAFE_SCHEMES))} URL "
-            "without spaces, quotes or angle brackets"
-        )
+    try:
+        address.check_link(text)
+    except UsageError as exc:
+        raise UsageError(f"link not allowed in a page or mail: {exc}") from None
     return text
 
 

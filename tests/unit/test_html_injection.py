@@ -69,7 +69,7 @@ BAD_LINKS = [
 @pytest.mark.parametrize("links", BAD_LINKS)
 def test_hostile_links_are_refused(local: Profile, links: dict[str, str]) -> None:
     profile = _with(local, **links)
-    with pytest.raises(UsageError, match="is not allowed"):
+    with pytest.raises(UsageError, match="link not allowed"):
         if "cherry_picks" in links:
             compose.build_branch_announcement(profile, "v0.3.0", "release-0.3")
         else:

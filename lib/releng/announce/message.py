@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from releng.errors import ReleaseError
+from releng import address, names
+from releng.errors import ReleaseError, UsageError
+
+
+def _check(what: str, value: str, check: Callable[[str], None]) -> None:
+    try:
+        check(value)
+    except UsageError as exc:
+        raise UsageError(f"mail: {what}: {exc}") from None
+
+
+def check_sender(name: str, email: str) -> None:
+    """The From header's parts: a name without CR/LF, quotes or brackets, and one bare address (UsageError)."""
+    _check("sender name", name, names.check_person_name)
+    _check("sender address", email, address.check_mail)
 
 
 @dataclass(frozen=True)
@@ -21,6 +35,13 @@ class Message:
     subject: str
     html: str
     text: str = ""
+
+    def __post_init__(self) -> None:
+        # Checked where a message is made: a CR/LF in a header value would add headers (or crash the mail library).
+        check_sender(self.sender_name, self.sender_email)
+        for recipient in self.recipients:
+            _check("recipient", recipient, address.check_mail)
+        _check("subject", self.subject, names.check_one_line)
 
     def to_email(self) -> EmailMessage:
         """The MIME message: multipart/alternative with a plain-text part and the HTML."""

@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlsplit
 
 from releng.announce.compose import ANNOUNCEMENT_FILE, subject_for
 from releng.announce.mail import Mailer
-from releng.announce.message import Message
+from releng.announce.message import Message, check_sender
 from releng.errors import ReleaseError, UsageError
 from releng.objectstore.base import ObjectStore
 from releng.profile import Profile, Targets
@@ -113,6 +113,8 @@ def prepare_send(
         parse_tag(tag)
     except ReleaseError as exc:
         raise UsageError(f"announce: {exc}") from exc
+    # --name/--email are checked before the bucket is read (the profile's own values were checked on load).
+    check_sender(sender_name or profile.mail.from_name, sender_email or profile.mail.from_email)
     key = f"release/{tag}/{ANNOUNCEMENT_FILE}"
     source = f"{store.url.rstrip('/')}/{key}"
     if not store.exists(key):

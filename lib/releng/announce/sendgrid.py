@@ -10,6 +10,7 @@ import python_http_client.exceptions  # type: ignore[import-untyped]
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import From, Mail, To
 
+from releng import secrets
 from releng.announce.message import MailError, Message
 
 DEFAULT_HOST = "https://api.sendgrid.com"
@@ -39,13 +40,18 @@ class SendGridMailer:
         try:
             response = client.send(mail)
         except python_http_client.exceptions.HTTPError as exc:
-            status, reason = exc.status_code, _api_error(exc.body)
+            # The body may quote the request (and its API key) back: mask it before it reaches an error line.
+            status, reason = exc.status_code, _server_text(_api_error(exc.body), self.api_key)
             raise MailError(f"mail: SendGrid at {self.host} answered {status}: {reason}; nothing was sent") from None
         except urllib.error.URLError as exc:
             raise MailError(f"mail: cannot reach SendGrid at {self.host}: {exc.reason}") from None
         except OSError as exc:
             raise MailError(f"mail: cannot reach SendGrid at {self.host}: {exc}") from None
         return f"SendGrid accepted the message for {len(message.recipients)} recipient(s): {response.status_code}"
+
+
+def _server_text(text: str, api_key: str) -> str:
+    return secrets.mask_credentials(secrets.mask(text, [api_key] if api_key else []))
 
 
 def _api_error(body: bytes | str | None) -> str:

@@ -6,6 +6,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass, field
 
+from releng import secrets
 from releng.announce.message import MailError, Message, RecipientsRefusedError
 
 
@@ -27,6 +28,14 @@ class SmtpMailer:
 
     def send(self, message: Message) -> str:
         """One envelope for all recipients; if the server refuses any RCPT, reset and send nothing."""
+        try:
+            return self._send(message)
+        except MailError as exc:
+            # Server replies end up in the message; one that quotes the login must not show the password.
+            exc.args = (secrets.mask_credentials(secrets.mask(str(exc), [self.password] if self.password else [])),)
+            raise
+
+    def _send(self, message: Message) -> str:
         server = f"{self.host}:{self.port}"
         # SMTP needs CRLF line ends; smtplib.data() does not convert bare LF in bytes.
         email = message.to_email()

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from releng import secrets
 from releng.errors import ReleaseError
 from releng.github import ratelimit
 
@@ -83,6 +84,18 @@ def from_rest(data: Any, where: str) -> PullRequest:
         raise GitHubError(f"{where}: not a GitHub pull request object ({type(exc).__name__}: {exc})") from exc
 
 
+def expect_object(value: Any, where: str) -> dict[str, Any]:
+    """value if it is a JSON object; GitHubError naming `where` and what came instead (a list, a string...)."""
+    if not isinstance(value, dict):
+        raise GitHubError(f"{where}: expected a JSON object, got {_json_kind(value)}")
+    return value
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {list: "a list", str: "a string", type(None): "null", bool: "a boolean", int: "a number", float: "a number"}
+    return kinds.get(type(value), type(value).__name__)
+
+
 class PullRequests(Protocol):
     """Pull-request data by number for one repository."""
 
@@ -101,8 +114,9 @@ class LiveSource:
 
     api = "GitHub"
 
-    def __init__(self, org: str, repo: str, policy: ratelimit.Policy | None) -> None:
+    def __init__(self, org: str, repo: str, policy: ratelimit.Policy | None, token: str = "") -> None:
         self.org, self.repo = org, repo
+        self._token = token
         self.policy = policy or ratelimit.Policy()
         self._lock = threading.Lock()
         self._requests = 0
@@ -122,6 +136,11 @@ class LiveSource:
             return ratelimit.call(fn, self.policy)
         except ratelimit.RetryableError as exc:
             raise GitHubError(f"{where}: gave up after {self.policy.attempts} attempts ({exc.reason})") from None
+
+    def _server_text(self, text: object) -> str:
+        """Text GitHub sent back, for an error line: the token and credential patterns masked, one short line."""
+        masked = secrets.mask_credentials(secrets.mask(str(text), [self._token] if self._token else []))
+        return " ".join(masked.split())[:300]
 
     def _unauthorized(self) -> GitHubError:
         return GitHubError(f"{self.api}: 401 Unauthorized: check GITHUB_TOKEN")

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from releng.github import ratelimit
-from releng.github.base import DEFAULT_API_URL, GitHubError, LiveSource, Progress, PullRequest
+from releng.github.base import DEFAULT_API_URL, GitHubError, LiveSource, Progress, PullRequest, expect_object
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,16 @@ def _query(numbers: Sequence[int]) -> str:
     )
 
 
-def _pull_request(node: dict[str, Any]) -> PullRequest:
+def _pull_request(value: Any, where: str) -> PullRequest:
+    """A PullRequest from one GraphQL node; GitHubError naming `where` for a node of another shape."""
+    node = expect_object(value, where)
+    try:
+        return _fields(node)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise GitHubError(f"{where}: not a pull request node ({type(exc).__name__}: {exc})") from None
+
+
+def _fields(node: dict[str, Any]) -> PullRequest:
     author = node.get("author") or {}
     owner = (node.get("headRepositoryOwner") or {}).get("login") or ""
     head = str(node.get("headRefName") or "")
@@ -70,7 +79,7 @@ class GraphQLPullRequests(LiveSource):
         batch: int = BATCH,
         timeout: float = 30.0,
     ) -> None:
-        super().__init__(org, repo, policy)
+        super().__init__(org, repo, policy, token)
         self.batch = batch
         base = api_url.rstrip("/")
         # GitHub Enterprise serves REST under /api/v3 and GraphQL under /api/graphql
@@ -93,15 +102,17 @@ class GraphQLPullRequests(LiveSource):
     def _fetch(self, numbers: Sequence[int]) -> dict[int, PullRequest]:
         payload = {"query": _query(numbers), "variables": {"owner": self.org, "name": self.repo}}
         data = self._retried(lambda: self._post(payload), f"{self.api} {self.endpoint}")
-        repository = (data.get("data") or {}).get("repository")
+        where = f"{self.api} {self.endpoint}"
+        repository = expect_object(data.get("data") or {}, f"{where}: data").get("repository")
         if repository is None:
             raise GitHubError(f"{self.api}: repository {self.org}/{self.repo} not found or not readable")
+        repository = expect_object(repository, f"{where}: data.repository")
         result = {}
         for n in numbers:
             node = repository.get(f"pr{n}")
             if node is None:
                 raise self._not_found(n)
-            result[n] = _pull_request(node)
+            result[n] = _pull_request(node, f"{where}: pull request #{n}")
         return result
 
     def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -119,20 +130,36 @@ class GraphQLPullRequests(LiveSource):
         if response.status_code != 200:
             raise GitHubError(f"{self.api} {self.endpoint}: HTTP {response.status_code}")
         try:
-            data: dict[str, Any] = response.json()
+            answer = response.json()
         except ValueError:
             raise GitHubError(f"{self.api} {self.endpoint}: answer is not JSON") from None
-        errors = data.get("errors") or []
+        data = expect_object(answer, f"{self.api} {self.endpoint}: answer")
+        errors = _errors(data.get("errors"))
         if any(e.get("type") == "RATE_LIMITED" for e in errors):
-            reset = response.headers.get("x-ratelimit-reset")
-            wait = max(0.0, float(reset) - self.policy.clock()) + 1.0 if reset else self.policy.secondary_wait
+            wait = _reset_wait(response.headers.get("x-ratelimit-reset"), self.policy)
             log.warning("%s: rate limited, waiting %.0f s", self.api, wait)
             raise ratelimit.RetryableError("primary rate limit", wait)
         hard = [e for e in errors if e.get("type") != "NOT_FOUND"]
         if hard:
-            raise GitHubError(f"{self.api}: {hard[0].get('message', 'error')}")
+            raise GitHubError(f"{self.api}: {self._server_text(hard[0].get('message') or 'error')}")
         return data
 
     def close(self) -> None:
         """Close the keep-alive connection."""
         self._client.close()
+
+
+def _errors(value: Any) -> list[dict[str, Any]]:
+    """GraphQL `errors` as a list of objects: a lone object or plain strings (some proxies send those) are wrapped."""
+    if not value:
+        return []
+    items = value if isinstance(value, list) else [value]
+    return [e if isinstance(e, dict) else {"message": str(e)} for e in items]
+
+
+def _reset_wait(reset: str | None, policy: ratelimit.Policy) -> float:
+    """Seconds until x-ratelimit-reset (epoch seconds), or the secondary wait when the header is absent or garbled."""
+    try:
+        return max(0.0, float(reset or "") - policy.clock()) + 1.0
+    except ValueError:
+        return policy.secondary_wait

@@ -31,7 +31,7 @@ class RestPullRequests(LiveSource):
         policy: ratelimit.Policy | None = None,
         concurrency: int = CONCURRENCY,
     ) -> None:
-        super().__init__(org, repo, policy)
+        super().__init__(org, repo, policy, token)
         self.concurrency = concurrency
         # Our retry policy replaces PyGithub's; its default 0.25 s spacing would make 2,000 PRs take minutes.
         self._gh = github.Github(
@@ -78,3 +78,8 @@ class RestPullRequests(LiveSource):
             raise retry from None
         except requests.RequestException as exc:
             raise ratelimit.RetryableError(f"connection error: {type(exc).__name__}", 1.0, backoff=True) from None
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            # PyGithub reads the answer into its objects; one of another shape (a list, strings) breaks that.
+            raise GitHubError(
+                f"{self.api}: pull request #{number}: answer of an unexpected shape ({type(exc).__name__})"
+            ) from None
