@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from releng import build, git, images, layout, publish, steps, version, workspace
+from releng import build, git, images, layout, preflight, publish, steps, version, workspace
 from releng.backends import Backends
 from releng.errors import ReleaseError, UsageError
 from releng.gcb import read_ci_version
@@ -41,6 +41,7 @@ _HANDLERS: dict[type[Step], Callable[[Backends, Any], None]] = {
     steps.ArchiveLog: publish.archive_log,
     steps.RestoreWorkspace: workspace.restore_workspace,
     steps.VerifyStaged: publish.verify_staged,
+    steps.PreflightRelease: preflight.preflight_release,
     steps.ValidateImages: images.validate_images,
     steps.CopyToRelease: publish.copy_to_release,
     steps.PublishNotes: publish.publish_notes,

@@ -24,6 +24,14 @@ class MarkerContentError(ReleaseError):
         return cls(f"published version marker holds {content!r}: expected a version like v1.20.0")
 
 
+class MarkerBackwardsError(ReleaseError):
+    """The minor line's marker already names a newer version: releasing an older one would move it backwards."""
+
+    @classmethod
+    def for_marker(cls, url: str, key: str, published: str, version: str) -> MarkerBackwardsError:
+        return cls(f"{url}/{key} holds {published}, newer than {version}; markers never move backwards")
+
+
 def marker_base(version: str, build_type: str = "release") -> str:
     """`stable` for a release build without alpha/beta/rc in its version, else `latest` (krel PublishVersion)."""
     if build_type not in BUILD_TYPES:
@@ -73,3 +81,16 @@ def _is_up_to_date(old: semver.Version, new: semver.Version) -> bool:
     ):
         return False
     return bool(new.compare(old) <= 0)
+
+
+def check_move(url: str, key: str, published: str | None, version: str, guarded: bool) -> bool:
+    """True when the marker at key should move to version; a guarded (minor line) marker never moves back.
+
+    krel PublishVersion: the wider markers (latest.txt, latest-1.txt) just stay when a newer line holds them; the
+    version's own minor-line marker holding a newer version means this release is stale, which is an error.
+    """
+    if needs_update(published, version):
+        return True
+    if guarded and published is not None and published.strip() != version:
+        raise MarkerBackwardsError.for_marker(url, key, published.strip(), version)
+    return False

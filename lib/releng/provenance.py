@@ -182,9 +182,9 @@ def staged_names(store: ObjectStore, stage_prefix: str) -> dict[str, int]:
             if name != PROVENANCE_FILE and not name.startswith(UNRECORDED_PREFIXES)}
 
 
-def verify(store: ObjectStore, stage_prefix: str, provenance_key: str) -> dict[str, Subject]:
-    """The staged objects are exactly the subjects, with their sizes and sha256; returns the subjects."""
-    subjects = load(store, provenance_key)
+def verify_statement(store: ObjectStore, stage_prefix: str, data: bytes) -> dict[str, Subject]:
+    """The staged objects are exactly the subjects of the statement `data`, with their sizes and sha256."""
+    subjects = parse(data, f"{store.url}/{stage_prefix}/{PROVENANCE_FILE}")
     staged = staged_names(store, stage_prefix)
     where = f"{store.url}/{stage_prefix}"
     extra = sorted(set(staged) - set(subjects))
@@ -202,3 +202,34 @@ def verify(store: ObjectStore, stage_prefix: str, provenance_key: str) -> dict[s
     for name, subject in sorted(subjects.items()):
         check_object(store, f"{stage_prefix}/{name}", subject)
     return subjects
+
+
+def verify(store: ObjectStore, stage_prefix: str, provenance_key: str) -> dict[str, Subject]:
+    """The staged objects are exactly the subjects of the statement at provenance_key; returns the subjects."""
+    return verify_statement(store, stage_prefix, read(store, provenance_key))
+
+
+def fetch_verified(store: ObjectStore, key: str, subject: Subject, dest: Path) -> None:
+    """Download key to dest, hashing on the way; dest is kept only if it is exactly the subject.
+
+    Publishing from this local copy (not a server-side copy of key) means an object swapped after the verify
+    step can never reach the release area.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with store.reader(key) as stream, open(dest, "wb") as out:
+            reader = checksums.HashingReader(stream, ("sha256",))
+            try:
+                while view := reader.read_view():
+                    out.write(view)
+            finally:
+                reader.close()
+        got = Subject(subject.name, reader.hasher.hexdigests()["sha256"], reader.hasher.size)
+        if got.size != subject.size:
+            raise ProvenanceError.mismatch(store.url, key, "size", str(got.size), str(subject.size))
+        if got.sha256 != subject.sha256:
+            raise ProvenanceError.mismatch(store.url, key, "sha256", got.sha256[:16] + "…",
+                                           subject.sha256[:16] + "…")
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import mimetypes
+import shutil
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from releng import checksums, layout, markers, provenance
+from releng import checksums, files, layout, markers, provenance
 from releng.backends import Backends
 from releng.errors import ReleaseError
-from releng.objectstore import PreconditionFailedError
-from releng.objectstore.sync import sync, upload_tree
+from releng.objectstore import ObjectExistsError, ObjectStore, PreconditionFailedError
+from releng.objectstore.sync import upload_tree
+from releng.provenance import Subject
 from releng.steps import (
     ArchiveLog,
     CopyToRelease,
@@ -25,13 +29,8 @@ from releng.steps import (
     WriteProvenance,
 )
 
-
-class MarkerBackwardsError(ReleaseError):
-    """The minor line's marker already names a newer version: releasing an older one would move it backwards."""
-
-    @classmethod
-    def for_marker(cls, url: str, key: str, published: str, version: str) -> MarkerBackwardsError:
-        return cls(f"{url}/{key} holds {published}, newer than {version}; markers never move backwards")
+# Objects published at once: each is a download and an upload, so a few in flight hide the latency.
+_WORKERS = 4
 
 
 def upload_artifacts(b: Backends, step: UploadArtifacts) -> None:
@@ -76,7 +75,11 @@ def write_provenance(b: Backends, step: WriteProvenance) -> None:
 
 
 def verify_staged(b: Backends, step: VerifyStaged) -> None:
-    """krel CheckProvenance, made strict: checksum files and provenance must both match the staged objects."""
+    """krel CheckProvenance, made strict: the staged objects are exactly the provenance subjects, checksums agree.
+
+    The statement's bytes are kept in the job dir: the publishing steps work from this verified copy, so a
+    statement or an object changed in the bucket after this step cannot steer what is released.
+    """
     store = b.store(step.bucket)
     staged = sorted({info.key.split("/")[2] for info in store.list(step.stage_prefix + "/")
                      if info.key.count("/") > 3 and info.key.split("/")[3] == "gcs-stage"})
@@ -85,23 +88,105 @@ def verify_staged(b: Backends, step: VerifyStaged) -> None:
             f"{store.url}/{step.stage_prefix} holds {', '.join(staged) or 'no staged versions'}, but this release "
             f"computes {', '.join(step.versions)}; check --type and --branch against the krel stage run"
         )
+    data = provenance.read(store, step.provenance_key)
+    subjects = provenance.verify_statement(store, step.stage_prefix, data)
     count = 0
     for version in step.versions:
         prefix = f"{step.stage_prefix}/{version}/gcs-stage/{version}"
         count += len(checksums.verify_checksums(store, prefix).files)
-    subjects = provenance.verify(store, step.stage_prefix, step.provenance_key)
-    b.report.info(f"{count} staged files match their checksums; {len(subjects)} provenance subjects match")
+    files.write_atomic(Path(step.verified_file), data)
+    b.report.info(f"{len(subjects)} staged objects match the provenance; {count} match their checksums")
+
+
+def verified_statement(verified_file: str) -> tuple[bytes, dict[str, Subject]]:
+    """The statement the verify step checked (its bytes and subjects), from the job dir."""
+    path = Path(verified_file)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ReleaseError(f"{path} is missing: the verify step writes it; rerun krel release") from None
+    return data, provenance.parse(data, str(path))
+
+
+def copy_pairs(stage_prefix: str, subjects: dict[str, Subject], src_prefix: str, dst_prefix: str,
+               ) -> list[tuple[Subject, str]]:
+    """(subject, release key) for every subject below src_prefix: what the copy publishes, and nothing else."""
+    rel = src_prefix.removeprefix(stage_prefix + "/") + "/"
+    pairs = [(s, f"{dst_prefix}/{name[len(rel):]}") for name, s in sorted(subjects.items()) if name.startswith(rel)]
+    if not pairs:
+        raise ReleaseError(f"the provenance records nothing below {src_prefix}/; nothing staged to release")
+    return pairs
+
+
+def is_released(store: ObjectStore, key: str, subject: Subject) -> bool:
+    """True when key already holds exactly the subject; another content there is refused (never overwritten)."""
+    if not store.exists(key):
+        return False
+    got = provenance.object_subject(store, key, subject.name)
+    if (got.size, got.sha256) != (subject.size, subject.sha256):
+        raise ObjectExistsError.for_key(store.url, key)
+    return True
+
+
+def check_bytes(store: ObjectStore, key: str, data: bytes) -> bool:
+    """True when key already holds data; another content there is refused."""
+    if not store.exists(key):
+        return False
+    if store.get(key) != data:
+        raise ObjectExistsError.for_key(store.url, key)
+    return True
+
+
+def _publish_verified(b: Backends, store: ObjectStore, stage_prefix: str, pairs: list[tuple[Subject, str]],
+                      work_dir: str) -> int:
+    """Publish each subject from a verified local copy; released identical objects are skipped. Returns copied."""
+    # Observe every conflict first, so a refused publish writes nothing.
+    with ThreadPoolExecutor(_WORKERS, thread_name_prefix="release-check") as pool:
+        done = list(pool.map(lambda pair: is_released(store, pair[1], pair[0]), pairs))
+    todo = [pair for pair, skip in zip(pairs, done, strict=True) if not skip]
+    scratch = Path(work_dir)
+    total = sum(s.size for s, _ in todo)
+    progress = iter(range(1, len(todo) + 1))
+
+    def publish(pair: tuple[Subject, str]) -> None:
+        subject, dst = pair
+        local = scratch / uuid.uuid4().hex
+        try:
+            provenance.fetch_verified(store, f"{stage_prefix}/{subject.name}", subject, local)
+            store.put_new(dst, local, content_type=mimetypes.guess_type(dst)[0])
+        finally:
+            local.unlink(missing_ok=True)
+        b.report.progress(dst.rsplit("/", 1)[0], next(progress), len(todo))
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    try:
+        with ThreadPoolExecutor(_WORKERS, thread_name_prefix="release-copy") as pool:
+            list(pool.map(publish, todo))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # the job's own scratch dir
+    b.report.info(f"{len(todo)} objects ({total} bytes) published, {len(pairs) - len(todo)} already there")
+    return len(todo)
+
+
+def check_copy_to_release(b: Backends, step: CopyToRelease) -> None:
+    """Refused in advance: a release object (or provenance.json) that exists with other content."""
+    store = b.store(step.bucket)
+    data, subjects = verified_statement(step.verified_file)
+    for subject, dst in copy_pairs(step.stage_prefix, subjects, step.src_prefix, step.dst_prefix):
+        is_released(store, dst, subject)
+    check_bytes(store, f"{step.dst_prefix}/{provenance.PROVENANCE_FILE}", data)
 
 
 def copy_to_release(b: Backends, step: CopyToRelease) -> None:
-    """krel CopyStagedFromGCS: a sync that skips identical objects and refuses to overwrite different ones."""
+    """krel CopyStagedFromGCS, but only the provenance subjects, each checked against its digest as it is copied."""
     store = b.store(step.bucket)
-    if not any(True for _ in store.list(step.src_prefix + "/")):
-        raise ReleaseError(f"{store.url}/{step.src_prefix}/ is empty; nothing staged to release")
-    sync(store, step.src_prefix, store, step.dst_prefix,
-         progress=lambda done, total: b.report.progress(step.dst_prefix, done, total))
-    if step.provenance_key:
-        store.copy_to(step.provenance_key, store, f"{step.dst_prefix}/provenance.json")
+    data, subjects = verified_statement(step.verified_file)
+    pairs = copy_pairs(step.stage_prefix, subjects, step.src_prefix, step.dst_prefix)
+    key = f"{step.dst_prefix}/{provenance.PROVENANCE_FILE}"
+    check_bytes(store, key, data)
+    _publish_verified(b, store, step.stage_prefix, pairs, step.work_dir)
+    # krel copies the provenance next to each release; the verified bytes, not whatever the bucket holds now
+    store.put_new(key, data, content_type="application/json")
 
 
 def _update_json_object(b: Backends, bucket: str, key: str, name: str, value: str) -> None:
@@ -134,13 +219,28 @@ def public_url(download_url: str, key: str) -> str:
     return f"{download_url.rstrip('/')}/{key}"
 
 
-def publish_notes(b: Backends, step: PublishNotes) -> None:
-    """release/<v>/release-notes.{json,html} from the stage area, and the index entry for the version."""
-    store = b.store(step.bucket)
+def _notes_pairs(step: PublishNotes) -> list[tuple[Subject, str]]:
+    _, subjects = verified_statement(step.verified_file)
+    pairs = []
     for src in step.src_keys:
-        if not store.exists(src):
-            raise ReleaseError(f"{store.url}/{src} is missing; the stage job writes the notes")
-        store.copy_to(src, store, f"{step.dst_prefix}/{src.rsplit('/', 1)[-1]}")
+        name = src.removeprefix(step.stage_prefix + "/")
+        if name not in subjects:
+            raise ReleaseError(f"{step.bucket}/{src} is not recorded in the provenance; the stage job writes the notes")
+        pairs.append((subjects[name], f"{step.dst_prefix}/{src.rsplit('/', 1)[-1]}"))
+    return pairs
+
+
+def check_publish_notes(b: Backends, step: PublishNotes) -> None:
+    """Refused in advance: published notes with other content."""
+    store = b.store(step.bucket)
+    for subject, dst in _notes_pairs(step):
+        is_released(store, dst, subject)
+
+
+def publish_notes(b: Backends, step: PublishNotes) -> None:
+    """release/<v>/release-notes.{json,html} from the verified stage notes, and the index entry for the version."""
+    store = b.store(step.bucket)
+    _publish_verified(b, store, step.stage_prefix, _notes_pairs(step), step.work_dir)
     json_key = f"{step.dst_prefix}/{layout.NOTES_FILES[0]}"
     _update_json_object(b, step.bucket, step.index_key, step.version, public_url(step.download_url, json_key))
 
@@ -164,6 +264,15 @@ def create_announcement(b: Backends, step: CreateAnnouncement) -> None:
     store.put_new(html_key, announcement.html.encode(), content_type="text/html")
 
 
+def check_markers(b: Backends, step: PublishMarkers) -> None:
+    """Refused in advance: the version's own minor-line marker already holds a newer version."""
+    store = b.store(step.bucket)
+    for key in step.markers:
+        current = store.read_generation(key)
+        markers.check_move(store.url, key, current[0].decode() if current else None, step.version,
+                           guarded=key == step.markers[-1])
+
+
 def publish_markers(b: Backends, step: PublishMarkers) -> None:
     """krel PublishVersion: each marker only moves forward, under a generation precondition, then is read back."""
     store = b.store(step.bucket)
@@ -172,9 +281,7 @@ def publish_markers(b: Backends, step: PublishMarkers) -> None:
         for _ in range(5):
             current = store.read_generation(key)
             published = current[0].decode().strip() if current else None
-            if not markers.needs_update(published, step.version):
-                if published != step.version and key == minor_marker:
-                    raise MarkerBackwardsError.for_marker(store.url, key, published or "", step.version)
+            if not markers.check_move(store.url, key, published, step.version, guarded=key == minor_marker):
                 b.report.info(f"{key} holds {published}; not moved")
                 break
             try:
@@ -188,6 +295,18 @@ def publish_markers(b: Backends, step: PublishMarkers) -> None:
             break
         else:
             raise ReleaseError(f"{store.url}/{key}: generation kept changing; another release is writing markers")
+
+
+def check_github_page(b: Backends, step: UpdateGitHubPage) -> None:
+    """Refused in advance: a page already in the bucket with other content (bucket mode only; GitHub pages update)."""
+    from releng.announce.ghrelease import check_bucket_page, render_release_page
+
+    if step.mode != "bucket":
+        return
+    store = b.store(step.bucket)
+    # At preflight the notes are not published yet: the page is rendered from their verified staged source.
+    notes = store.get(step.staged_notes_key).decode() if step.staged_notes_key else ""
+    check_bucket_page(store, step.tag, render_release_page(b.profile, step.tag, notes=notes))
 
 
 def update_github_page(b: Backends, step: UpdateGitHubPage) -> None:

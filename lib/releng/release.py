@@ -10,6 +10,7 @@ from releng.steps import (
     ArchiveLog,
     CopyToRelease,
     CreateAnnouncement,
+    PreflightRelease,
     PublishMarkers,
     PublishNotes,
     PushGitObjects,
@@ -28,7 +29,7 @@ def marker_keys(v: str) -> tuple[str, ...]:
 
 
 def plan_release(options: JobOptions, targets: Targets, facts: StageFacts) -> Plan:
-    """Every step of `krel release`; images are validated before anything is pushed to git."""
+    """Every step of `krel release`: verify, check every refusal, validate images, then publish (git last but one)."""
     profile = options.profile
     bv = facts.build_version
     versions = versions_for(options, facts)
@@ -38,20 +39,16 @@ def plan_release(options: JobOptions, targets: Targets, facts: StageFacts) -> Pl
     stage = layout.stage_prefix(bv)
     branches = [options.branch] if version.is_release_branch(options.branch) else []
     branches.append(profile.upstream.default_branch)
-    steps: list[Step] = [
-        *opening_checks(options, targets, facts, RELEASE_TOOLS, job, targets.validate_registry),
-        RestoreWorkspace(targets.bucket, f"{stage}/{layout.SRC_TARBALL}", str(repo)),
-        VerifyStaged(targets.bucket, stage, tuple(versions), f"{stage}/provenance.json"),
-        ValidateImages(targets.validate_registry, tuple(versions), profile.build.images, profile.build.arches),
+    verified = str(job / "provenance.verified.json")
+    scratch = str(job / "publish.partial")
+    notes_html = f"{layout.release_prefix(prime)}/{layout.NOTES_FILES[1]}" if facts.notes_staged else ""
+    publishing: list[Step] = [
+        CopyToRelease(targets.bucket, stage, layout.gcs_stage_prefix(bv, v), layout.release_prefix(v), verified,
+                      scratch)
+        for v in versions
     ]
-    for v in versions:
-        steps.append(
-            CopyToRelease(
-                targets.bucket, layout.gcs_stage_prefix(bv, v), layout.release_prefix(v), f"{stage}/provenance.json"
-            )
-        )
     if facts.notes_staged:
-        steps.append(
+        publishing.append(
             PublishNotes(
                 bucket=targets.bucket,
                 version=prime,
@@ -59,19 +56,14 @@ def plan_release(options: JobOptions, targets: Targets, facts: StageFacts) -> Pl
                 dst_prefix=layout.release_prefix(prime),
                 index_key=layout.INDEX_KEY,
                 download_url=targets.download_url,
+                stage_prefix=stage,
+                verified_file=verified,
+                work_dir=scratch,
             )
         )
-    steps.append(
-        CreateAnnouncement(
-            prime,
-            targets.bucket,
-            layout.release_prefix(prime),
-            f"{layout.release_prefix(prime)}/{layout.NOTES_FILES[1]}" if facts.notes_staged else "",
-        )
-    )
-    for v in versions:
-        steps.append(PublishMarkers(targets.bucket, v, marker_keys(v)))
-    steps.append(
+    publishing.append(CreateAnnouncement(prime, targets.bucket, layout.release_prefix(prime), notes_html))
+    publishing += [PublishMarkers(targets.bucket, v, marker_keys(v)) for v in versions]
+    publishing.append(
         PushGitObjects(
             repo=str(repo),
             remote=profile.upstream.remote,
@@ -80,17 +72,27 @@ def plan_release(options: JobOptions, targets: Targets, facts: StageFacts) -> Pl
             dry_run=targets.git_push != "push",
         )
     )
-    steps.append(
+    publishing.append(
         UpdateGitHubPage(
             tag=prime,
             mode=targets.github_release,
             org=profile.upstream.org,
             repo_name=profile.upstream.repo,
             bucket=targets.bucket,
-            notes_key=f"{layout.release_prefix(prime)}/{layout.NOTES_FILES[1]}" if facts.notes_staged else "",
+            notes_key=notes_html,
+            staged_notes_key=f"{stage}/notes/{layout.NOTES_FILES[1]}" if facts.notes_staged else "",
         )
     )
-    steps.append(
-        ArchiveLog(str(job / "release.log"), targets.bucket, layout.archive_prefix(prime), extra_prefix=f"{stage}/logs")
-    )
+    steps: list[Step] = [
+        *opening_checks(options, targets, facts, RELEASE_TOOLS, job, targets.validate_registry),
+        RestoreWorkspace(targets.bucket, f"{stage}/{layout.SRC_TARBALL}", str(repo)),
+        VerifyStaged(targets.bucket, stage, tuple(versions), f"{stage}/provenance.json", verified),
+        # Every refusal known in advance, before the first write (the announcement has none: it is never rewritten).
+        PreflightRelease(tuple(s for s in publishing if not isinstance(s, CreateAnnouncement))),
+        ValidateImages(targets.validate_registry, tuple(versions), profile.build.images, profile.build.arches),
+        *publishing,
+        ArchiveLog(
+            str(job / "release.log"), targets.bucket, layout.archive_prefix(prime), extra_prefix=f"{stage}/logs"
+        ),
+    ]
     return Plan("release", tuple(steps))

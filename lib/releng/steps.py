@@ -279,19 +279,35 @@ class RestoreWorkspace(Step):
 
 @dataclass(frozen=True)
 class VerifyStaged(Step):
-    """Staged checksums match the objects, and the provenance subjects match the staged files."""
+    """The staged objects are exactly the provenance subjects (names, sizes, sha256) and match their checksums."""
 
     bucket: str
     stage_prefix: str
     versions: tuple[str, ...]
     provenance_key: str
+    verified_file: str  # local copy of the verified statement: what the publishing steps work from
 
     @property
     def title(self) -> str:
         return "Verify staged checksums and provenance"
 
     def describe(self) -> str:
-        return f"{self.bucket}/{self.stage_prefix}: SHA*SUMS of {', '.join(self.versions)} and {self.provenance_key}"
+        return (f"{self.bucket}/{self.stage_prefix}/ holds exactly the subjects of {self.provenance_key}; SHA*SUMS of "
+                f"{', '.join(self.versions)}; keep the statement in {self.verified_file}")
+
+
+@dataclass(frozen=True)
+class PreflightRelease(Step):
+    """Every refusal the publishing steps could meet, checked before the first of them writes anything."""
+
+    checks: tuple[Step, ...]  # the publishing steps themselves: each one's refusals are checked without writing
+
+    @property
+    def title(self) -> str:
+        return "Check everything before publishing anything"
+
+    def describe(self) -> str:
+        return "refusals of: " + "; ".join(step.title for step in self.checks)
 
 
 @dataclass(frozen=True)
@@ -314,19 +330,22 @@ class ValidateImages(Step):
 
 @dataclass(frozen=True)
 class CopyToRelease(Step):
-    """stage/<bv>/<v>/gcs-stage/<v>/ -> release/<v>/ (sync; existing different objects are never overwritten)."""
+    """The provenance subjects below stage/<bv>/<v>/gcs-stage/<v>/ -> release/<v>/, each checked as it is copied."""
 
     bucket: str
+    stage_prefix: str
     src_prefix: str
     dst_prefix: str
-    provenance_key: str = ""  # also copied, as <dst_prefix>/provenance.json (krel does this per version)
+    verified_file: str  # the statement VerifyStaged checked; also published as <dst_prefix>/provenance.json (krel)
+    work_dir: str  # local scratch: objects are published from a downloaded, verified copy
 
     @property
     def title(self) -> str:
         return f"Copy staged tree to {self.dst_prefix}"
 
     def describe(self) -> str:
-        return f"{self.bucket}/{self.src_prefix}/ -> {self.dst_prefix}/ (sync, never overwriting)"
+        return (f"{self.bucket}/{self.src_prefix}/ -> {self.dst_prefix}/: the provenance subjects, sha256-checked, "
+                f"never overwriting")
 
 
 @dataclass(frozen=True)
@@ -339,6 +358,9 @@ class PublishNotes(Step):
     dst_prefix: str
     index_key: str
     download_url: str
+    stage_prefix: str
+    verified_file: str  # the statement VerifyStaged checked: the notes are published with its digests
+    work_dir: str
 
     @property
     def title(self) -> str:
@@ -392,6 +414,7 @@ class UpdateGitHubPage(Step):
     repo_name: str
     bucket: str
     notes_key: str
+    staged_notes_key: str = ""  # the verified stage source of notes_key (the preflight renders from it)
 
     @property
     def title(self) -> str:

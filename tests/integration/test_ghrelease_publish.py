@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from releng.announce import ghrelease
 from releng.errors import ReleaseError, UsageError
-from releng.objectstore import open_store
+from releng.objectstore import ObjectExistsError, open_store
 from releng.profile import Profile, load_profile
 
 from tests.fixtures.ghrelease import GhState
@@ -136,10 +136,11 @@ def test_bucket_mode_writes_the_page(tmp_path: Path) -> None:
     store = open_store(targets.bucket)
     assert store.get("release/v0.3.0/github-release.md").decode() == first.body
     assert first.location.endswith("/release/v0.3.0/github-release.md")
-    # A re-render with other notes replaces the page (GitHub's update-if-exists); the same content is a no-op.
-    second = ghrelease.update_github_release(local, targets, "v0.3.0", notes="Now with notes.")
-    assert store.get("release/v0.3.0/github-release.md").decode() == second.body
-    ghrelease.update_github_release(local, targets, "v0.3.0", notes="Now with notes.")
+    # The page in the bucket is a released object: the same content is a no-op, other content is refused.
+    ghrelease.update_github_release(local, targets, "v0.3.0")
+    with pytest.raises(ObjectExistsError, match=r"release/v0\.3\.0/github-release\.md already exists"):
+        ghrelease.update_github_release(local, targets, "v0.3.0", notes="Now with notes.")
+    assert store.get("release/v0.3.0/github-release.md").decode() == first.body
     mock = dataclasses.replace(targets, github_release="render")
     assert ghrelease.update_github_release(local, mock, "v0.3.1").location == ""
     assert not store.exists("release/v0.3.1/github-release.md")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from releng import provenance, publish, sbom
+from releng import markers, provenance, publish, sbom
 from releng.backends import Backends
 from releng.errors import ReleaseError
 from releng.objectstore import PreconditionFailedError, open_store
@@ -58,7 +58,7 @@ def test_markers_move_forward_only(tmp_path: Path, published: dict[str, str], ve
         store.put_new(f"release/{name}", content.encode())
     step = PublishMarkers(store.url, version, _markers(version))
     if isinstance(expected, str):
-        with pytest.raises(publish.MarkerBackwardsError, match=expected):
+        with pytest.raises(markers.MarkerBackwardsError, match=expected):
             publish.publish_markers(_backends(tmp_path, store), step)
         return
     before = {key: store.read_generation(key) for key in step.markers}

@@ -19,7 +19,7 @@ from releng.announce.compose import link
 from releng.checksums import hash_stream
 from releng.errors import ReleaseError, UsageError
 from releng.github.base import DEFAULT_API_URL
-from releng.objectstore.base import ObjectStore
+from releng.objectstore.base import ObjectExistsError, ObjectStore
 from releng.profile import Profile, Targets
 from releng.templates import render
 from releng.version import parse_tag
@@ -106,7 +106,8 @@ def update_github_release(
     - "publish": create or update the release of `profile.upstream.org/repo` through the GitHub API at `api_url`
       with `token`; name = tag, prerelease iff the tag has a pre-release part, latest only for non-prereleases,
       existing assets deleted and `assets` uploaded.
-    - "bucket": write the body to `release/<tag>/github-release.md` in `store` (default: open `targets.bucket`).
+    - "bucket": write the body to `release/<tag>/github-release.md` in `store` (default: open `targets.bucket`),
+      once: the same body again is a no-op, another body is refused like any released object.
     """
     prerelease = is_prerelease(tag)
     hashed = tuple(hash_asset(Path(p)) for p in assets)
@@ -129,6 +130,22 @@ def update_github_release(
     raise UsageError(f"github release: unknown mode {targets.github_release!r}: expected render, publish or bucket")
 
 
+def page_key(tag: str) -> str:
+    """Where bucket mode keeps the page: next to the release (release/<tag>/github-release.md)."""
+    return f"release/{tag}/{PAGE_FILE}"
+
+
+def check_bucket_page(store: ObjectStore, tag: str, body: str) -> bool:
+    """True when the published page already holds body; a page with other content is refused (write-once)."""
+    key = page_key(tag)
+    current = store.read_generation(key)
+    if current is None:
+        return False
+    if current[0] != body.encode("utf-8"):
+        raise ObjectExistsError.for_key(store.url, key)
+    return True
+
+
 def _write_to_bucket(
     result: GitHubReleaseResult,
     store: ObjectStore | None,
@@ -141,12 +158,10 @@ def _write_to_bucket(
 
             open_store = default_open
         store = open_store(bucket)
-    key = f"release/{result.tag}/{PAGE_FILE}"
-    data = result.body.encode("utf-8")
-    current = store.read_generation(key)
-    # Like GitHub's UpdateIfReleaseExists: the page may be re-rendered; unchanged content is not rewritten.
-    if current is None or current[0] != data:
-        store.put_if_generation(key, data, None if current is None else current[1], content_type="text/markdown")
+    key = page_key(result.tag)
+    # A published page is a released object: the same content is a no-op, other content is refused.
+    if not check_bucket_page(store, result.tag, result.body):
+        store.put_new(key, result.body.encode("utf-8"), content_type="text/markdown")
     return dataclasses.replace(result, location=f"{store.url.rstrip('/')}/{key}")
 
 
