@@ -27,6 +27,10 @@ class UnsafePathError(ReleaseError):
         return cls(f"refusing to write {path}: {link} is a symbolic link (krel never writes through links)")
 
     @classmethod
+    def in_tree(cls, name: str, ref: str) -> UnsafePathError:
+        return cls(f"refusing to write {name} on {ref}: it is a symbolic link there (krel never writes through links)")
+
+    @classmethod
     def outside(cls, path: Path, base: Path) -> UnsafePathError:
         return cls(f"refusing to write {path}: it is not a plain path inside {base}")
 

@@ -25,17 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from releng import git, templates
-from releng.changelog import revisions, toc
-from releng.errors import ReleaseError, UsageError
-from releng.files import write_atomic
+from releng.changelog import commit, revisions, toc
+from releng.errors import UsageError
+from releng.files import check_writable, write_atomic
 from releng.github.base import Progress, PullRequests
 from releng.notes import dependencies, document, gather, render
 from releng.profile import Author
 from releng.version import parse_tag
 
 PUSH_MODES = ("none", "dry-run", "push")
-MASTER_MESSAGE = "CHANGELOG: Update directory for {tag} release"
-BRANCH_MESSAGE = "Update CHANGELOG/CHANGELOG-{major}.{minor}.md for {tag}"
 
 
 @dataclass(frozen=True)
@@ -118,12 +116,9 @@ def write_changelog(options: ChangelogOptions, progress: Progress | None = None)
     excluded: tuple[int, ...]
     if options.draft is not None:
         # X.Y.0: the curated sig-release draft replaces regenerated notes (krel fetches it from sig-release)
-        try:
-            notes_md = options.draft.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"draft {options.draft}: cannot read: {exc.strerror}") from None
+        notes_md = _read_text(options.draft, "draft")
         draft_json = options.draft.with_suffix(".json")
-        notes_json = draft_json.read_text(encoding="utf-8") if draft_json.is_file() else "{}\n"
+        notes_json = _read_text(draft_json, "draft notes JSON") if draft_json.is_file() else "{}\n"
         doc = document.build([], files, images)
         walked, excluded = 0, ()
     else:
@@ -145,15 +140,19 @@ def write_changelog(options: ChangelogOptions, progress: Progress | None = None)
     path = f"CHANGELOG/CHANGELOG-{minor}.md"
     readme = "CHANGELOG/README.md"
     master = options.master
-    merged = toc.merge(git.show_file(repo, master, path), section, tag, f"{master}:{path}")
-    readme_text = toc.readme_with(git.show_file(repo, master, readme), f"CHANGELOG-{minor}.md")
+    # Refuse links now, while nothing is committed: in either branch's tree, and where the HTML/JSON go.
+    for ref in dict.fromkeys((master, branch)):
+        commit.check_tree(repo, revisions.end_revision(repo, ref, options.remote), [path, readme])
+    merged = toc.merge(commit.show(repo, master, path), section, tag, f"{master}:{path}")
+    readme_text = toc.readme_with(commit.show(repo, master, readme), f"CHANGELOG-{minor}.md")
+    outputs = [(out, text) for out, text in ((options.html_file, html), (options.json_file, notes_json)) if out]
+    for out, _ in outputs:
+        check_writable(out, base=out.parent)
 
     # Everything is known: from here on commits are made and files written.
-    commits = _commit(options, branch, path, readme, merged, readme_text)
-    if options.html_file:
-        write_atomic(options.html_file, html)
-    if options.json_file:
-        write_atomic(options.json_file, notes_json)
+    commits = commit.commit_both(options, branch, path, readme, merged, readme_text)
+    for out, text in outputs:
+        write_atomic(out, text)
     pushed = ""
     if options.push != "none":
         refs = [master] + ([branch] if branch != master else [])
@@ -175,46 +174,11 @@ def write_changelog(options: ChangelogOptions, progress: Progress | None = None)
     )
 
 
-def _commit(options: ChangelogOptions, branch: str, path: str, readme: str, merged: str, readme_text: str) -> list[str]:
-    """krel's two commits: the file on master, then the same file on the release branch."""
-    repo, tag, master = options.repo, options.tag, options.master
-    version = parse_tag(tag)
-    original = git.current_branch(repo) or git.rev_parse(repo, "HEAD")
-    commits: list[str] = []
+def _read_text(path: Path, what: str) -> str:
+    """A UTF-8 input file named by an option; one UsageError naming it when unreadable or not UTF-8."""
     try:
-        git.checkout(repo, master)
-        write_atomic(repo / path, merged)
-        write_atomic(repo / readme, readme_text)
-        sha = git.commit_paths(repo, [path, readme], MASTER_MESSAGE.format(tag=tag), options.author)
-        if sha:
-            commits.append(sha)
-        if branch != master:
-            git.checkout(repo, branch)
-            changed = [path]
-            if revisions.needs_draft(tag):
-                # the first X.Y.0 prunes every other minor's changelog from the release branch
-                for other in sorted((repo / "CHANGELOG").glob("CHANGELOG-*.md")):
-                    if other.name != Path(path).name:
-                        other.unlink()
-                        changed.append(f"CHANGELOG/{other.name}")
-            git.run(repo, "checkout", master, "--", path)
-            message = BRANCH_MESSAGE.format(major=version.major, minor=version.minor, tag=tag)
-            sha = git.commit_paths(repo, changed, message, options.author)
-            if sha:
-                commits.append(sha)
-    except ReleaseError:
-        _restore(repo, [path, readme])
-        raise
-    finally:
-        git.checkout(repo, original)
-    return commits
-
-
-def _restore(repo: Path, paths: list[str]) -> None:
-    """Undo uncommitted writes to our own paths after a failed commit (never touches other files)."""
-    for p in paths:
-        git.run(repo, "reset", "--quiet", "--", p, check=False)
-        if git.show_file(repo, "HEAD", p) is None:
-            (repo / p).unlink(missing_ok=True)
-        else:
-            git.run(repo, "checkout", "HEAD", "--", p, check=False)
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{what} {path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{what} {path}: not UTF-8 text (byte {exc.start})") from None

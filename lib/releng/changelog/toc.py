@@ -148,6 +148,11 @@ def _section_span(body: str, section: str, tag: str, path: str) -> tuple[int, in
     """
     lines, offsets = _lines(body)
     starts = _section_starts(lines, tag)
+    for i in starts:
+        start = offsets[i]
+        rest = body[start + len(section) :]
+        if body.startswith(section, start) and (not rest or _is_release_heading(rest.split("\n", 1)[0].rstrip("\r"))):
+            return start, start + len(section)
     if not starts:
         return None
     if len(starts) > 1:
@@ -155,10 +160,6 @@ def _section_span(body: str, section: str, tag: str, path: str) -> tuple[int, in
             f"{path}: {len(starts)} sections are headed '# {tag}'; cannot tell which one to replace (edit it by hand)"
         )
     start = offsets[starts[0]]
-    if body.startswith(section, start):
-        rest = body[start + len(section) :]
-        if not rest or _is_release_heading(rest.split("\n", 1)[0].rstrip("\r")):
-            return start, start + len(section)
     for i in range(starts[0] + 1, len(lines)):
         if _is_release_heading(lines[i]):
             return start, offsets[i]
