@@ -8,6 +8,7 @@ that starts at the path (`last=`), so only the names under it are paged through.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from releng.promo.manifests import REGISTRY_NAME_RE
 from releng.registry.client import RegistryClient, RegistryError
 from releng.registry.invcache import InventoryCache
 from releng.registry.listing import Listing, read_listing
+
+log = logging.getLogger(__name__)
 
 FORMATS = ("yaml", "csv", "json")
 
@@ -99,10 +102,9 @@ def find_repositories(client: RegistryClient, prefix: str, *, threads: int = 20)
                 break
             if repo.startswith(prefix + "/"):
                 found[repo] = None
-    except RegistryError:
-        if not found:
-            raise
+    except RegistryError as exc:
         # A registry that hides its catalog (403/404) still lets us snapshot the repository named exactly.
+        log.warning("snapshot %s: cannot look under it in the catalog (%s)", prefix, exc)
     return found
 
 
