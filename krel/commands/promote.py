@@ -10,7 +10,7 @@ import typer
 from releng.promo.inventory import Registries
 from releng.promo.promote import PromoteOptions, PromotionResult, parse_registry_map, promote_images
 from releng.promo.snapshot import check_format, render, snapshot
-from releng.registry.auth import Auth, for_host
+from releng.registry.credentials import Credentials, docker_config_path, env_pair
 from releng.registry.invcache import InventoryCache
 
 from krel import ui
@@ -33,7 +33,13 @@ RegistryMapOpt = Annotated[
     ),
 ]
 ThreadsOpt = Annotated[int, typer.Option("--threads", min=1, help="Parallel registry requests and copies.")]
-RateOpt = Annotated[float, typer.Option("--rate", min=0.1, help="Registry requests per second, shared by all threads.")]
+RateOpt = Annotated[
+    float, typer.Option("--rate", min=0.1, help="Requests per second to each registry host, shared by all threads.")
+]
+CaFileOpt = Annotated[
+    Path | None,
+    typer.Option("--ca-file", help="PEM bundle of a private CA to trust for registries (besides the system's)."),
+]
 NoCacheOpt = Annotated[
     bool,
     typer.Option(
@@ -45,9 +51,11 @@ NoCacheOpt = Annotated[
 MAX_ROWS = 500
 
 
-def _auth_for(host: str) -> Auth:
+def _credentials() -> Credentials:
     # Read once, at the edge; the library only sees values.
-    return for_host(host, os.environ.get("KREL_REGISTRY_USERNAME"), os.environ.get("KREL_REGISTRY_PASSWORD"))
+    pair = env_pair(os.environ.get("KREL_REGISTRY_USERNAME"), os.environ.get("KREL_REGISTRY_PASSWORD"),
+                    os.environ.get("KREL_REGISTRY_HOST"))
+    return Credentials(docker_config_path(os.environ.get("DOCKER_CONFIG"), Path.home()), pair)
 
 
 def _cache_dir() -> Path:
@@ -74,6 +82,7 @@ def images(
     parse_only: Annotated[bool, typer.Option("--parse-only", help="Only parse and validate the manifests.")] = False,
     threads: ThreadsOpt = 20,
     rate: RateOpt = 50.0,
+    ca_file: CaFileOpt = None,
     registry_map: RegistryMapOpt = None,
     no_cache: NoCacheOpt = False,
     json_out: JsonOpt = False,
@@ -84,8 +93,9 @@ def images(
     Example: krel promote images --manifest promoter-manifest.yaml --confirm --threads 20
     Example: krel promote images --thin-manifest-dir ./tree --registry-map gcr.io/k8s-staging-foo=127.0.0.1:5000/stg
 
-    Registry credentials for non-Google hosts come from KREL_REGISTRY_USERNAME / KREL_REGISTRY_PASSWORD;
-    gcr.io and *-docker.pkg.dev use Google application-default credentials.
+    Registry credentials, per host: ~/.docker/config.json ($DOCKER_CONFIG; auths, credHelpers, credsStore), then
+    KREL_REGISTRY_USERNAME / KREL_REGISTRY_PASSWORD for the host KREL_REGISTRY_HOST names (any non-Google host
+    when unset), then Google application-default credentials for gcr.io and *-docker.pkg.dev.
 
     A no-op rerun costs one tags/list per repository: Google registries list every digest and tag in it, and
     elsewhere the inventory cache remembers where tags point (production tags never move).
@@ -101,7 +111,8 @@ def images(
         reread=no_cache,
     )
     reporter = ui.RichReporter("promote", quiet=json_out)
-    with Registries(_auth_for, rate=rate, max_connections=max(threads, 4)) as registries, reporter.live():
+    with Registries(_credentials(), rate=rate, max_connections=max(threads, 4), ca_file=ca_file) as registries, \
+            reporter.live():
         result = promote_images(options, registries, reporter)
     if json_out:
         ui.print_json(result.as_dict())
@@ -152,6 +163,7 @@ def snapshot_cmd(
     ] = "yaml",
     threads: ThreadsOpt = 20,
     rate: RateOpt = 50.0,
+    ca_file: CaFileOpt = None,
     no_cache: NoCacheOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -162,7 +174,7 @@ def snapshot_cmd(
     """
     fmt = check_format("json" if json_out else output)
     cache = InventoryCache(_cache_dir())
-    with Registries(_auth_for, rate=rate) as registries:
+    with Registries(_credentials(), rate=rate, ca_file=ca_file) as registries:
         images = snapshot(registries, path, threads=threads, cache=cache, trust_cache=not no_cache)
     ui.console.out(render(images, fmt), end="", highlight=False)
 

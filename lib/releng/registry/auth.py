@@ -241,39 +241,57 @@ def is_google_host(host: str) -> bool:
     return bool(_GOOGLE_HOST.fullmatch(host.split(":")[0].lower()))
 
 
-def google() -> Auth:
-    """Google application-default credentials as `oauth2accesstoken` (gcr.io and *-docker.pkg.dev)."""
-    source = _GoogleTokenSource()
-    return Auth("oauth2accesstoken", password_source=source, name="google")
+def google(impersonate: str | None = None) -> Auth:
+    """Google application-default credentials as `oauth2accesstoken` (gcr.io and *-docker.pkg.dev), optionally
+    impersonating a service account (a manifest's `service-account`), as the original promoter writes."""
+    source = _GoogleTokenSource(impersonate)
+    name = f"google ({impersonate})" if impersonate else "google"
+    return Auth("oauth2accesstoken", password_source=source, name=name)
 
 
 class _GoogleTokenSource:
     """Lazily loads application-default credentials and refreshes the access token when it expires."""
 
-    def __init__(self) -> None:
+    def __init__(self, impersonate: str | None = None) -> None:
         self._lock = threading.Lock()
         self._credentials: object | None = None
+        self._impersonate = impersonate
+
+    def _load(self) -> object:
+        import google.auth
+        from google.auth import impersonated_credentials
+
+        creds, _ = google.auth.default(scopes=[_GOOGLE_SCOPE])
+        if self._impersonate:
+            creds = impersonated_credentials.Credentials(  # type: ignore[no-untyped-call]
+                source_credentials=creds, target_principal=self._impersonate, target_scopes=[_GOOGLE_SCOPE]
+            )
+        return creds
 
     def __call__(self) -> str:
         import google.auth  # imported here: only Google registries need it
         import google.auth.exceptions
         import google.auth.transport.requests
 
+        who = f" to impersonate {self._impersonate}" if self._impersonate else ""
         with self._lock:
             try:
                 if self._credentials is None:
-                    self._credentials, _ = google.auth.default(scopes=[_GOOGLE_SCOPE])
+                    self._credentials = self._load()
                 creds = self._credentials
                 if not getattr(creds, "valid", False):
                     creds.refresh(google.auth.transport.requests.Request())  # type: ignore[attr-defined]
                 token = getattr(creds, "token", None)
             except google.auth.exceptions.DefaultCredentialsError:
                 raise ReleaseError(
-                    "no Google credentials for gcr.io / pkg.dev: run `gcloud auth application-default login` "
+                    f"no Google credentials{who} for gcr.io / pkg.dev: run `gcloud auth application-default login` "
                     "or set GOOGLE_APPLICATION_CREDENTIALS"
                 ) from None
             except google.auth.exceptions.GoogleAuthError as exc:
-                raise ReleaseError(f"Google credentials could not be refreshed ({exc.__class__.__name__})") from None
+                raise ReleaseError(
+                    f"Google credentials{who} could not be refreshed ({exc.__class__.__name__}); "
+                    + ("check the caller has roles/iam.serviceAccountTokenCreator on it" if who else "log in again")
+                ) from None
         if not isinstance(token, str) or not token:
             raise ReleaseError("Google credentials produced no access token")
         return token

@@ -54,6 +54,16 @@ def _describe(exc: Exception) -> str:
     return f"HTTP {exc.status}" if isinstance(exc, RetryableResponse) else exc.__class__.__name__
 
 
+def _untrusted_certificate(exc: Exception) -> bool:
+    """A TLS verification failure: no retry will fix it (unlike a reset or a timeout)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def _tls_context(host: str, ca_file: Path | None) -> ssl.SSLContext | bool:
     """Verify TLS against the system store, plus a private CA when one is given (a registry behind a corporate CA)."""
     if ca_file is None:
@@ -96,7 +106,8 @@ class RegistryClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.host = host
-        plain_http = _host_only(host) in _LOOPBACK if insecure is None else insecure
+        # Loopback registries speak plain http, unless given a CA: then the caller expects TLS.
+        plain_http = (_host_only(host) in _LOOPBACK and ca_file is None) if insecure is None else insecure
         self.base_url = f"{'http' if plain_http else 'https'}://{host}"
         self.auth = auth or anonymous()
         self.rate_limiter = rate_limiter
@@ -143,6 +154,11 @@ class RegistryClient:
             try:
                 return fn()
             except (RetryableResponse, httpx.TransportError) as exc:
+                if _untrusted_certificate(exc):
+                    raise RegistryError(
+                        f"registry {self.host}: {what}: TLS certificate not trusted ({exc}); "
+                        "if the registry uses a private CA, pass its PEM with --ca-file"
+                    ) from None
                 hint = retry_after(exc.response.headers) if isinstance(exc, RetryableResponse) else None
                 wait = policy.wait(attempt, hint)
                 left = deadline - time.monotonic()

@@ -49,10 +49,11 @@ class LocalRegistry:
     config_path: Path
     log_path: Path
     process: subprocess.Popen[bytes] = field(repr=False)
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{self.scheme}://{self.host}"
 
     @property
     def port(self) -> int:
@@ -96,8 +97,14 @@ def start_local_registry(
     notifications_url: str | None = None,
     ready_timeout: float = 10.0,
     gogc: int = 1000,
+    tls: tuple[Path, Path] | None = None,
+    extra_config: str = "",
 ) -> LocalRegistry:
-    """Start `docker-registry serve` storing under data_dir on 127.0.0.1 and wait until /v2/ answers."""
+    """Start `docker-registry serve` storing under data_dir on 127.0.0.1 and wait until /v2/ answers.
+
+    tls is (certificate, key) PEM files to serve https; extra_config is top-level YAML appended to the config
+    (`auth: {htpasswd: ...}`, `compatibility: {schema1: ...}`): tests use them for private CAs and credentials.
+    """
     binary = shutil.which(_BINARY)
     if binary is None:
         raise ReleaseError(f"{_BINARY} not found on PATH; install the Debian package: apt-get install docker-registry")
@@ -108,6 +115,10 @@ def start_local_registry(
     elif not _port_free(port):
         raise ReleaseError(f"{_BINARY}: 127.0.0.1:{port} is already in use; pick another port or stop what holds it")
     config = _CONFIG.format(root=data_dir / "storage", port=port)
+    if tls is not None:
+        served = f"secret: not-a-secret, tls: {{certificate: {tls[0]}, key: {tls[1]}}}}}"
+        config = config.replace("secret: not-a-secret}", served)
+    config += extra_config
     if notifications_url:
         config += _NOTIFICATIONS.format(url=notifications_url)
     config_path = data_dir / "config.yml"
@@ -120,14 +131,17 @@ def start_local_registry(
         process = subprocess.Popen(
             [binary, "serve", str(config_path)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
         )
-    registry = LocalRegistry(f"127.0.0.1:{port}", data_dir, config_path, log_path, process)
+    registry = LocalRegistry(f"127.0.0.1:{port}", data_dir, config_path, log_path, process,
+                             "https" if tls is not None else "http")
     deadline = time.monotonic() + ready_timeout
     while True:
         if process.poll() is not None:
             tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
             raise ReleaseError(f"{_BINARY} on 127.0.0.1:{port} exited with {process.returncode}: {tail[0]}")
         try:
-            if httpx.get(f"{registry.url}/v2/", timeout=0.5).status_code == 200 and process.poll() is None:
+            # 401: up, and asking for credentials. Readiness only: the certificate is checked by the real clients.
+            answer = httpx.get(f"{registry.url}/v2/", timeout=0.5, verify=False).status_code
+            if answer in (200, 401) and process.poll() is None:
                 return registry
         except httpx.TransportError:
             pass
