@@ -150,7 +150,8 @@ def parse_entry(text: str, host: str, repo: str) -> RepoCache | None:
         doc = json.loads(text)
     except ValueError:
         return None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+    # `type(...) is int`: JSON true would otherwise pass as format 1.
+    if not isinstance(doc, dict) or type(doc.get("format")) is not int or doc["format"] != FORMAT:
         return None
     if doc.get("registry") != host or doc.get("repository") != repo:
         return None
