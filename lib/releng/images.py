@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import tarfile
 from pathlib import Path
 
 from releng.backends import Backends, image_repo, split_registry
 from releng.errors import ReleaseError
 from releng.registry import oci
 from releng.registry.client import RegistryClient
-from releng.registry.imagetar import push_image_tarball, push_manifest_list
+from releng.registry.imagetar import config_digest, push_image_tarball, push_manifest_list
 from releng.steps import PushImages, ValidateImages
 
 
@@ -21,22 +18,6 @@ class ImageMovedError(ReleaseError):
     @classmethod
     def for_tag(cls, where: str, have: str, detail: str) -> ImageMovedError:
         return cls(f"{where} already exists as {have[:19]}… ({detail}); pushed images are never replaced")
-
-
-def _tar_config_digest(path: Path) -> str | None:
-    """Digest of the image config in a docker-save tarball (it pins every layer via diff_ids); None for OCI layouts."""
-    with tarfile.open(path) as tar:
-        names = tar.getnames()
-        if "manifest.json" not in names:
-            return None
-        member = tar.extractfile("manifest.json")
-        if member is None:
-            return None
-        config_name = json.loads(member.read())[0]["Config"]
-        config = tar.extractfile(config_name)
-        if config is None:
-            return None
-        return "sha256:" + hashlib.sha256(config.read()).hexdigest()
 
 
 def _config_digest_at(client: RegistryClient, repo: str, ref: str) -> str | None:
@@ -50,7 +31,7 @@ def _push_arch_image(client: RegistryClient, tar: Path, repo: str, tag: str) -> 
     """Push one image; an existing tag is accepted only when it holds the same image config."""
     existing = client.head_manifest(repo, tag)
     if existing is not None:
-        want = _tar_config_digest(tar)
+        want = config_digest(tar)
         have = _config_digest_at(client, repo, tag)
         if want is not None and have != want:
             detail = f"its config is {(have or 'unknown')[:19]}…, this build's is {want[:19]}…"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
-import tomllib
 import types
 import typing
 from collections.abc import Callable
@@ -13,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from releng import address, names
+from releng import address, names, safeload
 from releng.errors import UsageError
 from releng.names import InvalidValue
 
@@ -141,13 +140,10 @@ def load_profile(name_or_path: str | Path, variables: dict[str, str] | None = No
     """Load a built-in profile by name or a TOML file by path, expand {placeholders} and validate it."""
     path = _resolve(str(name_or_path))
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"profile {path}: not valid TOML: {exc}") from exc
-    except OSError as exc:
-        raise UsageError(f"profile {path}: cannot read: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"profile {path}: not UTF-8 text (bad byte at offset {exc.start})") from exc
+        # Bounded: too large, too deep, not UTF-8 or not TOML is one line naming the file (never a RecursionError).
+        raw = safeload.load_toml(safeload.read_text(path, max_bytes=1 << 20), str(path))
+    except safeload.InputError as exc:
+        raise UsageError(f"profile {exc}") from None
     raw = _expand(raw, variables or {}, str(path))
     raw.setdefault("name", path.stem)
     profile: Profile = _build(Profile, {**raw, "source": str(path)}, str(path), "")

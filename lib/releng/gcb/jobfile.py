@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from releng import safeload
 from releng.errors import ReleaseError
 from releng.files import write_atomic
 from releng.gcb.base import TERMINAL
@@ -21,6 +22,7 @@ RECORD = "job.json"
 LOG = "log.txt"
 LOCK = "job.lock"
 WORKSPACE = "workspace"
+_MAX_RECORD = 16 << 20  # a record holds one request and its status: a few KiB
 
 
 def now() -> datetime:
@@ -43,12 +45,12 @@ def parse_stamp(text: str | None) -> datetime | None:
 def read(job_dir: Path) -> dict[str, Any]:
     """The job record; a missing or unreadable record is one clear error."""
     path = job_dir / RECORD
+    if not path.exists():
+        raise ReleaseError(f"local job {job_dir.name}: no such job (no {path})")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReleaseError(f"local job {job_dir.name}: no such job (no {path})") from None
-    except (OSError, ValueError) as exc:
-        raise ReleaseError(f"local job {job_dir.name}: cannot read {path}: {exc}") from None
+        data = safeload.load_json(safeload.read_text(path, max_bytes=_MAX_RECORD), str(path))
+    except safeload.InputError as exc:
+        raise ReleaseError(f"local job {job_dir.name}: cannot read {exc}") from None
     if not isinstance(data, dict):
         raise ReleaseError(f"local job {job_dir.name}: {path} is not a JSON object")
     return data

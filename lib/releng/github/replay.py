@@ -8,9 +8,11 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from releng import safeload
 from releng.github.base import GitHubError, Progress, PullRequest, PullRequests, from_rest
 
 _NAME = re.compile(r"^GetPullRequest-(\d+)\.json$")
+_MAX_RECORD = 16 << 20  # one PR as the REST API returns it is tens of KiB
 
 
 class ReplayPullRequests:
@@ -39,9 +41,9 @@ class ReplayPullRequests:
         for seq in seqs:
             path = files[seq]
             try:
-                record = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise GitHubError(f"replay file {path}: not readable JSON ({exc})") from None
+                record = safeload.load_json(safeload.read_text(path, max_bytes=_MAX_RECORD), str(path))
+            except safeload.InputError as exc:
+                raise GitHubError(f"replay file {exc}") from None
             if not isinstance(record, dict) or "Result" not in record:
                 raise GitHubError(f"replay file {path}: expected an object with a \"Result\" key")
             pr = from_rest(record["Result"], f"replay file {path}")

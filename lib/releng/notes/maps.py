@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from releng import safeload
 from releng.errors import UsageError
 from releng.notes import extract
 from releng.notes.note import Cve, Documentation, ReleaseNote
@@ -51,17 +50,11 @@ def map_files(directory: Path) -> list[Path]:
 
 
 def _documents(path: Path) -> list[Any]:
+    # Bounded: an alias bomb, deep nesting or non-UTF-8 bytes is one MapError naming the file, never a hang.
     try:
-        return [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc is not None]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise MapError(f"map {where}: not valid YAML: {problem}") from None
-    except ValueError as exc:  # e.g. a date that does not exist (2001-02-30)
-        raise MapError(f"map {path}: not valid YAML: {exc}") from None
-    except OSError as exc:
-        raise MapError(f"map {path}: cannot read: {exc.strerror}") from None
+        return [doc for doc in safeload.load_yaml_all(safeload.read_text(path), str(path)) if doc is not None]
+    except safeload.InputError as exc:
+        raise MapError(f"map {exc}") from None
 
 
 def _note_map(doc: Any, where: str) -> NoteMap:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from releng import safeload
 from releng.errors import ReleaseError
 from releng.registry import reference
 
@@ -116,22 +117,25 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
 
 
 def _compose(path: Path, text: str, problems: _Problems) -> yaml.Node | None:
+    # Bounded: an alias bomb or deep nesting is one `file:line: problem`, not 90 million edges walked later.
     try:
-        return yaml.compose(text, Loader=_Loader)
+        return safeload.compose_yaml(text, str(path), _Loader)
+    except safeload.InputError as exc:
+        problems.lines.append(str(exc))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark is not None else ""
         problems.lines.append(f"{path}{line}: malformed YAML: {exc.problem or exc.context}")
     except yaml.YAMLError as exc:
-        problems.lines.append(f"{path}: malformed YAML: {exc}")
+        problems.lines.append(f"{path}: malformed YAML: {safeload.yaml_problem(exc)}")
     return None
 
 
 def _read(path: Path, problems: _Problems) -> str | None:
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.lines.append(f"{path}: cannot read: {exc}")
+        return safeload.read_text(path)
+    except safeload.InputError as exc:
+        problems.lines.append(str(exc))
         return None
 
 

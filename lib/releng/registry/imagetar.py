@@ -5,14 +5,17 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import itertools
 import json
 import tarfile
 import tempfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from releng import safeload
 from releng.errors import ReleaseError
 from releng.registry import oci
 from releng.registry.client import RegistryClient, RegistryError
@@ -21,6 +24,8 @@ from releng.registry.oci import Descriptor
 _EPOCH = "1970-01-01T00:00:00Z"
 _GZIP_MAGIC = b"\x1f\x8b"
 _KNOWN_OS = frozenset({"linux", "windows", "darwin", "freebsd"})
+MAX_CONFIG_BYTES = 64 << 20  # an image config is KiBs; a gzip tarball could inflate one member without end
+MAX_MEMBERS = 10_000  # docker save writes 3 entries a layer; an OCI layout one per blob
 
 
 @dataclass(frozen=True)
@@ -94,10 +99,25 @@ def build_image_tarball(
 # -- reading --------------------------------------------------------------------------------------------------------
 
 def _open(path: Path) -> tarfile.TarFile:
+    """The tarball with its member list read (streamed; a gzip tarball is never inflated in memory)."""
     try:
-        return tarfile.open(path, mode="r:*")
-    except (OSError, tarfile.TarError) as exc:
+        tar = tarfile.open(path, mode="r:*")  # noqa: SIM115 -- closed here on error, else by the caller's with
+    except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:
         raise ReleaseError(f"image tarball {path}: cannot be read as a tar ({exc.__class__.__name__})") from None
+    try:
+        # One header at a time, so a tarball of a million empty entries stops here and not in getmembers().
+        for count in itertools.count(1):
+            if tar.next() is None:
+                break
+            if count > MAX_MEMBERS:
+                raise ReleaseError(f"image tarball {path}: more than {MAX_MEMBERS} entries; not an image tarball")
+    except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:
+        tar.close()
+        raise ReleaseError(f"image tarball {path}: cannot be read as a tar ({exc.__class__.__name__})") from None
+    except ReleaseError:
+        tar.close()
+        raise
+    return tar
 
 
 def _member(tar: tarfile.TarFile, name: str, path: Path) -> BinaryIO:
@@ -113,15 +133,22 @@ def _member(tar: tarfile.TarFile, name: str, path: Path) -> BinaryIO:
     return f  # type: ignore[return-value]
 
 
-def _json_member(tar: tarfile.TarFile, name: str, path: Path) -> Any:
+def _member_bytes(tar: tarfile.TarFile, name: str, path: Path, max_bytes: int) -> bytes:
+    """A small member (manifest.json, a config, a manifest blob) read whole, refused past max_bytes."""
+    f = _member(tar, name, path)
     try:
-        return json.loads(_member(tar, name, path).read())
-    except json.JSONDecodeError:
-        raise ReleaseError(f"image tarball {path}: {name} is not valid JSON") from None
+        return safeload.read_capped(f, f"image tarball {path}: {name}", max_bytes)
+    except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:
+        raise ReleaseError(f"image tarball {path}: {name} cannot be read ({exc.__class__.__name__})") from None
+
+
+def _json_member(tar: tarfile.TarFile, name: str, path: Path, max_bytes: int = MAX_CONFIG_BYTES) -> Any:
+    where = f"image tarball {path}: {name}"
+    return safeload.load_json(_member_bytes(tar, name, path, max_bytes), where, max_bytes=max_bytes)
 
 
 def _docker_entry(tar: tarfile.TarFile, path: Path) -> dict[str, Any]:
-    manifest = _json_member(tar, "manifest.json", path)
+    manifest = _json_member(tar, "manifest.json", path, oci.MAX_MANIFEST_BYTES)
     if not isinstance(manifest, list) or len(manifest) != 1 or not isinstance(manifest[0], dict):
         raise ReleaseError(f"image tarball {path}: manifest.json must list exactly one image")
     entry: dict[str, Any] = manifest[0]
@@ -148,6 +175,17 @@ def tarball_info(path: Path) -> TarballInfo:
         tuple(tags), str(config.get("architecture", "")), str(config.get("os", "")),
         str(variant) if variant else None,
     )
+
+
+def config_digest(path: Path) -> str | None:
+    """Digest of a docker-save tarball's image config (it pins every layer via diff_ids); None for an OCI layout."""
+    path = Path(path)
+    with _open(path) as tar:
+        names = tar.getnames()
+        if "manifest.json" not in names and "./manifest.json" not in names:
+            return None
+        entry = _docker_entry(tar, path)
+        return oci.sha256_digest(_member_bytes(tar, entry["Config"], path, MAX_CONFIG_BYTES))
 
 
 # -- pushing --------------------------------------------------------------------------------------------------------
@@ -193,7 +231,7 @@ def _put_and_verify(client: RegistryClient, repo: str, tag: str, raw: bytes, med
 def _push_docker_save(client: RegistryClient, tar: tarfile.TarFile, path: Path, repo: str, tag: str,
                       oci_manifest: bool, work: Path) -> str:
     entry = _docker_entry(tar, path)
-    config_raw = _member(tar, entry["Config"], path).read()
+    config_raw = _member_bytes(tar, entry["Config"], path, MAX_CONFIG_BYTES)
     config_desc = Descriptor(oci.sha256_digest(config_raw), oci.OCI_CONFIG if oci_manifest else oci.DOCKER_CONFIG,
                              len(config_raw))
     client.push_blob(repo, config_raw, config_desc.digest)
@@ -220,7 +258,7 @@ def _push_docker_save(client: RegistryClient, tar: tarfile.TarFile, path: Path, 
 def _push_oci_tree(client: RegistryClient, tar: tarfile.TarFile, path: Path, repo: str, desc: Descriptor,
                    work: Path) -> tuple[bytes, str]:
     """Push one manifest of an OCI layout and everything below it; returns its bytes and media type."""
-    raw = _member(tar, f"blobs/sha256/{desc.digest.split(':')[1]}", path).read()
+    raw = _member_bytes(tar, f"blobs/sha256/{desc.digest.split(':')[1]}", path, oci.MAX_MANIFEST_BYTES)
     if oci.sha256_digest(raw) != desc.digest:
         raise ReleaseError(f"image tarball {path}: blob {desc.digest} does not match its digest")
     doc = oci.parse_manifest(raw, f"{path}@{desc.digest}")
@@ -242,7 +280,7 @@ def _push_oci_tree(client: RegistryClient, tar: tarfile.TarFile, path: Path, rep
 
 def _push_oci_layout(client: RegistryClient, tar: tarfile.TarFile, path: Path, repo: str, tag: str,
                      work: Path) -> str:
-    index = _json_member(tar, "index.json", path)
+    index = _json_member(tar, "index.json", path, oci.MAX_MANIFEST_BYTES)
     entries = index.get("manifests") if isinstance(index, dict) else None
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise ReleaseError(f"image tarball {path}: index.json has no list of manifest descriptors")
@@ -265,10 +303,13 @@ def push_image_tarball(
     tar_path = Path(tar_path)
     with _open(tar_path) as tar, tempfile.TemporaryDirectory(prefix="krel-img-") as tmp:
         names = set(tar.getnames())
-        if "manifest.json" in names or "./manifest.json" in names:
-            return _push_docker_save(client, tar, tar_path, repo, tag, oci_manifest, Path(tmp))
-        if "index.json" in names or "./index.json" in names:
-            return _push_oci_layout(client, tar, tar_path, repo, tag, Path(tmp))
+        try:
+            if "manifest.json" in names or "./manifest.json" in names:
+                return _push_docker_save(client, tar, tar_path, repo, tag, oci_manifest, Path(tmp))
+            if "index.json" in names or "./index.json" in names:
+                return _push_oci_layout(client, tar, tar_path, repo, tag, Path(tmp))
+        except (EOFError, zlib.error, gzip.BadGzipFile, tarfile.TarError) as exc:  # a layer cut short or corrupt
+            raise ReleaseError(f"image tarball {tar_path}: cannot be read ({exc.__class__.__name__})") from None
     raise ReleaseError(f"image tarball {tar_path}: neither manifest.json (docker save) nor index.json (OCI layout)")
 
 
