@@ -3,6 +3,8 @@
 
 Run through hack/demo (which installs what is needed). KREL_HOME (default ~/.krel) holds everything it makes.
 A second run finds the release done and re-runs the nomock release, which verifies everything and changes nothing.
+The registry (`krel local up`, at KREL_LOCAL_REGISTRY, default 127.0.0.1:5000) keeps running afterwards, so the
+address in the released notes stays reachable for the next commands; `krel local down` stops it.
 """
 
 from __future__ import annotations
@@ -14,9 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from releng import git
+from releng import git, localservices
 from releng.registry.client import RegistryClient
-from releng.registry.localserver import start_local_registry
 from rich.console import Console
 from rich.table import Table
 
@@ -75,7 +76,9 @@ def summary(home: Path, project: generate.DemoProject, registry: str, versions: 
     console.print(f"upstream repository: {project.upstream.removeprefix('file://')}")
     console.print(f"job work dirs, journals and logs: {workspaces}")
     console.print(f"announcement: {buckets['nomock'] / 'release' / versions[0] / 'announcement.html'}")
-    console.print(f"next: KREL_HOME={home} krel announce send --tag {versions[0]} --nomock --print-only")
+    exports = f"export KREL_HOME={home} KREL_LOCAL_REGISTRY={registry} PATH={Path(sys.executable).parent}:$PATH"
+    console.print(f"next (the registry keeps running):\n  {exports}\n  krel announce send --tag {versions[0]} "
+                  "--nomock --print-only\n  krel local status\n  krel local down   # stops the registry")
     console.print(f"[bold green]demo finished in {took:.0f}s[/]")
 
 
@@ -85,26 +88,24 @@ def main() -> None:
     console.print(f"[bold]krel demo[/] in KREL_HOME={home}")
     project = generate.create(home)
     console.print(f"demo project: {project.work} (upstream {project.upstream}), CI build {project.build_version}")
-    registry = start_local_registry(home / "registry")
-    console.print(f"registry: docker-registry on {registry.host} (data in {registry.data_dir})")
-    env = {**os.environ, "KREL_HOME": str(home), "KREL_LOCAL_REGISTRY": registry.host, "KREL_PROFILE": "local"}
+    address = os.environ.get("KREL_LOCAL_REGISTRY") or localservices.DEFAULT_REGISTRY
+    (registry,) = localservices.up(home, address)
+    console.print(f"registry: docker-registry on {registry.address} (pid {registry.pid}, data in {registry.data_dir})")
+    env = {**os.environ, "KREL_HOME": str(home), "KREL_LOCAL_REGISTRY": registry.address, "KREL_PROFILE": "local"}
     done_marker = home / "demo" / "released.json"
     common = ["--branch", BRANCH, "--type", TYPE]
     release = ["release", *common, "--build-version", project.build_version]
-    try:
-        if done_marker.exists():
-            console.print("[yellow]the demo release is already out; re-running the nomock release (a no-op)[/]")
-            krel(env, *release, "--nomock")
-        else:
-            replay = ["--replay", project.replay]
-            krel(env, "stage", *common, *replay)
-            krel(env, *release)
-            krel(env, "stage", *common, *replay, "--nomock")
-            krel(env, *release, "--nomock")
-            done_marker.write_text(json.dumps({"build_version": project.build_version}) + "\n")
-        summary(home, project, registry.host, ["v1.0.0-rc.0", "v1.1.0-alpha.0"], time.monotonic() - started)
-    finally:
-        registry.stop()
+    if done_marker.exists():
+        console.print("[yellow]the demo release is already out; re-running the nomock release (a no-op)[/]")
+        krel(env, *release, "--nomock")
+    else:
+        replay = ["--replay", project.replay]
+        krel(env, "stage", *common, *replay)
+        krel(env, *release)
+        krel(env, "stage", *common, *replay, "--nomock")
+        krel(env, *release, "--nomock")
+        done_marker.write_text(json.dumps({"build_version": project.build_version}) + "\n")
+    summary(home, project, registry.address, ["v1.0.0-rc.0", "v1.1.0-alpha.0"], time.monotonic() - started)
 
 
 if __name__ == "__main__":

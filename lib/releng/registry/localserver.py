@@ -81,7 +81,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
+    """Whether nothing listens on 127.0.0.1:port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         try:
             s.bind(("127.0.0.1", port))
@@ -97,6 +98,7 @@ def start_local_registry(
     notifications_url: str | None = None,
     ready_timeout: float = 10.0,
     gogc: int = 1000,
+    detach: bool = False,
     tls: tuple[Path, Path] | None = None,
     extra_config: str = "",
 ) -> LocalRegistry:
@@ -112,7 +114,7 @@ def start_local_registry(
     (data_dir / "storage").mkdir(parents=True, exist_ok=True)
     if port is None:
         port = free_port()
-    elif not _port_free(port):
+    elif not port_free(port):
         raise ReleaseError(f"{_BINARY}: 127.0.0.1:{port} is already in use; pick another port or stop what holds it")
     config = _CONFIG.format(root=data_dir / "storage", port=port)
     if tls is not None:
@@ -129,7 +131,9 @@ def start_local_registry(
         # A laxer target keeps the heap small (live heap ~10 MB) and halves the CPU per request on this 2-core box.
         env = {**os.environ, "GOGC": str(gogc)}
         process = subprocess.Popen(
-            [binary, "serve", str(config_path)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+            [binary, "serve", str(config_path)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            # detach: its own session, so it outlives the command that started it (krel local up) and its signals.
+            start_new_session=detach,
         )
     registry = LocalRegistry(f"127.0.0.1:{port}", data_dir, config_path, log_path, process,
                              "https" if tls is not None else "http")
