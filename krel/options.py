@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from releng import github
+from releng.errors import UsageError
 from releng.profile import Profile, Upstream, load_profile
 
 ProfileOpt = Annotated[
@@ -64,6 +65,14 @@ def github_token() -> str:
 def github_api_url(flag: str | None = None) -> str:
     """--github-api-url, else $KREL_GITHUB_API_URL, else GitHub's own API."""
     return flag or os.environ.get("KREL_GITHUB_API_URL") or github.DEFAULT_API_URL
+
+
+def local_replay_dir(value: str) -> str:
+    """--replay for a run on this machine: the absolute path of an existing directory, checked before any work."""
+    replay = Path(value).expanduser().resolve()
+    if not replay.is_dir():
+        raise UsageError(f"--replay: {value} is not a directory (expected recorded GitHub PR data)")
+    return str(replay)
 
 
 def open_source(

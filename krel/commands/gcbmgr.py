@@ -7,19 +7,27 @@ import getpass
 import logging
 import os
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import releng
 import typer
 from releng import gcb
-from releng.errors import ReleaseError, UsageError
+from releng.errors import ReleaseError
 from releng.gcb.base import SUCCESS, Job, JobRunner
 from releng.gcb.config import GcbOptions, validate
 from releng.profile import Profile
 
 from krel import ui
-from krel.options import DEFAULT_PROFILE, JsonOpt, NomockOpt, ProfileOpt, YesOpt, krel_home, open_profile
+from krel.options import (
+    DEFAULT_PROFILE,
+    JsonOpt,
+    NomockOpt,
+    ProfileOpt,
+    YesOpt,
+    krel_home,
+    local_replay_dir,
+    open_profile,
+)
 
 # Points the Cloud Build client at another endpoint (a local server in tests and demos).
 ENDPOINT_ENV = "KREL_CLOUDBUILD_ENDPOINT"
@@ -58,7 +66,7 @@ def stream_to_end(runner: JobRunner, job: Job, json_out: bool) -> Job:
     out = sys.stderr if json_out else sys.stdout
 
     def write(text: str) -> None:
-        out.write(text)
+        out.write(ui.clean(text))  # the job's log carries build output and PR text: no escapes reach the terminal
         out.flush()
 
     try:
@@ -195,10 +203,7 @@ def submit_job(
     validate(options)
     if options.replay_dir and (runner or profile.gcb.runner) == "local":
         # The local job runs in its own directory: hand it an absolute path that exists now.
-        replay = Path(options.replay_dir).expanduser().resolve()
-        if not replay.is_dir():
-            raise UsageError(f"--replay: {options.replay_dir} is not a directory (expected recorded GitHub PR data)")
-        options = dataclasses.replace(options, replay_dir=str(replay))
+        options = dataclasses.replace(options, replay_dir=local_replay_dir(options.replay_dir))
     if options.nomock:
         question = f"Really submit a --nomock release job against the {options.branch} branch?"
         if not ui.confirm(question, yes):

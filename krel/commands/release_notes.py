@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from releng.errors import UsageError
+from releng.errors import ReleaseError, UsageError
+from releng.files import write_atomic
 from releng.notes import document, gather, maps, render
 
 from krel import ui
@@ -60,6 +61,8 @@ def release_notes(
         raise UsageError("release-notes needs --repo, --start-rev and --end-rev (or the `validate DIR` subcommand)")
     if fmt not in ("markdown", "json"):
         raise UsageError(f"--format {fmt!r}: expected markdown or json")
+    if output is not None and not output.parent.is_dir():
+        raise UsageError(f"--output {output}: directory {output.parent} does not exist")
     upstream = open_profile(profile).upstream
     prs = open_source(upstream, org, repo_name, replay, record, source, cache_dir, no_cache, github_api_url)
     reporter = ui.RichReporter("release-notes")
@@ -79,7 +82,10 @@ def release_notes(
     if output is None:
         ui.console.out(text, end="", highlight=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        try:
+            write_atomic(output, text)
+        except OSError as exc:
+            raise ReleaseError(f"release-notes: cannot write {output}: {exc.strerror or exc}") from None
         reporter.info(
             f"{len(gathered.notes)} notes from {gathered.pull_requests} PRs ({gathered.commits} commits) -> {output}"
         )

@@ -23,6 +23,7 @@ from krel.options import (
     github_api_url,
     github_token,
     krel_home,
+    local_replay_dir,
     open_profile,
 )
 
@@ -166,7 +167,8 @@ def stage(
         home=krel_home(),
         nomock=nomock,
         notes=bool(replay or os.environ.get("GITHUB_TOKEN")) if notes is None else notes,
-        replay_dir=str(Path(replay).resolve()) if replay else "",
+        # Checked now when this machine runs the job, so a missing directory fails before building, not after.
+        replay_dir=(str(Path(replay).resolve()) if submit_job else local_replay_dir(replay)) if replay else "",
     )
     if submit_job:
         submit("stage", options, stream, yes, json_out)

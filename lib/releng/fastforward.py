@@ -68,6 +68,8 @@ def _open_repo(options: FastForwardOptions) -> tuple[Path, bool]:
     if (repo / ".git").exists():
         git.fetch(repo, options.remote)
         return repo, False
+    if repo.exists() and not repo.is_dir():
+        raise UsageError(f"ff: --repo {repo} is not a directory; pass an empty or git directory")
     if repo.exists() and any(repo.iterdir()):
         raise UsageError(f"ff: {repo} exists but is not a git work tree; pass an empty or git directory with --repo")
     log.info("cloning %s into %s", options.upstream_url, repo)

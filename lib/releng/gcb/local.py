@@ -8,7 +8,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,9 +73,10 @@ class LocalRunner:
         """Read the job; a WORKING job whose worker is gone is marked FAILURE here."""
         job_dir = self._dir(job_id)
         record = jobfile.read(job_dir)
-        if record["status"] not in TERMINAL and self._worker_dead(record):
-            record = jobfile.update(job_dir, self._reap)
-        return _job(record, job_dir)
+        with _record_shape(job_dir):
+            if record["status"] not in TERMINAL and self._worker_dead(record):
+                record = jobfile.update(job_dir, self._reap)
+            return _job(record, job_dir)
 
     def list_jobs(
         self,
@@ -131,8 +133,11 @@ class LocalRunner:
 
     def retry(self, job_id: str) -> Job:
         """A new job from the same stored request (its own fresh workspace)."""
-        record = jobfile.read(self._dir(job_id))
-        return self.submit(BuildRequest.from_dict(record))
+        job_dir = self._dir(job_id)
+        record = jobfile.read(job_dir)
+        with _record_shape(job_dir):
+            request = BuildRequest.from_dict(record)
+        return self.submit(request)
 
     def stream(self, job_id: str, write: LogWriter, poll_s: float = 0.2) -> Job:
         """Tail log.txt until the job is finished and the whole log has been written."""
@@ -183,6 +188,16 @@ class LocalRunner:
         if step_pgid:
             jobfile.kill_group(step_pgid)
         return jobfile.conclude(record, FAILURE, detail)
+
+
+@contextmanager
+def _record_shape(job_dir: Path) -> Iterator[None]:
+    """A record with missing fields or fields of the wrong type (hand-edited, corrupt) is one ReleaseError."""
+    try:
+        yield
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        path = job_dir / jobfile.RECORD
+        raise ReleaseError(f"local job {job_dir.name}: {path} is corrupt ({type(exc).__name__}: {exc})") from None
 
 
 def _job(record: dict[str, Any], job_dir: Path) -> Job:
