@@ -332,23 +332,38 @@ class RegistryClient:
         if resp.status_code != 200:
             raise self._fail(resp, what, repo)
         raw = resp.content
-        digest = oci.sha256_digest(raw)
-        if ref.startswith("sha256:") and digest != ref:
-            raise RegistryError(f"registry {self.host}, repository {repo}: manifest {ref} has content digest {digest}")
+        where = f"{self.host}/{repo}@{ref}" if ref.startswith("sha256:") else f"{self.host}/{repo}:{ref}"
         media_type = resp.headers.get("content-type", "").split(";")[0].strip()
         if media_type not in oci.MANIFEST_TYPES:
-            media_type = oci.media_type_of(oci.parse_manifest(raw, f"{self.host}/{repo}@{digest}"), media_type)
+            media_type = oci.media_type_of(oci.parse_manifest(raw, where), media_type)
+        digest = oci.manifest_digest(raw, media_type, where)
+        if ref.startswith("sha256:") and digest != ref:
+            raise RegistryError(f"registry {self.host}, repository {repo}: manifest {ref} has content digest {digest}")
         return raw, media_type, digest
 
     def blob_exists(self, repo: str, digest: str) -> bool:
         """Whether repo holds the blob."""
+        return self._head_blob(repo, digest) is not None
+
+    def blob_size(self, repo: str, digest: str) -> int | None:
+        """The size of repo's blob in bytes, None if repo does not hold it (schema-1 manifests do not say)."""
+        resp = self._head_blob(repo, digest)
+        if resp is None:
+            return None
+        try:
+            return int(resp.headers.get("content-length", ""))
+        except ValueError:
+            raise RegistryError(f"registry {self.host}, repository {repo}: HEAD blob {digest} answered without a "
+                                "size") from None
+
+    def _head_blob(self, repo: str, digest: str) -> httpx.Response | None:
         what = f"HEAD blob {repo}@{digest}"
         resp = self._request("HEAD", f"/v2/{repo}/blobs/{digest}", self._pull(repo), what)
         if resp.status_code == 404:
-            return False
+            return None
         if resp.status_code != 200:
             raise self._fail(resp, what, repo)
-        return True
+        return resp
 
     def _blob_response(self, repo: str, digest: str) -> httpx.Response:
         """One streamed GET of a blob; the caller closes the response."""
@@ -491,7 +506,7 @@ class RegistryClient:
 
     def put_manifest(self, repo: str, ref: str, raw: bytes, media_type: str) -> str:
         """PUT a manifest under ref (tag or its digest); returns the digest, checked against the bytes sent."""
-        digest = oci.sha256_digest(raw)
+        digest = oci.manifest_digest(raw, media_type, f"{self.host}/{repo}:{ref}")
         what = f"PUT manifest {repo}:{ref}" if not ref.startswith("sha256:") else f"PUT manifest {repo}@{ref}"
         if ref.startswith("sha256:") and ref != digest:
             raise RegistryError(f"registry {self.host}, repository {repo}: {what}: bytes have digest {digest}")

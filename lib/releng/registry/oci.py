@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 from dataclasses import dataclass
@@ -21,9 +23,21 @@ OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 
+# Docker schema 1 (deprecated, still in old production repositories): copied as opaque bytes with its fsLayers.
+SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+json"
+SCHEMA1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+# Foreign / non-distributable layers (Windows base images): registries do not hold them, so copies skip them.
+FOREIGN_LAYER_TYPES = frozenset({
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+})
+
 INDEX_TYPES = frozenset({DOCKER_MANIFEST_LIST, OCI_INDEX})
 IMAGE_TYPES = frozenset({DOCKER_MANIFEST, OCI_MANIFEST})
-MANIFEST_TYPES = INDEX_TYPES | IMAGE_TYPES
+SCHEMA1_TYPES = frozenset({SCHEMA1, SCHEMA1_SIGNED})
+MANIFEST_TYPES = INDEX_TYPES | IMAGE_TYPES | SCHEMA1_TYPES
 ACCEPT = ", ".join(sorted(MANIFEST_TYPES))
 MAX_MANIFEST_BYTES = 4 << 20  # registries refuse manifests over 4 MiB (distribution spec)
 
@@ -111,6 +125,46 @@ def blobs(doc: dict[str, Any], where: str) -> list[Descriptor]:
         raise ReleaseError(f"{where}: image manifest has no list of layers")
     out.extend(_descriptor(layer, where) for layer in layers)
     return out
+
+
+def is_foreign(blob: Descriptor) -> bool:
+    """Whether a layer is foreign (non-distributable): the image points at it elsewhere, registries do not hold it."""
+    return blob.media_type in FOREIGN_LAYER_TYPES
+
+
+def schema1_layers(doc: dict[str, Any], where: str) -> list[str]:
+    """The distinct fsLayers blob digests of a schema-1 manifest (it repeats the empty layer), in order."""
+    layers = doc.get("fsLayers")
+    if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
+        raise ReleaseError(f"{where}: schema-1 manifest has no list of fsLayers")
+    try:
+        return list(dict.fromkeys(check_digest(x["blobSum"]) for x in layers))
+    except (KeyError, ReleaseError):
+        raise ReleaseError(f"{where}: schema-1 manifest has an fsLayers entry without a sha256 blobSum") from None
+
+
+def manifest_digest(raw: bytes, media_type: str, where: str) -> str:
+    """The digest a registry gives these manifest bytes: their sha256, except for a signed schema-1 manifest,
+    whose digest covers the payload without its signatures (registries re-sign it, so the bytes change)."""
+    if media_type != SCHEMA1_SIGNED:
+        return sha256_digest(raw)
+    return sha256_digest(_schema1_payload(raw, where))
+
+
+def _schema1_payload(raw: bytes, where: str) -> bytes:
+    # libtrust's JWS: every signature's protected header says where the payload ends (formatLength) and how it
+    # closes (formatTail); the signatures block sits in between.
+    doc = parse_manifest(raw, where)
+    try:
+        protected = doc["signatures"][0]["protected"]
+        header = json.loads(base64.urlsafe_b64decode(protected + "=" * (-len(protected) % 4)))
+        length, tail = int(header["formatLength"]), header["formatTail"]
+        tail_bytes = base64.urlsafe_b64decode(tail + "=" * (-len(tail) % 4))
+    except (KeyError, IndexError, TypeError, ValueError, binascii.Error):
+        raise ReleaseError(f"{where}: signed schema-1 manifest has no readable signature header") from None
+    if not 0 < length <= len(raw):
+        raise ReleaseError(f"{where}: signed schema-1 manifest's formatLength {length} is out of range")
+    return raw[:length] + tail_bytes
 
 
 def media_type_of(doc: dict[str, Any], fallback: str) -> str:
