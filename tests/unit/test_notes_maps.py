@@ -47,18 +47,25 @@ def test_map_without_sigs_has_no_suffix() -> None:
     assert note.markdown == "This test string has been modified (#95000, @arghya88)"
 
 
-def test_cve_map_feeds_security_section() -> None:
+def test_krel_refuses_the_legacy_cve_map_and_renders_a_valid_one(tmp_path: Path) -> None:
     loaded = maps.load_maps([MAPS])
     assert sorted(loaded) == [123, 89796]
+    # The shared CVE-2020-8555 map keeps its vector under `rating` and has no description: krel's pkg/cve refuses it.
+    with pytest.raises(maps.MapError, match=r"cve-2020-8555\.yaml: pr 89796: datafields\.cve\.rating: invalid CVSS"):
+        for note_map in loaded[89796]:
+            maps.apply(arghya_note(), note_map)
+    legacy = (MAPS / "cve-2020-8555.yaml").read_text()
+    vector = "CVSS:3.0/AV:N/AC:H/PR:L/UI:N/S:C/C:H/I:N/A:N"
+    fixed = legacy.replace(f"rating: {vector}", f"rating: Medium\n    vector: {vector}\n    description: SSRF.")
+    (tmp_path / "cve.yaml").write_text(fixed)
     note = arghya_note()
     note.pr_number, note.action_required = 89796, False
-    for note_map in loaded[89796]:
+    for note_map in maps.load_maps([tmp_path])[89796]:
         maps.apply(note, note_map)
     assert note.cve is not None and note.cve.id == "CVE-2019-1010260" and note.cve.linked_prs[-1] == 89839
     text = render.markdown(document.build([note]), "v1.18.3")
     assert text.startswith("## Important Security Information\n\nThis release contains changes that address")
     assert "### CVE-2019-1010260: CVE-2020-8555: Half-Blind SSRF in kube-controller-manager\n" in text
-    vector = "CVSS:3.0/AV:N/AC:H/PR:L/UI:N/S:C/C:H/I:N/A:N"
     assert f"**CVSS Rating:** Medium (5.2) [{vector}](https://www.first.org/cvss/calculator/3.0#{vector})\n\n" in text
     assert "- Implement changes to mitigate CVE-2020-8555 (#89796, @kubernetes/product-security-committee)" in text
 
@@ -109,7 +116,7 @@ def test_malformed_maps_name_file_and_key(tmp_path: Path, content: str, message:
     (tmp_path / "m.yaml").write_text(content)
     if message is None:
         loaded = maps.load_maps([tmp_path])
-        with pytest.raises(maps.MapError, match=r"datafields\.cve needs at least an `id`"):
+        with pytest.raises(maps.MapError, match=r"m\.yaml: pr 1: datafields\.cve\.rating: missing CVSS rating"):
             maps.apply(arghya_note(), loaded[1][0])
         return
     with pytest.raises(maps.MapError, match=message) as info:

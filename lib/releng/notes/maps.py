@@ -8,7 +8,7 @@ from typing import Any
 
 from releng import safeload
 from releng.errors import UsageError
-from releng.notes import extract
+from releng.notes import cve, extract
 from releng.notes.note import Cve, Documentation, ReleaseNote
 
 _NOTE_FIELDS = {
@@ -98,7 +98,7 @@ def load_maps(directories: list[Path]) -> dict[int, list[NoteMap]]:
 
 
 def validate_file(path: Path) -> list[str]:
-    """krel's map checks: parses as YAML, each document has `pr`, note text ends with punctuation."""
+    """krel's map checks: parses as YAML, each document has `pr`, note text ends with punctuation, CVE data valid."""
     try:
         docs = _documents(path)
         if not docs:
@@ -109,6 +109,11 @@ def validate_file(path: Path) -> list[str]:
             text = note_map.releasenote.get("text")
             if isinstance(text, str) and text.strip() and not text.rstrip().endswith(_PUNCTUATION):
                 problems.append(f"{path}: pr {note_map.pr}: release note text must end with punctuation (. ! ?)")
+            if "cve" in note_map.datafields:
+                try:
+                    cve.check(note_map.datafields["cve"])
+                except cve.CveError as exc:
+                    problems.append(f"{path}: pr {note_map.pr}: {exc}")
         return problems
     except MapError as exc:
         return [str(exc).removeprefix("map ")]
@@ -121,36 +126,12 @@ def validate(directory: Path) -> tuple[int, list[str]]:
     return len(files), problems
 
 
-def _cve(data: Any, where: str) -> Cve:
-    if not isinstance(data, dict) or not data.get("id"):
-        raise MapError(f"map {where}: datafields.cve needs at least an `id`")
-    vector, rating = str(data.get("vector") or ""), str(data.get("rating") or "")
-    score = str(data.get("score") or "")
-    if not vector and rating.startswith("CVSS:"):
-        # older sig-release maps carry the vector string under `rating`
-        vector, rating = rating, _severity(score)
-    return Cve(
-        id=str(data["id"]),
-        title=str(data.get("title") or ""),
-        description=" ".join(str(data.get("description") or "").split()),
-        score=score,
-        rating=rating,
-        vector=vector,
-        tracking_issue=str(data.get("issue") or data.get("trackingissue") or ""),
-        linked_prs=tuple(int(n) for n in data.get("linkedPRs") or []),
-    )
-
-
-def _severity(score: str) -> str:
-    """CVSS v3 qualitative rating for a base score."""
+def _cve(data: Any, where: str, pr: int) -> Cve:
+    """krel refuses to build a document from a map whose CVE entry breaks pkg/cve's rules."""
     try:
-        value = float(score)
-    except ValueError:
-        return ""
-    for limit, name in ((0.0, "None"), (3.9, "Low"), (6.9, "Medium"), (8.9, "High")):
-        if value <= limit:
-            return name
-    return "Critical"
+        return cve.check(data)
+    except cve.CveError as exc:
+        raise MapError(f"map {where}: pr {pr}: {exc}") from exc
 
 
 def apply(note: ReleaseNote, note_map: NoteMap) -> ReleaseNote:
@@ -179,7 +160,7 @@ def apply(note: ReleaseNote, note_map: NoteMap) -> ReleaseNote:
             if isinstance(d, dict)
         ]
     if "cve" in note_map.datafields:
-        note.cve = _cve(note_map.datafields["cve"], note_map.source)
+        note.cve = _cve(note_map.datafields["cve"], note_map.source, note_map.pr)
     note.duplicate, note.duplicate_kind = len(note.sigs) > 1, len(note.kinds) > 1
     if rerender:
         note.markdown = extract.markdown(
