@@ -11,10 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from releng import git
-from releng.changelog import ChangelogOptions, write_changelog
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from releng import git, templates
+from releng.changelog import ChangelogOptions, toc, write_changelog
 from releng.errors import ReleaseError
 from releng.github.replay import ReplayPullRequests
+from releng.notes import extract
 from releng.profile import Author
 
 from tests.fixtures.gitrepo import RepoPair
@@ -276,3 +279,95 @@ def test_rerun_with_hostile_notes_changes_nothing_and_keeps_older_sections(
     again = write_changelog(options)
     assert again.commits == () and git.show_file(repo, "master", CHANGELOG) == content
     assert git.show_file(repo, "release-1.0", CHANGELOG) == content
+
+
+# Property tests on the CHANGELOG merge itself, with sections rendered by krel's own template and note renderer.
+FRAGMENTS = [
+    "~~~", "```", "````", "~~~~~", "```go", "~~~ info", "# v1.0.0", "# v1.0.1", "# v1.0.2", "## Downloads for v1.0.2",
+    "## Changelog since v1.0.1", "<!--", "-->", toc.TOC_END, toc.TOC_BEGIN,
+    "", " ", "text", "x" * 300, "#", "- item", "    indented code", "\r", "\t", "* star", "1. one", "> quote",
+]
+note_texts = st.lists(
+    st.one_of(st.sampled_from(FRAGMENTS), st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)),
+    min_size=1, max_size=12,
+).map("\n".join)
+
+
+def section(tag: str, previous: str, notes: list[str], draft: str | None = None) -> str:
+    entries = [extract.markdown(text, n, "dev", f"https://github.com/o/r/pull/{n}", "", []) for n, text in
+               enumerate(notes, 1)]
+    notes_md = draft if draft is not None else (
+        "## Changes by Kind\n\n### Bug or Regression\n\n" + "".join(f"- {e}\n" for e in entries))
+    return templates.render("changelog/section.md.j2", tag=tag, previous=previous, downloads_md="",
+                            notes_md=notes_md, dependencies_md="")
+
+
+def history(notes: list[list[str]]) -> tuple[str, list[str]]:
+    """A file with v1.0.0, v1.0.1, ... written in order, and the sections as written."""
+    content: str | None = None
+    sections = []
+    for patch, texts in enumerate(notes):
+        sections.append(section(f"v1.0.{patch}", f"v1.0.{patch - 1}" if patch else "v0.9.0", texts))
+        content = toc.merge(content, sections[-1], f"v1.0.{patch}", "f")
+    assert content is not None
+    return content, sections
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(note_texts, min_size=1, max_size=3), min_size=2, max_size=4))
+def test_property_rerun_is_byte_identical_and_older_sections_survive(notes: list[list[str]]) -> None:
+    content, sections = history(notes)
+    assert all(s in content for s in sections)
+    for patch, texts in enumerate(notes):  # rerun every release, newest and older ones alike
+        tag = f"v1.0.{patch}"
+        assert toc.merge(content, section(tag, f"v1.0.{patch - 1}" if patch else "v0.9.0", texts), tag, "f") == content
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(note_texts, min_size=1, max_size=3), min_size=2, max_size=4), st.lists(note_texts, min_size=1))
+def test_property_changed_notes_replace_only_their_own_section(notes: list[list[str]], new: list[str]) -> None:
+    content, sections = history(notes)
+    newest = len(notes) - 1
+    replacement = section(f"v1.0.{newest}", f"v1.0.{newest - 1}", new)
+    merged = toc.merge(content, replacement, f"v1.0.{newest}", "f")
+    assert all(s in merged for s in sections[:-1]) and replacement in merged
+    body = merged[merged.index(toc.TOC_END):]
+    assert body.count(f"\n# v1.0.{newest}\n") == 1
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(note_texts, min_size=1, max_size=2), min_size=1, max_size=3), note_texts)
+def test_property_curated_draft_of_any_content_reruns_identically(notes: list[list[str]], draft: str) -> None:
+    content, sections = history(notes)
+    tag = f"v1.0.{len(notes)}"
+    newest = section(tag, f"v1.0.{len(notes) - 1}", [], draft=draft + "\n")
+    once = toc.merge(content, newest, tag, "f")
+    assert all(s in once for s in sections) and newest in once
+    assert toc.merge(once, newest, tag, "f") == once
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(note_texts, min_size=1, max_size=2), min_size=1, max_size=3), st.lists(note_texts, min_size=1))
+def test_property_crlf_file_keeps_its_line_endings(notes: list[list[str]], new: list[str]) -> None:
+    content, sections = history(notes)
+    crlf = content.replace("\n", "\r\n")
+    tag = f"v1.0.{len(notes)}"
+    newest = section(tag, f"v1.0.{len(notes) - 1}", new)
+    once = toc.merge(crlf, newest, tag, "f")
+    assert "\n" not in once.replace("\r\n", "")
+    assert all(s.replace("\n", "\r\n") in once for s in [*sections, newest])
+    assert toc.merge(once, newest, tag, "f") == once
+
+
+def test_text_before_the_toc_is_kept() -> None:
+    content, _ = history([["One."]])
+    prefixed = "Maintainers' note: do not edit by hand.\n\n" + content
+    merged = toc.merge(prefixed, section("v1.0.1", "v1.0.0", ["Two."]), "v1.0.1", "f")
+    assert merged.startswith("Maintainers' note: do not edit by hand.\n\n" + toc.TOC_BEGIN)
+
+
+def test_two_sections_for_one_tag_are_refused_not_guessed() -> None:
+    content, _ = history([["One."], ["Two."]])
+    doubled = content + section("v1.0.1", "v1.0.0", ["Again."])
+    with pytest.raises(ReleaseError, match=r"2 sections are headed '# v1\.0\.1'"):
+        toc.merge(doubled, section("v1.0.1", "v1.0.0", ["Changed."]), "v1.0.1", "f")
