@@ -19,9 +19,9 @@ from releng.names import InvalidValue
 BUILTIN_DIR = Path(__file__).resolve().parent / "profiles"
 
 
-def _rule(check: Callable[[str], object], *, optional: bool = False, **metadata: Any) -> dict[str, Any]:
+def _rule(check: Callable[[str], object], *, optional: bool = False) -> dict[str, Any]:
     """Field metadata: the check every value of the field must pass on load (an empty value too, unless optional)."""
-    return {"check": check, "optional": optional, **metadata}
+    return {"check": check, "optional": optional}
 
 
 @dataclass(frozen=True)
