@@ -121,7 +121,8 @@ class InventoryError(ReleaseError):
 @dataclass
 class Wanted:
     """What the edges ask of one repository: these digests, and (to see where they point) these tags. `children`:
-    record manifest-list children (a source's are needed to order copies; a destination's are not)."""
+    read every manifest list's children now (snapshots); a promotion reads only those of the lists it copies, with
+    read_children, so a no-op run reads none."""
 
     digests: set[str] = field(default_factory=set)
     tags: set[str] = field(default_factory=set)
@@ -133,10 +134,7 @@ def repos_to_read(groups: Iterable[EdgeGroup]) -> dict[str, Wanted]:
     original's getRegistriesToRead: never walk whole registries)."""
     wanted: dict[str, Wanted] = {}
     for g in groups:
-        src = wanted.setdefault(f"{g.src}/{g.image}", Wanted())
-        src.digests.add(g.digest)
-        src.tags.update(g.tags)
-        for registry in g.destinations:
+        for registry in (g.src, *g.destinations):
             want = wanted.setdefault(f"{registry}/{g.image}", Wanted(children=False))
             want.digests.add(g.digest)
             want.tags.update(g.tags)
@@ -279,13 +277,38 @@ def _expand(state: _Read, repo: _Repo, index: str) -> None:
 
 def _save(state: _Read, repos: list[_Repo]) -> None:
     """Phase 5: each readable repository's cache entry, rewritten only when this read learnt something."""
-    assert state.cache is not None
+    if state.cache is None:
+        return
     for repo in repos:
         if repo.path in state.inv.unreadable:
             continue
         after = (repo.cached or RepoCache()).merged(repo.seen)
         if after != repo.loaded:
             state.cache.save(repo.host, repo.name, after)
+
+
+def read_children(
+    registries: Registries,
+    inv: LiveInventory,
+    indexes: Iterable[tuple[str, str]],
+    *,
+    threads: int = 20,
+    cache: InventoryCache | None = None,
+) -> None:
+    """Record the children of these (repository path, manifest-list digest) pairs in inv: from the cache where
+    known (a digest names its content), else one GET each, added to the cache. A failure lands in inv.unreadable."""
+    state = _Read(registries, cache, True, inv)
+    repos: dict[str, _Repo] = {}
+    items = []
+    for path, digest in sorted(set(indexes)):
+        repo = repos.get(path)
+        if repo is None:
+            repo = repos[path] = _Repo(path, *split_repo(path), None)
+            repo.loaded = repo.cached = cache.load(repo.host, repo.name) if cache is not None else None
+        items.append((repo, digest))
+    with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="krel-inventory") as pool:
+        _run_all(pool, items, lambda r, d: _expand(state, r, d), state)
+    _save(state, list(repos.values()))
 
 
 def read_inventory(
@@ -336,6 +359,5 @@ def read_inventory(
     for path in state.inv.unreadable:
         state.inv.repos.pop(path, None)
         state.inv.children.pop(path, None)
-    if cache is not None:
-        _save(state, repos)
+    _save(state, repos)
     return state.inv

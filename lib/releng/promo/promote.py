@@ -16,8 +16,16 @@ from typing import Any
 from releng.errors import ReleaseError, UsageError
 from releng.promo.delta import Copy, Delta, check_delta, compute_delta, repo_path
 from releng.promo.edges import EdgeGroup, count_edges, plan_edges
-from releng.promo.inventory import InventoryError, Registries, read_inventory, repos_to_read
+from releng.promo.inventory import (
+    InventoryError,
+    LiveInventory,
+    Registries,
+    read_children,
+    read_inventory,
+    repos_to_read,
+)
 from releng.promo.manifests import REGISTRY_NAME_RE, Manifest, map_registries, parse_manifest, parse_thin_dir
+from releng.registry import oci
 from releng.registry.copy import copy_image
 from releng.registry.invcache import InventoryCache
 from releng.report import NullReporter, Reporter
@@ -166,10 +174,32 @@ def promote_images(options: PromoteOptions, registries: Registries, report: Repo
     report.info(f"{delta.already_promoted} edges already promoted, {len(delta.copies)} copies planned")
     if options.confirm and delta.copies:
         report.step(4, steps, f"copy {len(delta.copies)} images")
-        tasks = order_copies(delta.copies, inventory.children)
+        copies = _with_children(delta.copies, inventory, registries, cache, options.threads, result)
+        tasks = order_copies(copies, inventory.children)
         result.outcomes = execute(tasks, registries, threads=options.threads, report=report)
     result.seconds = time.monotonic() - start
     return result
+
+
+def _with_children(
+    copies: list[Copy],
+    inventory: LiveInventory,
+    registries: Registries,
+    cache: InventoryCache | None,
+    threads: int,
+    result: PromotionResult,
+) -> list[Copy]:
+    """Read the children of the manifest lists about to be copied (to copy them first); a source that fails here
+    is listed as unreadable and its copies skipped."""
+    indexes = [(c.src_repo, c.digest) for c in copies if inventory.media_types.get(c.digest) in oci.INDEX_TYPES]
+    before = set(inventory.unreadable)
+    read_children(registries, inventory, indexes, threads=threads, cache=cache)
+    failed = {p: why for p, why in inventory.unreadable.items() if p not in before}
+    if not failed:
+        return copies
+    result.unreadable.update(failed)
+    result.skipped_edges += sum(max(len(c.tags), 1) for c in copies if c.src_repo in failed)
+    return [c for c in copies if c.src_repo not in failed]
 
 
 def without_unreadable(groups: Sequence[EdgeGroup], unreadable: Mapping[str, str]) -> tuple[list[EdgeGroup], int]:
