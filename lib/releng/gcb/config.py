@@ -7,19 +7,25 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import yaml
-
-from releng import version
-from releng.errors import UsageError
+from releng import names, safeload, version
+from releng.errors import ReleaseError, UsageError
 from releng.gcb.base import BuildRequest, StepSpec, substitute
 from releng.profile import BUILTIN_DIR, Profile
-from releng.templates import render
+from releng.registry import reference
+from releng.templates import templates_dir
 
 DEFAULT_LIST_JOBS = 5
 DISK_SIZE_GB = 500  # krel's release.DefaultDiskSize
 LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "critical")
 _TAG_RE = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)  # what Cloud Build accepts as a build tag
+DEFAULT_BUILDER_IMAGE = "gcr.io/k8s-staging-releng/k8s-cloud-builder"
+# The template is data: placeholders live only inside these string fields, and secretEnv may be the one list one.
+_PLACEHOLDER = re.compile(r"\{\{ ([a-z_]+) \}\}")
+_FILLED = frozenset({"name", "entrypoint", "dir", "args", "env"})
+_STEP_KEYS = _FILLED | {"id", "secretEnv", "runner"}
+_SECRET_ENV = "{{ secret_env }}"
 
 
 @dataclass(frozen=True)
@@ -190,21 +196,22 @@ def build_request(
     """The whole job: steps from templates/cloudbuild/<job>.yaml, substitutions, tags, timeout, machine, secrets."""
     subs = substitutions(options, profile, facts)
     secrets = tuple(_secret(entry, profile.source) for entry in profile.gcb.secrets)
-    text = render(
-        f"cloudbuild/{options.job_type}.yaml",
-        runner=runner,
-        product=profile.product,
-        krel=krel_command,
-        profile=shlex.quote(profile_argument(profile)),
-        builder_image=profile.gcb.builder_image or "gcr.io/k8s-staging-releng/k8s-cloud-builder",
-        secret_env=[env for _, env in secrets],
+    config = _template(options.job_type)
+    values = {
+        "builder_image": builder_image(profile),
+        "krel": krel_command,
+        "profile": shlex.quote(profile_argument(profile)),
+    }
+    steps = tuple(
+        _step(step, values, [env for _, env in secrets])
+        for step in config["steps"]
+        if step.get("runner", runner) == runner
     )
-    config = yaml.safe_load(text)
     pool = profile.gcb.private_pool
     return BuildRequest(
         kind=options.job_type,
         project=project or options.project or profile.targets(options.nomock).gcb_project,
-        steps=tuple(StepSpec.from_dict(step) for step in config["steps"]),
+        steps=steps,
         substitutions=subs,
         tags=expand_tags(config.get("tags") or [], subs),
         timeout_s=profile.gcb.timeout_s,
@@ -216,8 +223,54 @@ def build_request(
     )
 
 
+def builder_image(profile: Profile) -> str:
+    """The profile's builder image name (the job adds :${_KUBE_CROSS_VERSION}); UsageError unless host/repository."""
+    image = profile.gcb.builder_image or DEFAULT_BUILDER_IMAGE
+    host, _, repository = image.partition("/")
+    if reference.HOST.match(host) is None or reference.REPOSITORY.match(repository) is None:
+        raise UsageError(
+            f"profile {profile.source}: gcb.builder_image {image!r} is not an image name like "
+            f"{DEFAULT_BUILDER_IMAGE} (no tag or digest: the job adds :${{_KUBE_CROSS_VERSION}})"
+        )
+    return image
+
+
+def _template(job: str) -> dict[str, Any]:
+    path = templates_dir() / "cloudbuild" / f"{job}.yaml"
+    config = safeload.load_yaml(safeload.read_text(path), str(path))
+    if not isinstance(config, dict) or not isinstance(config.get("steps"), list):
+        raise ReleaseError(f"{path}: expected a mapping with a list of steps")
+    return config
+
+
+def _step(raw: Any, values: Mapping[str, str], secret_env: list[str]) -> StepSpec:
+    """One template step with its placeholders filled; only the string fields below may hold one."""
+    if not isinstance(raw, dict) or set(raw) - _STEP_KEYS:
+        raise ReleaseError(f"cloudbuild template: step {raw!r} has keys outside {sorted(_STEP_KEYS)}")
+    step = {key: _fill(value, values) for key, value in raw.items() if key in _FILLED}
+    step["secretEnv"] = secret_env if raw.get("secretEnv") == _SECRET_ENV else raw.get("secretEnv") or []
+    return StepSpec.from_dict({**raw, **step})
+
+
+def _fill(value: Any, values: Mapping[str, str]) -> Any:
+    """Placeholders replaced in one pass, each value carried as is: `$` doubled so Cloud Build keeps it literal."""
+    if isinstance(value, list):
+        return [_fill(item, values) for item in value]
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise ReleaseError(f"cloudbuild template: unknown placeholder {match.group()!r} in {value!r}")
+        return values[name].replace("$", "$$")
+
+    return _PLACEHOLDER.sub(one, str(value))
+
+
 def _secret(entry: str, source: str) -> tuple[str, str]:
-    name, sep, env = entry.partition("=")
-    if not sep or not name or not env:
-        raise UsageError(f"profile {source}: gcb.secrets entry {entry!r} must be 'secret-name=ENV_VAR'")
-    return name.strip(), env.strip()
+    # Checked here too: a Profile built in code never went through load_profile, and the env name lands in secretEnv.
+    try:
+        names.check_secret_mapping(entry.strip())
+    except names.InvalidValue:
+        raise UsageError(f"profile {source}: gcb.secrets entry {entry!r} must be 'secret-name=ENV_VAR'") from None
+    name, _, env = entry.strip().partition("=")
+    return name, env
