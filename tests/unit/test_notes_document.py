@@ -130,3 +130,21 @@ def test_container_images_link_the_console_only_for_registry_k8s_io(registry: st
     assert ("console.cloud.google.com" in text) == (registry == "registry.k8s.io")
     html = render.html(text, TAG)
     assert f"<td>{registry.rstrip('/')}/kube-proxy:{TAG}</td>" in html or registry == "registry.k8s.io"
+
+
+@pytest.mark.parametrize(
+    ("markdown", "entry"),
+    [
+        ("- Fixed a bug. (#1, @a)", "Fixed a bug. (#1, @a)"),
+        ("* Fixed a bug.", "Fixed a bug."),
+        ("-- Fixed a bug.", "Fixed a bug."),  # any run of markers, not only one
+        ("*-*  \t Fixed a bug.", "Fixed a bug."),
+        ("-\n  Fixed a bug.", "Fixed a bug."),  # Go's \s spans the line break
+        ("**Bold** stays.", "**Bold** stays."),  # no whitespace after the run: not a bullet
+        ("-flag is new.", "-flag is new."),
+        ("Text - with a dash.", "Text - with a dash."),
+    ],
+)
+def test_leading_bullet_runs_are_stripped_as_krel_does(markdown: str, entry: str) -> None:
+    doc = document.build([note(1, markdown, ["bug"])])
+    assert doc.kinds[0].entries == (entry,)

@@ -107,11 +107,14 @@ def _priority(kind: str) -> int:
     return KIND_ORDER.index(kind) if kind in KIND_ORDER else KIND_ORDER.index("other") + 1
 
 
+# krel document.New processNote: `^([-\*]+\s+)`, Go's \s being ASCII whitespace (tab, newline, form feed, CR, space).
+_LEADING_BULLETS = re.compile(r"[-*]+[\t\n\f\r ]+")
+
+
 def _entry(markdown: str) -> str:
-    for prefix in ("- ", "* "):
-        if markdown.startswith(prefix):
-            return markdown[len(prefix) :]
-    return markdown
+    """The note without any leading run of list markers; the template adds its own bullet."""
+    match = _LEADING_BULLETS.match(markdown)
+    return markdown[match.end() :] if match else markdown
 
 
 def group(notes: list[ReleaseNote]) -> tuple[tuple[Cve, ...], tuple[str, ...], tuple[KindSection, ...]]:
