@@ -139,31 +139,36 @@ def check_bytes(store: ObjectStore, key: str, data: bytes) -> bool:
 
 def _publish_verified(b: Backends, store: ObjectStore, stage_prefix: str, pairs: list[tuple[Subject, str]],
                       work_dir: str) -> int:
-    """Publish each subject from a verified local copy; released identical objects are skipped. Returns copied."""
-    # Observe every conflict first, so a refused publish writes nothing.
+    """Publish each subject from a verified local copy; released identical objects are skipped. Returns copied.
+
+    Every conflict is observed and every copy downloaded and checked before the first write, so a refused or
+    swapped object leaves the release area as it was.
+    """
     with ThreadPoolExecutor(_WORKERS, thread_name_prefix="release-check") as pool:
         done = list(pool.map(lambda pair: is_released(store, pair[1], pair[0]), pairs))
     todo = [pair for pair, skip in zip(pairs, done, strict=True) if not skip]
     scratch = Path(work_dir)
-    total = sum(s.size for s, _ in todo)
+    local = {dst: scratch / uuid.uuid4().hex for _, dst in todo}
+
+    def fetch(pair: tuple[Subject, str]) -> None:
+        subject, dst = pair
+        provenance.fetch_verified(store, f"{stage_prefix}/{subject.name}", subject, local[dst])
+
     progress = iter(range(1, len(todo) + 1))
 
-    def publish(pair: tuple[Subject, str]) -> None:
-        subject, dst = pair
-        local = scratch / uuid.uuid4().hex
-        try:
-            provenance.fetch_verified(store, f"{stage_prefix}/{subject.name}", subject, local)
-            store.put_new(dst, local, content_type=mimetypes.guess_type(dst)[0])
-        finally:
-            local.unlink(missing_ok=True)
+    def put(pair: tuple[Subject, str]) -> None:
+        dst = pair[1]
+        store.put_new(dst, local[dst], content_type=mimetypes.guess_type(dst)[0])
         b.report.progress(dst.rsplit("/", 1)[0], next(progress), len(todo))
 
     scratch.mkdir(parents=True, exist_ok=True)
     try:
         with ThreadPoolExecutor(_WORKERS, thread_name_prefix="release-copy") as pool:
-            list(pool.map(publish, todo))
+            list(pool.map(fetch, todo))
+            list(pool.map(put, todo))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)  # the job's own scratch dir
+    total = sum(s.size for s, _ in todo)
     b.report.info(f"{len(todo)} objects ({total} bytes) published, {len(pairs) - len(todo)} already there")
     return len(todo)
 

@@ -85,9 +85,11 @@ def plan_release(options: JobOptions, targets: Targets, facts: StageFacts) -> Pl
     )
     steps: list[Step] = [
         *opening_checks(options, targets, facts, RELEASE_TOOLS, job, targets.validate_registry),
-        RestoreWorkspace(targets.bucket, f"{stage}/{layout.SRC_TARBALL}", str(repo)),
+        # The whole stage area is checked before anything from it is used, the source archive included.
         VerifyStaged(targets.bucket, stage, tuple(versions), f"{stage}/provenance.json", verified),
+        RestoreWorkspace(targets.bucket, f"{stage}/{layout.SRC_TARBALL}", str(repo)),
         # Every refusal known in advance, before the first write (the announcement has none: it is never rewritten).
+        # After the restore only because the tag check needs the restored tags; the restore writes only locally.
         PreflightRelease(tuple(s for s in publishing if not isinstance(s, CreateAnnouncement))),
         ValidateImages(targets.validate_registry, tuple(versions), profile.build.images, profile.build.arches),
         *publishing,
