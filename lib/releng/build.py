@@ -11,6 +11,7 @@ from pathlib import Path
 from releng import checksums, git, sbom
 from releng.backends import Backends
 from releng.errors import ReleaseError
+from releng.paths import inside, refuse_special_files
 from releng.registry.imagetar import tarball_info
 from releng.secrets import SECRET_ENV
 from releng.steps import AssembleStage, BuildVersion, VerifyArtifacts
@@ -29,7 +30,9 @@ def build_version(b: Backends, step: BuildVersion) -> None:
         return
     repo = Path(step.repo)
     git.run(repo, "checkout", "--quiet", "--detach", f"refs/tags/{step.version}")
-    out = repo / step.output_dir
+    # The profile names the output dir and it is emptied before the build: it must stay inside the clone (resolved
+    # after the checkout, which could have put a symlink there).
+    out = inside(repo, step.output_dir, "build.output_dir")
     shutil.rmtree(out, ignore_errors=True)
     # The build's output goes to the job log, which is archived in the bucket: it gets no secrets to print.
     env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
@@ -48,6 +51,7 @@ def build_version(b: Backends, step: BuildVersion) -> None:
         raise ReleaseError(f"build command {step.command!r} failed with exit code {proc.returncode}: {tail}")
     if not out.is_dir():
         raise ReleaseError(f"build command {step.command!r} produced no {step.output_dir}/ in {repo}")
+    refuse_special_files(out, f"build output of {step.version}")
     (out / BUILD_DONE).write_text(step.version)
     shutil.rmtree(dest, ignore_errors=True)
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -28,3 +28,16 @@ def inside(base: Path, rel: str, what: str = "path") -> Path:
     if target == root or not target.is_relative_to(root):
         raise PathEscapeError.for_value(what, rel, base)
     return target
+
+
+def refuse_special_files(root: Path, what: str) -> None:
+    """Only regular files and directories below root: a symlink would stage and release whatever it points to."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in (*dirnames, *filenames):
+            path = Path(dirpath) / name
+            rel = path.relative_to(root)
+            if path.is_symlink():
+                raise ReleaseError(f"{what}: {rel} in {root} is a symlink (to {os.readlink(path)}); "
+                                   "only regular files and directories are allowed")
+            if not (path.is_dir() or path.is_file()):
+                raise ReleaseError(f"{what}: {rel} in {root} is not a regular file or directory")

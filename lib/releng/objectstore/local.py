@@ -80,7 +80,17 @@ class LocalStore:
         check_key(key)
         if TMP_DIR in key.split("/"):
             raise UsageError(f"object key {key!r} is invalid: {TMP_DIR} is reserved for temp files")
+        self._refuse_links(key)
         return self.root / key
+
+    def _refuse_links(self, key: str) -> None:
+        """No part of a key below the root may be a symlink: reads, copies and writes would land outside the bucket."""
+        path = self.root
+        for part in key.split("/"):
+            path = path / part
+            if path.is_symlink():
+                raise ReleaseError(f"{self.url}/{key}: {path.relative_to(self.root).as_posix()} is a symlink; "
+                                   "objects are never read or written through links")
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
@@ -117,6 +127,10 @@ class LocalStore:
         found: list[ObjectInfo] = []
         for dirpath, dirnames, filenames in os.walk(start):
             dirnames[:] = [d for d in dirnames if d != TMP_DIR]
+            # os.walk does not follow links; a listed link would still be read through by its callers.
+            for name in (*dirnames, *filenames):
+                if Path(dirpath, name).is_symlink():
+                    self._refuse_links(Path(dirpath, name).relative_to(self.root).as_posix())
             for name in filenames:
                 full = Path(dirpath) / name
                 key = full.relative_to(self.root).as_posix()
@@ -130,6 +144,7 @@ class LocalStore:
 
     def _write_temp(self, key: str, stream: BinaryIO) -> Path:
         tmp_dir = self.root / TMP_DIR
+        self._refuse_links(TMP_DIR)
         tmp = tmp_dir / f"{os.getpid()}-{uuid.uuid4().hex}"
         with _os_errors(self.url, key, "write"):
             if not self._swept:

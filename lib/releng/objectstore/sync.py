@@ -21,6 +21,7 @@ from releng.objectstore.base import (
     PreconditionFailedError,
     Progress,
 )
+from releng.paths import refuse_special_files
 
 # Files up to this size are read whole and written in one request; bigger ones stream through HashingReader.
 SMALL_FILE = 8 * 1024 * 1024
@@ -126,9 +127,11 @@ def _upload_one(store: ObjectStore, key: str, path: Path, size: int, counter: _C
 def upload_tree(local_dir: Path, store: ObjectStore, prefix: str, workers: int = 4,
                 progress: Progress | None = None) -> list[UploadedFile]:
     """Upload every file below local_dir to prefix (never overwriting), sha256+sha512 computed in the same read."""
-    if not local_dir.is_dir():
+    if local_dir.is_symlink() or not local_dir.is_dir():
         raise ReleaseError(f"upload: {local_dir} is not a directory")
     files: list[tuple[str, Path, int]] = []
+    # A symlink would upload whatever it points to, wherever that is.
+    refuse_special_files(local_dir, "upload")
     for dirpath, _, names in os.walk(local_dir):
         for name in names:
             path = Path(dirpath) / name
