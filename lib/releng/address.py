@@ -40,6 +40,10 @@ class Place:
         shorter = min(len(self.path), len(other.path))
         return self.path[:shorter] == other.path[:shorter]
 
+    def below(self, other: Place) -> bool:
+        """Strictly inside `other`: same host and port, `other`'s path plus at least one segment."""
+        return self.overlaps(other) and len(self.path) > len(other.path)
+
     def __str__(self) -> str:
         path = "/".join(self.path)
         if self.kind == "file":

@@ -260,7 +260,10 @@ def _refuse_shared_targets(profile: Profile, path: str) -> None:
     # Mock writing to nomock.validate_registry is production too: every mock registry against every nomock one.
     pairs = {(m, n, getattr(mock, m), getattr(nomock, n)) for m in _REGISTRY_KEYS for n in _REGISTRY_KEYS}
     for mock_key, nomock_key, mock_value, nomock_value in sorted(pairs):
-        if address.registry_place(mock_value).overlaps(address.registry_place(nomock_value)):
+        mock_place, nomock_place = address.registry_place(mock_value), address.registry_place(nomock_value)
+        # krel's own mock registry is gcr.io/k8s-staging-kubernetes/mock, below production: repositories are matched
+        # whole and images are one segment, so a mock path below production never names a production repository.
+        if mock_place.overlaps(nomock_place) and not mock_place.below(nomock_place):
             shared.append(_overlap(mock_key, mock_value, nomock_key, nomock_value))
     if mock.git_push == "push":
         shared.append("git_push = 'push' in mock")

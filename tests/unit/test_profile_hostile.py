@@ -137,14 +137,14 @@ REGISTRY_ALIASES = {
     "dot-localhost": _mock_registry("registry.localhost:5999/staging"),
     "leading-zero-port": _mock_registry("127.0.0.1:05999/staging"),
     "trailing-slash": _mock_registry("127.0.0.1:5999/staging/"),
-    "inside-production": _mock_registry("127.0.0.1:5999/staging/mock"),
     "contains-production": _mock_registry("127.0.0.1:5999"),
+    "contains-production-alias": _mock_registry("LOCALHOST:5999"),
     "validate-registry-alias": (_mock(MOCK_VALIDATE, 'validate_registry = "localhost:5999/staging"'),),
     "nomock-validate-registry": (_nomock(NOMOCK_VALIDATE, 'validate_registry = "{local_registry}/prod"'),
                                  _mock(MOCK_REGISTRY, 'registry = "[::1]:5999/prod"')),
     "explicit-default-port": (_mock(MOCK_REGISTRY, 'registry = "gcr.io:443/k8s-staging"'),
                               _nomock(NOMOCK_REGISTRY, 'registry = "gcr.io/k8s-staging"')),
-    "host-case-and-dot": (_mock(MOCK_REGISTRY, 'registry = "GCR.IO./k8s-staging/mock"'),
+    "host-case-and-dot": (_mock(MOCK_REGISTRY, 'registry = "GCR.IO./k8s-staging"'),
                           _nomock(NOMOCK_REGISTRY, 'registry = "gcr.io/k8s-staging"')),
 }
 
@@ -153,6 +153,13 @@ REGISTRY_ALIASES = {
 def test_mock_registry_aliasing_production_is_refused(home: Path, edits: tuple[Edit, ...]) -> None:
     line = _refused(home, edits, PRODUCTION)
     assert "registry" in line.split(PRODUCTION)[1]
+
+
+def test_krel_layout_mock_registry_below_production_loads() -> None:
+    # krel's GCRIOPathMock: mock images at gcr.io/k8s-staging-kubernetes/mock/<image>, never a production repository.
+    profile = load_profile("kubernetes")
+    assert profile.mock.registry == "gcr.io/k8s-staging-kubernetes/mock"
+    assert profile.nomock.registry == "gcr.io/k8s-staging-kubernetes"
 
 
 BAD_REGISTRIES = {
@@ -425,7 +432,8 @@ def test_krel_home_with_spaces_still_loads(tmp_path: Path) -> None:
 def test_builtin_profiles_keep_mock_off_production() -> None:
     k8s = load_profile("kubernetes")
     mock, nomock = address.registry_place(k8s.mock.registry), address.registry_place(k8s.nomock.registry)
-    assert not mock.overlaps(nomock)
+    assert mock.below(nomock) and not nomock.below(mock) and mock != nomock
+    assert not address.bucket_place(k8s.mock.bucket).overlaps(address.bucket_place(k8s.nomock.bucket))
 
 
 # --- the canonical forms themselves -----------------------------------------------------------------------------

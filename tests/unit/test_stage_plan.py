@@ -204,7 +204,8 @@ def test_follow_up_command_names_a_profile_file_by_path(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("nomock", "bucket", "push_to", "validate_at", "dry_run"),
     [
-        (False, "gs://kubernetes-release-gcb", "gcr.io/kubernetes-release-test", "gcr.io/kubernetes-release-test", True),
+        (False, "gs://kubernetes-release-gcb", "gcr.io/k8s-staging-kubernetes/mock",
+         "gcr.io/k8s-staging-kubernetes/mock", True),
         (True, "gs://kubernetes-release", "gcr.io/k8s-staging-kubernetes", "registry.k8s.io", False),
     ],
 )
