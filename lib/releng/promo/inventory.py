@@ -179,8 +179,9 @@ class _Read:
             tags = self.inv.repos.setdefault(repo.path, {}).setdefault(digest, [])
             if tag is not None and tag not in tags:
                 tags.append(tag)
-            self.inv.media_types[digest] = media_type
-            repo.seen.digests[digest] = media_type
+            if media_type or digest not in self.inv.media_types:  # a cache may not know a child's type
+                self.inv.media_types[digest] = media_type
+            repo.seen.digests[digest] = media_type or repo.seen.digests.get(digest, "")
             if tag is not None:
                 repo.seen.tags[tag] = digest
 
