@@ -42,7 +42,7 @@ def strip_url_credentials(text: str) -> str:
 # the value is one of ours: an Authorization header's value, `Bearer x`/`token x` with a token-like x, and the
 # formats of GitHub tokens and SendGrid keys.
 _CREDENTIAL_PATTERNS = (
-    re.compile(r"(?i)(?P<keep>\bauthorization[\"']?\s*[:=]\s*[\"']?)[^\"'\r\n,;}]+"),
+    re.compile(r"(?i)(?P<keep>\bauthorization[\"']?\s*[:=]\s*[\"']?)[^\"'\r\n,;})\]]+"),
     re.compile(r"(?i)(?P<keep>\b(?:x-)?api[_-]?key[\"']?\s*[:=]\s*[\"']?)[^\s\"',;}]+"),
     # A word after "token" is a credential only if it has a digit: "token expired" stays readable.
     re.compile(r"(?i)(?P<keep>\b(?:bearer|token|basic)\s+)(?=[A-Za-z0-9_\-.~+/=]*\d)[A-Za-z0-9_\-.~+/=]{8,}"),
