@@ -103,8 +103,8 @@ class GraphQLPullRequests(LiveSource):
         payload = {"query": _query(numbers), "variables": {"owner": self.org, "name": self.repo}}
         data = self._retried(lambda: self._post(payload), f"{self.api} {self.endpoint}")
         where = f"{self.api} {self.endpoint}"
-        payload = data.get("data")
-        repository = expect_object({} if payload is None else payload, f"{where}: data").get("repository")
+        answer = data.get("data")
+        repository = expect_object({} if answer is None else answer, f"{where}: data").get("repository")
         if repository is None:
             raise GitHubError(f"{self.api}: repository {self.org}/{self.repo} not found or not readable")
         repository = expect_object(repository, f"{where}: data.repository")
