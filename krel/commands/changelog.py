@@ -48,6 +48,13 @@ def changelog(
     no_dependencies: Annotated[
         bool, typer.Option("--no-dependencies", help="Leave out the go.mod Dependencies section.")
     ] = False,
+    drop_downloads: Annotated[
+        bool,
+        typer.Option(
+            "--drop-downloads",
+            help="Let a rerun without --tars/--images remove the Downloads / Container Images the entry lists.",
+        ),
+    ] = False,
     replay: ReplayOpt = None,
     record: RecordOpt = None,
     maps_from: MapsOpt = None,
@@ -88,6 +95,7 @@ def changelog(
         push=targets.git_push,
         remote=prof.upstream.remote,
         master=prof.upstream.default_branch,
+        drop_downloads=drop_downloads,
     )
     reporter = ui.RichReporter("changelog", quiet=json_out)
     with reporter.live():

@@ -371,3 +371,64 @@ def test_two_sections_for_one_tag_are_refused_not_guessed() -> None:
     doubled = content + section("v1.0.1", "v1.0.0", ["Again."])
     with pytest.raises(ReleaseError, match=r"2 sections are headed '# v1\.0\.1'"):
         toc.merge(doubled, section("v1.0.1", "v1.0.0", ["Changed."]), "v1.0.1", "f")
+
+
+# issue 12: a stale clone, a failed push, a rerun that would drop the downloads.
+def _advance_remote(pair: RepoPair, tmp_path: Path, branch: str) -> str:
+    """Someone else pushes a commit to origin/<branch>; the work clone does not know it yet."""
+    other = git.clone(str(pair.origin), tmp_path / "other", branch=branch)
+    (other / "theirs.txt").write_text("a colleague's change\n")
+    sha = git.commit_paths(other, ["theirs.txt"], "their change", ROBOT)
+    git.push(other, "origin", [branch], dry_run=False)
+    assert sha is not None
+    return sha
+
+
+@pytest.mark.parametrize("behind", ["master", "release-1.0"])
+def test_clone_behind_its_remote_is_refused_before_committing(git_repo: RepoPair, tmp_path: Path, behind: str) -> None:
+    repo = released_repo(git_repo)
+    git.push(repo, "origin", ["master", "release-1.0"], dry_run=False)
+    _advance_remote(git_repo, tmp_path, behind)
+    before = repo_state(repo)
+    with pytest.raises(ReleaseError, match=rf"{behind} is 1 commit\(s\) behind origin/{behind}"):
+        run(repo, tmp_path, push="dry-run")
+    assert repo_state(repo) == before
+
+
+def test_failed_push_leaves_the_branches_as_they_were(tmp_path: Path) -> None:
+    # a non-bare upstream with master checked out refuses pushes to master: a real, repeatable push failure
+    upstream = git.init(tmp_path / "upstream")
+    RepoPair(upstream, upstream).commit("initial", {"README.md": "demo\n"})
+    repo = git.clone(str(upstream), tmp_path / "work")
+    git.tag(repo, "v1.0.0", git.rev_parse(repo, "HEAD"), "v1.0.0", ROBOT)
+    RepoPair(repo, upstream).merge_pr(5)
+    before = repo_state_master(repo)
+    with pytest.raises(ReleaseError, match="push to origin failed, the changelog commits were undone") as info:
+        run(repo, tmp_path, branch="master", push="push")
+    assert "\n" not in str(info.value)
+    assert repo_state_master(repo) == before
+    assert not (repo / CHANGELOG).exists()
+
+
+def repo_state_master(repo: Path) -> tuple[str, str]:
+    return git.rev_parse(repo, "master"), git.run(repo, "status", "--porcelain")
+
+
+def _tars(path: Path) -> Path:
+    path.mkdir()
+    for name in ("kubernetes.tar.gz", "kubernetes-src.tar.gz", "kubernetes-client-linux-amd64.tar.gz"):
+        (path / name).write_bytes(name.encode())
+    return path
+
+
+def test_rerun_without_tars_keeps_the_downloads_unless_told(git_repo: RepoPair, tmp_path: Path) -> None:
+    repo = released_repo(git_repo)
+    first = run(repo, tmp_path, tars_dir=_tars(tmp_path / "tars"))
+    assert "## Downloads for v1.0.1" in first.markdown  # type: ignore[attr-defined]
+    before = repo_state(repo)
+    with pytest.raises(ReleaseError, match=r"v1\.0\.1 entry lists downloads this run would remove") as info:
+        run(repo, tmp_path)
+    assert info.value.exit_code == 2 and repo_state(repo) == before
+    dropped = run(repo, tmp_path, drop_downloads=True)
+    content = git.show_file(repo, "master", CHANGELOG)
+    assert dropped.commits and content is not None and "## Downloads for v1.0.1" not in content  # type: ignore[attr-defined]

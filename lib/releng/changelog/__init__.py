@@ -59,6 +59,7 @@ class ChangelogOptions:
     push: str = "none"
     remote: str = "origin"
     master: str = "master"
+    drop_downloads: bool = False  # a rerun may remove the Downloads / Container Images its entry listed
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,9 @@ def write_changelog(options: ChangelogOptions, progress: Progress | None = None)
     """Generate the tag's notes, write CHANGELOG-X.Y.md (+README, HTML, JSON), commit on master and branch, push."""
     minor, branch = _validate(options)
     repo, tag = options.repo, options.tag
+    if options.push != "none":
+        # commits on a branch the remote has moved past could never be pushed
+        commit.check_not_behind(repo, options.remote, list(dict.fromkeys((options.master, branch))))
     end_rev = options.end_rev or revisions.end_revision(repo, branch, options.remote)
     end_sha = gather.resolve(repo, end_rev)
     start_rev = options.start_rev or revisions.start_tag(repo, tag, end_sha)
@@ -143,20 +147,24 @@ def write_changelog(options: ChangelogOptions, progress: Progress | None = None)
     # Refuse links now, while nothing is committed: in either branch's tree, and where the HTML/JSON go.
     for ref in dict.fromkeys((master, branch)):
         commit.check_tree(repo, revisions.end_revision(repo, ref, options.remote), [path, readme])
-    merged = toc.merge(commit.show(repo, master, path), section, tag, f"{master}:{path}")
+    existing = commit.show(repo, master, path)
+    if not options.drop_downloads:
+        _check_nothing_dropped(toc.existing_section(existing, tag, f"{master}:{path}"), section, tag, path)
+    merged = toc.merge(existing, section, tag, f"{master}:{path}")
     readme_text = toc.readme_with(commit.show(repo, master, readme), f"CHANGELOG-{minor}.md")
     outputs = [(out, text) for out, text in ((options.html_file, html), (options.json_file, notes_json)) if out]
     for out, _ in outputs:
         check_writable(out, base=out.parent)
 
     # Everything is known: from here on commits are made and files written.
+    refs = list(dict.fromkeys((master, branch)))
+    heads = commit.heads(repo, refs)
     commits = commit.commit_both(options, branch, path, readme, merged, readme_text)
     for out, text in outputs:
         write_atomic(out, text)
     pushed = ""
     if options.push != "none":
-        refs = [master] + ([branch] if branch != master else [])
-        pushed = git.push(repo, options.remote, refs, dry_run=options.push == "dry-run")
+        pushed = commit.push_or_rewind(repo, options.remote, refs, heads, dry_run=options.push == "dry-run")
     return ChangelogResult(
         tag=tag,
         branch=branch,
@@ -172,6 +180,23 @@ def write_changelog(options: ChangelogOptions, progress: Progress | None = None)
         pull_requests=walked,
         excluded=tuple(sorted(excluded)),
     )
+
+
+# What a rerun without --tars / --images would silently take out of an entry that had it.
+_KEPT_PARTS = {"downloads": "\n## Downloads for {tag}", "container images": "\n### Container Images"}
+
+
+def _check_nothing_dropped(old: str | None, new: str, tag: str, path: str) -> None:
+    """Refuse a rerun that would remove the Downloads or Container Images its entry already lists."""
+    if old is None:
+        return
+    lost = [name for name, heading in _KEPT_PARTS.items() if heading.format(tag=tag) in "\n" + old.replace("\r", "")
+            and heading.format(tag=tag) not in "\n" + new]
+    if lost:
+        raise UsageError(
+            f"{path}: the {tag} entry lists {' and '.join(lost)} this run would remove; pass --tars/--images "
+            "again, or --drop-downloads to remove them"
+        )
 
 
 def _read_text(path: Path, what: str) -> str:

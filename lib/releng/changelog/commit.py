@@ -122,3 +122,49 @@ def show(repo: Path, ref: str, path: str) -> str | None:
         return git.show_file(repo, ref, path)
     except UnicodeDecodeError as exc:
         raise ReleaseError(f"{ref}:{path} is not UTF-8 text (byte {exc.start}): krel edits UTF-8 only") from None
+
+
+def check_not_behind(repo: Path, remote: str, branches: list[str]) -> None:
+    """Fetch, then refuse a local branch its remote-tracking branch is ahead of (its commit could not be pushed)."""
+    git.fetch(repo, remote)
+    for branch in branches:
+        local, tracking = f"refs/heads/{branch}", f"refs/remotes/{remote}/{branch}"
+        if not (git.ref_exists(repo, local) and git.ref_exists(repo, tracking)):
+            continue
+        if not git.is_ancestor(repo, tracking, local):
+            behind = git.run(repo, "rev-list", "--count", f"{local}..{tracking}").strip()
+            raise ReleaseError(
+                f"{branch} is {behind} commit(s) behind {remote}/{branch}: update it (git pull --ff-only) and rerun"
+            )
+
+
+def heads(repo: Path, branches: list[str]) -> dict[str, str | None]:
+    """Where each local branch is now (None: not created yet), to rewind to after a failed push."""
+    return {b: git.rev_parse(repo, f"refs/heads/{b}") if git.ref_exists(repo, f"refs/heads/{b}") else None
+            for b in branches}
+
+
+def push_or_rewind(repo: Path, remote: str, branches: list[str], before: dict[str, str | None], dry_run: bool) -> str:
+    """Push the branches; when the push fails, move them back to `before`, so no commit is left behind."""
+    try:
+        return git.push(repo, remote, branches, dry_run=dry_run)
+    except ReleaseError as exc:
+        _rewind(repo, before)
+        raise ReleaseError(f"push to {remote} failed, the changelog commits were undone: {exc}") from None
+
+
+def _rewind(repo: Path, before: dict[str, str | None]) -> None:
+    current = git.current_branch(repo)
+    for branch, sha in before.items():
+        ref = f"refs/heads/{branch}"
+        now = git.rev_parse(repo, ref) if git.ref_exists(repo, ref) else None
+        if now == sha or now is None:
+            continue
+        if branch == current:
+            # --keep moves the checked-out branch and its files, refusing to touch a file with local changes
+            if sha is not None:
+                git.run(repo, "reset", "--quiet", "--keep", sha)
+        elif sha is None:
+            git.run(repo, "update-ref", "-d", ref, now)
+        else:
+            git.run(repo, "update-ref", ref, sha, now)

@@ -139,7 +139,7 @@ def _section_starts(lines: list[str], tag: str) -> list[int]:
     return starts
 
 
-def _section_span(body: str, section: str, tag: str, path: str) -> tuple[int, int] | None:
+def _section_span(body: str, section: str | None, tag: str, path: str) -> tuple[int, int] | None:
     """Start and end offsets of the `# <tag>` section in body, if it is there.
 
     The section ends at the next `# <release tag>` line: notes are indented list items, so nothing they contain
@@ -149,6 +149,8 @@ def _section_span(body: str, section: str, tag: str, path: str) -> tuple[int, in
     lines, offsets = _lines(body)
     starts = _section_starts(lines, tag)
     for i in starts:
+        if section is None:
+            break
         start = offsets[i]
         rest = body[start + len(section) :]
         if body.startswith(section, start) and (not rest or _is_release_heading(rest.split("\n", 1)[0].rstrip("\r"))):
@@ -164,6 +166,15 @@ def _section_span(body: str, section: str, tag: str, path: str) -> tuple[int, in
         if _is_release_heading(lines[i]):
             return start, offsets[i]
     return start, len(body)
+
+
+def existing_section(existing: str | None, tag: str, path: str) -> str | None:
+    """The tag's section as the file holds it now, None when the file or the section is not there."""
+    if existing is None:
+        return None
+    body = _parse(existing, path).body
+    span = _section_span(body, None, tag, path)
+    return body[span[0] : span[1]] if span else None
 
 
 def merge(existing: str | None, section: str, tag: str, path: str) -> str:
