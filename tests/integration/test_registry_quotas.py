@@ -12,18 +12,21 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import formatdate
+from pathlib import Path
 
 import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 from releng.errors import ReleaseError
 from releng.promo.inventory import Registries
+from releng.promo.promote import PromoteOptions, promote_images
 from releng.registry import auth
 from releng.registry.client import RegistryClient
 from releng.registry.localserver import LocalRegistry
 from werkzeug import Request, Response
 
-from tests.fixtures._httpstub import loopback_server
+from tests.fixtures._httpstub import forward, loopback_server
+from tests.fixtures.promo import STAGING_PREFIX, PromoGolden
 from tests.fixtures.registry import RegistryFactory
 
 TAGS = '{"name":"staging/foo","tags":["v1"]}'
@@ -238,17 +241,17 @@ def test_token_service_down_is_one_line_naming_it(stub: HTTPServer) -> None:
 
 
 def test_tokens_for_many_repositories_are_fetched_concurrently(stub: HTTPServer) -> None:
-    # 40 repositories, 10 threads, a token service taking 0.1 s: one at a time would take 4 s.
-    gate = TokenGate(stub, delay=0.1)
+    # 20 repositories, 10 threads, a token service taking 0.3 s: one at a time would take 6 s.
+    gate = TokenGate(stub, delay=0.3)
     creds = auth.basic(*ROBOT)
     start = time.monotonic()
     with RegistryClient(gate.host, auth=creds, max_connections=16) as client, ThreadPoolExecutor(10) as pool:
-        tags = list(pool.map(lambda i: client.list_tags(f"repo{i}"), range(40)))
+        tags = list(pool.map(lambda i: client.list_tags(f"repo{i}"), range(20)))
     elapsed = time.monotonic() - start
-    assert tags == [["v1"]] * 40
-    assert creds.token_requests == 40, "one token per repository, none fetched twice"
-    assert gate.max_concurrent >= 5
-    assert elapsed < 2.0, f"{elapsed:.2f}s: token fetches were serialised"
+    assert tags == [["v1"]] * 20
+    assert creds.token_requests == 20, "one token per repository, none fetched twice"
+    assert gate.max_concurrent >= 5, "token fetches were serialised"
+    assert elapsed < 4.0, f"{elapsed:.2f}s: token fetches were serialised"
 
 
 def test_threads_on_one_scope_wait_for_the_first_fetch(stub: HTTPServer) -> None:
@@ -312,23 +315,80 @@ def test_failed_upload_session_is_cancelled(stub: HTTPServer, registry_factory: 
     seen: list[tuple[str, str]] = []
     gate_url = stub.url_for("").rstrip("/")
 
-    def forward(request: Request) -> Response:
+    def gate(request: Request) -> Response:
         seen.append((request.method, request.path))
         if request.method == "PUT" and "/blobs/uploads/" in request.path:
             return Response('{"errors":[{"code":"DENIED"}]}', status=403)
-        query = request.query_string.decode()
-        resp = httpx.request(request.method, registry.url + request.path + (f"?{query}" if query else ""),
-                             headers={k: v for k, v in request.headers.items() if k.lower() in ("content-type",)},
-                             content=request.get_data())
-        out = Response(resp.content, status=resp.status_code)
-        if "location" in resp.headers:
-            out.headers["Location"] = resp.headers["location"].replace(registry.url, gate_url)
-        return out
+        return forward(request, registry.url, gate_url)
 
-    stub.expect_request(re.compile(r"^/v2/")).respond_with_handler(forward)
+    stub.expect_request(re.compile(r"^/v2/")).respond_with_handler(gate)
     with RegistryClient(_host(stub), retry_budget=1) as client, pytest.raises(ReleaseError, match="denied"):
         client.push_blob("staging/up", b"some layer bytes")
     uploads = [path for method, path in seen if method == "PUT"]
     assert uploads and ("DELETE", uploads[0]) in seen
     # The registry forgot the session: its URL answers 404 BLOB_UPLOAD_UNKNOWN.
     assert httpx.get(registry.url + uploads[0]).status_code == 404
+
+
+# -- a promotion riding out a throttled production registry, and healing after an outage ---------------------------
+
+def _manifest(tmp_path: Path, golden: PromoGolden, prod_host: str) -> Path:
+    path = tmp_path / "promoter-manifest.yaml"
+    path.write_text(
+        f"registries:\n- name: {golden.staging.host}/{STAGING_PREFIX}/golden-foo\n  src: true\n"
+        f"- name: {prod_host}/prod\nimages:\n- name: foo\n  dmap:\n"
+        f'    "{golden.digests["foo-index"]}": ["1.0"]\n'
+    )
+    return path
+
+
+def test_promotion_rides_out_a_minute_of_429(stub: HTTPServer, promo_golden: PromoGolden,
+                                             promo_prod: LocalRegistry, tmp_path: Path) -> None:
+    # Production's quota is spent: its first 6 answers are 429 (whatever they were for), then it serves normally.
+    throttled = [0]
+    lock = threading.Lock()
+
+    def gate(request: Request) -> Response:
+        with lock:
+            throttled[0] += 1
+            if throttled[0] <= 6:
+                return status(429, "0.3")()
+        return forward(request, promo_prod.url, stub.url_for("").rstrip("/"))
+
+    stub.expect_request(re.compile(r"^/v2/")).respond_with_handler(gate)
+    manifest = _manifest(tmp_path, promo_golden, _host(stub))
+    with Registries(rate=500, retry_budget=20) as registries:
+        run = promote_images(PromoteOptions(manifest=manifest, confirm=True, threads=4), registries)
+        assert run.error() is None and run.outcomes and not run.failures
+        assert registries.limiter.paused_hosts() == [_host(stub)]  # staging was never paused
+    assert throttled[0] > 6
+    with RegistryClient(promo_prod.host) as client:
+        head = client.head_manifest("prod/foo", "1.0")
+    assert head is not None and head.digest == promo_golden.digests["foo-index"]
+
+
+def test_promotion_through_a_down_registry_fails_in_one_line_and_a_rerun_heals(
+        stub: HTTPServer, promo_golden: PromoGolden, promo_prod: LocalRegistry, tmp_path: Path) -> None:
+    down = [True]
+
+    def gate(request: Request) -> Response:
+        if down[0]:
+            return Response('{"errors":[{"code":"UNAVAILABLE"}]}', status=503)
+        return forward(request, promo_prod.url, stub.url_for("").rstrip("/"))
+
+    stub.expect_request(re.compile(r"^/v2/")).respond_with_handler(gate)
+    manifest = _manifest(tmp_path, promo_golden, _host(stub))
+    with Registries(rate=500, retry_budget=0.5) as registries:
+        try:
+            run = promote_images(PromoteOptions(manifest=manifest, confirm=True), registries)
+            error = run.error()
+        except ReleaseError as exc:
+            error = exc
+        assert error is not None
+        problems = [line for line in str(error).splitlines() if "HTTP 503" in line]
+        assert problems and all(_host(stub) in line for line in problems)
+        with RegistryClient(promo_prod.host) as client:
+            assert client.catalog() == []  # nothing half-written
+        down[0] = False
+        healed = promote_images(PromoteOptions(manifest=manifest, confirm=True), registries)
+        assert healed.error() is None and healed.outcomes
