@@ -246,12 +246,13 @@ def yaml_problem(exc: yaml.YAMLError) -> str:
 
 def _documents(text: str, where: str) -> Iterator[Any]:
     loader = _CSafeLoader(text)
+    aliased = _ALIAS in text
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is None:
                 break
-            check_yaml_node(node, where, aliased=_ALIAS in text)
+            check_yaml_node(node, where, aliased=aliased)
             yield loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from releng import safeload
 from releng.errors import ReleaseError, UsageError
 from releng.github.base import GitHubError
@@ -378,3 +380,27 @@ def test_registry_manifest_json_is_bounded(raw: bytes, problem: str) -> None:
     with pytest.raises(ReleaseError) as info:
         oci.parse_manifest(raw, "127.0.0.1:5000/x@" + DIGEST)
     assert str(info.value).startswith("127.0.0.1:5000/x@") and problem in str(info.value)
+
+
+# -- property: any text parses or is one InputError, never anything else ---------------------------------------
+
+_STRUCTURE = st.text(alphabet="[]{}:,-&*!|>'\"#\n a1.=\\", max_size=300)
+
+
+@given(st.one_of(st.text(max_size=300), _STRUCTURE))
+@settings(max_examples=300, deadline=None)
+def test_any_text_loads_or_raises_input_error(text: str) -> None:
+    for load in (safeload.load_yaml_all, safeload.load_json, safeload.load_toml):
+        try:
+            load(text, "f")  # type: ignore[operator]
+        except safeload.InputError as exc:
+            assert str(exc).startswith("f") and "\n" not in exc.problem
+
+
+@given(st.binary(max_size=200))
+@settings(max_examples=200, deadline=None)
+def test_any_bytes_load_as_json_or_raise_input_error(data: bytes) -> None:
+    try:
+        safeload.load_json(data, "f")
+    except safeload.InputError as exc:
+        assert str(exc).startswith("f")
