@@ -24,7 +24,8 @@ class UnsafePathError(ReleaseError):
 
     @classmethod
     def symlink(cls, path: Path, link: PurePath) -> UnsafePathError:
-        return cls(f"refusing to write {path}: {link} is a symbolic link (krel never writes through links)")
+        where = "it" if PurePath(path) == link else str(link)
+        return cls(f"refusing to write {path}: {where} is a symbolic link (krel never writes through links)")
 
     @classmethod
     def in_tree(cls, name: str, ref: str) -> UnsafePathError:
