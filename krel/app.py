@@ -32,7 +32,7 @@ class KrelGroup(TyperGroup):
         except (typer.Exit, typer.Abort, TyperException):
             raise
         except ReleaseError as exc:
-            _fail(str(exc), exc.exit_code)
+            _fail(str(exc), exc.exit_code, fold=False)
         except UnicodeDecodeError as exc:
             _fail(f"{command}: input is not UTF-8 text ({exc.reason} at byte {exc.start})", 1)
         except OSError as exc:
@@ -45,11 +45,14 @@ class KrelGroup(TyperGroup):
             )
 
 
-def _fail(message: str, exit_code: int) -> None:
-    """Log the traceback at debug level, print the masked one-line message, exit."""
+def _fail(message: str, exit_code: int, fold: bool = True) -> None:
+    """Log the traceback at debug level, print the masked message, exit.
+
+    Text from outside our error tree (exception messages) is folded onto one line; releng errors keep theirs.
+    """
     if logging.getLogger().isEnabledFor(logging.DEBUG):
         log.exception("traceback")
-    ui.error_line(mask(message))
+    ui.error_line(ui.one_line(mask(message)) if fold else mask(message))
     raise typer.Exit(exit_code) from None
 
 

@@ -73,8 +73,11 @@ def one_line(message: str) -> str:
 
 
 def error_line(message: str) -> None:
-    """`error: <message>` in red, on one line; the message is shown as text, never read as markup."""
-    err_console.print(Text.assemble(("error:", "bold red"), " ", one_line(message)), highlight=False)
+    """`error: <message>` in red; the message is shown as clean text, never read as markup.
+
+    A releng error keeps its own line breaks (the promoter lists one `file:line: problem` per line).
+    """
+    err_console.print(Text.assemble(("error:", "bold red"), " ", clean(message)), highlight=False)
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
