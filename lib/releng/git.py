@@ -225,12 +225,23 @@ def tag_commit(repo: Path, tag: str) -> str | None:
     return out or None
 
 
+def is_on_commit(repo: Path, sha: str, target: str) -> bool:
+    """sha is target, or krel's empty release commit on top of it (first parent target, no tree change)."""
+    return sha == target or _is_empty_commit_on(repo, sha, target)
+
+
 def _is_empty_commit_on(repo: Path, sha: str, parent: str) -> bool:
-    """True when sha is an empty commit whose first parent is `parent` (krel's release commit)."""
+    """True when sha is an empty commit whose only parent is `parent` (krel's release commit)."""
     parents = _git(["rev-list", "--parents", "-n", "1", _EOO, positional(sha, "commit")], cwd=repo).split()
-    if len(parents) < 2 or parents[1] != parent:
+    if parents[1:] != [parent]:
         return False
-    return _git(["diff-tree", "--no-commit-id", "-r", _EOO, sha], cwd=repo).strip() == ""
+    # Same tree as the parent: compared by tree id, which also covers what diff-tree hides (merges).
+    return rev_parse_tree(repo, sha) == rev_parse_tree(repo, parent)
+
+
+def rev_parse_tree(repo: Path, rev: str) -> str:
+    """The tree id of a commit."""
+    return _git(["rev-parse", "--verify", _EOO, f"{positional(rev, 'revision')}^{{tree}}"], cwd=repo).strip()
 
 
 def tag(repo: Path, name: str, commit: str, message: str, author: Author) -> bool:
@@ -238,7 +249,7 @@ def tag(repo: Path, name: str, commit: str, message: str, author: Author) -> boo
     target = rev_parse(repo, commit)
     existing = tag_commit(repo, name)
     if existing is not None:
-        if existing == target or _is_empty_commit_on(repo, existing, target):
+        if is_on_commit(repo, existing, target):
             return False
         raise TagConflictError.for_tag(name, existing, target)
     _git(["tag", "--annotate", "--message", message, _EOO, positional(name, "tag"), target], cwd=repo,

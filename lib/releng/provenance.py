@@ -233,3 +233,15 @@ def fetch_verified(store: ObjectStore, key: str, subject: Subject, dest: Path) -
     except BaseException:
         dest.unlink(missing_ok=True)
         raise
+
+
+def git_commit(data: bytes, where: str) -> str:
+    """The build commit the statement records (resolvedDependencies[0].digest.gitCommit)."""
+    try:
+        commit = json.loads(data)["predicate"]["buildDefinition"]["resolvedDependencies"][0]["digest"]["gitCommit"]
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise ProvenanceError(f"{where}: records no resolvedDependencies gitCommit ({exc})") from None
+    # A sha, or the tag itself for a build made exactly on a tag (version.BuildVersion.commit).
+    if not isinstance(commit, str) or not re.fullmatch(r"[0-9A-Za-z][0-9A-Za-z._-]{0,127}", commit):
+        raise ProvenanceError(f"{where}: gitCommit {str(commit)[:80]!r} is not a commit sha or tag")
+    return commit

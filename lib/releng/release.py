@@ -70,6 +70,7 @@ def plan_release(options: JobOptions, targets: Targets, facts: StageFacts) -> Pl
             tags=tuple(versions),
             branches=tuple(branches),
             dry_run=targets.git_push != "push",
+            upstream=profile.upstream.url,
         )
     )
     publishing.append(
@@ -87,7 +88,8 @@ def plan_release(options: JobOptions, targets: Targets, facts: StageFacts) -> Pl
         *opening_checks(options, targets, facts, RELEASE_TOOLS, job, targets.validate_registry),
         # The whole stage area is checked before anything from it is used, the source archive included.
         VerifyStaged(targets.bucket, stage, tuple(versions), f"{stage}/provenance.json", verified),
-        RestoreWorkspace(targets.bucket, f"{stage}/{layout.SRC_TARBALL}", str(repo)),
+        RestoreWorkspace(targets.bucket, f"{stage}/{layout.SRC_TARBALL}", str(repo), verified, stage,
+                         profile.upstream.url, profile.upstream.remote, tuple(versions)),
         # Every refusal known in advance, before the first write (the announcement has none: it is never rewritten).
         # After the restore only because the tag check needs the restored tags; the restore writes only locally.
         PreflightRelease(tuple(s for s in publishing if not isinstance(s, CreateAnnouncement))),

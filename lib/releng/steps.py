@@ -263,18 +263,28 @@ class ArchiveLog(Step):
 
 @dataclass(frozen=True)
 class RestoreWorkspace(Step):
-    """Download the staged src.tar.gz and unpack it: the tagged clone with the changelog commits."""
+    """Download the staged src.tar.gz and unpack it: the tagged clone with the changelog commits.
+
+    The archive is untrusted until checked: its sha256 must be the verified provenance's, it unpacks only regular
+    files and directories below dest, its git config and hooks run nothing, and its tags name the build commit.
+    """
 
     bucket: str
     object_key: str
     dest: str
+    verified_file: str = ""  # the provenance statement VerifyStaged checked (job dir): digest and build commit
+    stage_prefix: str = ""  # subject names are relative to it
+    upstream: str = ""  # the profile's upstream URL: the only remote the restored clone may name
+    remote: str = "origin"
+    tags: tuple[str, ...] = ()  # must point at the build commit (or its empty release commit)
 
     @property
     def title(self) -> str:
         return "Restore workspace from staged source"
 
     def describe(self) -> str:
-        return f"{self.bucket}/{self.object_key} -> {self.dest}"
+        return (f"{self.bucket}/{self.object_key} (sha256 as in the verified provenance) -> {self.dest}; "
+                f"tags {', '.join(self.tags)} on the build commit")
 
 
 @dataclass(frozen=True)
@@ -388,20 +398,26 @@ class PublishMarkers(Step):
 
 @dataclass(frozen=True)
 class PushGitObjects(Step):
-    """Push tags, the release branch and master; `dry_run` is the targets' git push mode."""
+    """Push tags, the release branch and master to the profile's upstream URL; `dry_run` is the targets' push mode.
+
+    The URL comes from the profile, never from the restored clone's config (the staged archive is not trusted
+    to say where a token goes); `remote` only names the remote-tracking refs.
+    """
 
     repo: str
     remote: str
     tags: tuple[str, ...]
     branches: tuple[str, ...]
     dry_run: bool
+    upstream: str = ""
 
     @property
     def title(self) -> str:
         return f"Push git objects ({'dry run' if self.dry_run else 'push'})"
 
     def describe(self) -> str:
-        return f"git push{' --dry-run' if self.dry_run else ''} {self.remote} {' '.join((*self.tags, *self.branches))}"
+        refs = " ".join((*self.tags, *self.branches))
+        return f"git push{' --dry-run' if self.dry_run else ''} {self.upstream or self.remote} {refs}"
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import re
 import shutil
 import tarfile
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
-from releng import git
+from releng import git, paths, provenance, publish
 from releng.backends import Backends
 from releng.errors import ReleaseError
 from releng.steps import (
@@ -146,22 +149,113 @@ def stage_source(b: Backends, step: StageSource) -> None:
     tarball.unlink()
 
 
+# Caps for the untrusted archive's gzip stream: a src.tar.gz of a large repository (k/k with .git) is a few GiB.
+MAX_SOURCE_BYTES = 32 * _GIB
+MAX_SOURCE_MEMBERS = 2_000_000
+# What `git clone` writes into .git/config; anything else in a restored clone could make git run a program
+# (include, hooksPath, fsmonitor, filter/diff/merge drivers, sshCommand, credential helpers, ...).
+_CONFIG_ALLOWED = re.compile(
+    r"core\.(repositoryformatversion|filemode|bare|logallrefupdates|ignorecase|precomposeunicode|symlinks)"
+    r"|extensions\.objectformat|branch\.[^\n]+\.(remote|merge)|remote\.[^\n]+\.(url|fetch)"
+)
+# Files in .git that point git at another repository or object store on this machine.
+_REDIRECTS = ("commondir", "objects/info/alternates", "objects/info/http-alternates")
+
+
+class UntrustedSourceError(ReleaseError):
+    """The staged source archive holds something a krel stage never puts there."""
+
+    @classmethod
+    def member(cls, url: str, name: str, problem: str) -> UntrustedSourceError:
+        return cls(f"{url}: member {name!r} {problem}; refusing to unpack a staged source krel did not write")
+
+
+def _checked_members(tar: tarfile.TarFile, unpack: Path, url: str) -> Iterator[tarfile.TarInfo]:
+    """Regular files and directories below src/, nothing absolute, no `..`, within the size and count caps."""
+    total = 0
+    for count, member in enumerate(tar, start=1):
+        total += member.size
+        if count > MAX_SOURCE_MEMBERS or total > MAX_SOURCE_BYTES:
+            raise ReleaseError(f"{url}: more than {MAX_SOURCE_MEMBERS} members or {MAX_SOURCE_BYTES // _GIB} GiB "
+                               "unpacked; refusing the staged source")
+        if not (member.isreg() or member.isdir()):
+            kind = "a symlink" if member.issym() else "a hardlink" if member.islnk() else "not a file or directory"
+            raise UntrustedSourceError.member(url, member.name, f"is {kind}")
+        if member.name != "src" and not member.name.startswith("src/"):
+            raise UntrustedSourceError.member(url, member.name, "is outside src/")
+        try:
+            paths.inside(unpack, member.name, "member")
+        except paths.PathEscapeError:
+            raise UntrustedSourceError.member(url, member.name, "leaves the unpack directory") from None
+        yield member
+
+
+def _unpack(tarball: Path, unpack: Path, url: str) -> None:
+    shutil.rmtree(unpack, ignore_errors=True)
+    unpack.mkdir(parents=True)
+    try:
+        with tarfile.open(tarball, "r:gz") as tar:
+            # "data" also refuses what the check above let through by mistake, and drops modes like setuid.
+            tar.extractall(unpack, members=_checked_members(tar, unpack, url), filter="data")
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise ReleaseError(f"{url}: cannot unpack the staged source: {exc}") from None
+
+
+def _check_git_dir(repo: Path, upstream: str, remote: str, url: str) -> None:
+    """The restored .git runs nothing and names no other repository: krel's own clone has none of that."""
+    gitdir = repo / ".git"
+    if not gitdir.is_dir():
+        raise ReleaseError(f"{url}: src/.git is not a directory; expected the staged clone")
+    for name in _REDIRECTS:
+        if (gitdir / name).exists():
+            raise ReleaseError(f"{url}: src/.git/{name} points git elsewhere; refusing the staged source")
+    hooks = gitdir / "hooks"
+    planted = sorted(p.name for p in hooks.iterdir() if not p.name.endswith(".sample")) if hooks.is_dir() else []
+    if planted:
+        raise ReleaseError(f"{url}: src/.git/hooks/{planted[0]} is a hook; a staged clone has none")
+    # Read as a plain file (--no-includes): reading the config must not follow what it includes.
+    listing = git.run(repo, "config", "--file", str(gitdir / "config"), "--no-includes", "--list", "-z")
+    for entry in filter(None, listing.split("\0")):
+        key, _, value = entry.partition("\n")
+        if not _CONFIG_ALLOWED.fullmatch(key):
+            raise ReleaseError(f"{url}: src/.git/config sets {key}; a staged clone sets only what git clone writes")
+        if key.startswith("remote.") and key.endswith(".url") and (key != f"remote.{remote}.url" or value != upstream):
+            raise ReleaseError(f"{url}: src/.git/config {key} is {value!r}, not the profile's upstream {upstream}")
+
+
+def _check_tags(repo: Path, tags: tuple[str, ...], commit: str, url: str) -> None:
+    """Every tag names the build commit, or krel's empty release commit on top of it (release branches)."""
+    build = git.rev_parse(repo, commit)
+    for tag in tags:
+        tagged = git.tag_commit(repo, tag)
+        if tagged is None:
+            raise ReleaseError(f"{url}: tag {tag} is missing in the staged source")
+        if not git.is_on_commit(repo, tagged, build):
+            raise ReleaseError(f"{url}: tag {tag} points to {tagged[:12]}, not to the build commit {build[:12]} "
+                               "(or its release commit)")
+
+
 def restore_workspace(b: Backends, step: RestoreWorkspace) -> None:
-    """krel PrepareWorkspace at release: download src.tar.gz and unpack the tagged clone."""
+    """krel PrepareWorkspace at release: download src.tar.gz (checked against the provenance) and unpack it safely."""
     dest = Path(step.dest)
     done = dest.parent / _RESTORED
     if done.exists() and (dest / ".git").is_dir():
         return
     store = b.store(step.bucket)
-    if not store.exists(step.object_key):
-        raise ReleaseError(f"{store.url}/{step.object_key} is missing; run krel stage for this build version first")
+    url = f"{store.url}/{step.object_key}"
+    data, subjects = publish.verified_statement(step.verified_file)
+    name = step.object_key.removeprefix(step.stage_prefix + "/")
+    subject = subjects.get(name)
+    if subject is None:
+        raise ReleaseError(f"{url} is not a subject of the verified provenance; restage this build version")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tarball = dest.parent / "src.tar.gz"
-    store.download(step.object_key, tarball)
+    # Hashed while downloading, kept only if it is exactly the recorded subject: a swapped archive is never opened.
+    provenance.fetch_verified(store, step.object_key, subject, tarball)
     unpack = dest.parent / "unpack.partial"
-    shutil.rmtree(unpack, ignore_errors=True)
-    with tarfile.open(tarball) as tar:
-        tar.extractall(unpack, filter="tar")
+    _unpack(tarball, unpack, url)
+    _check_git_dir(unpack / "src", step.upstream, step.remote, url)
+    _check_tags(unpack / "src", step.tags, provenance.git_commit(data, step.verified_file), url)
     shutil.rmtree(dest, ignore_errors=True)
     os.replace(unpack / "src", dest)
     shutil.rmtree(unpack)
@@ -169,11 +263,11 @@ def restore_workspace(b: Backends, step: RestoreWorkspace) -> None:
     done.write_text(step.object_key)
 
 
-def _sync_branch(repo: Path, remote: str, branch: str, remote_heads: dict[str, str], b: Backends) -> None:
+def _sync_branch(repo: Path, url: str, remote: str, branch: str, remote_heads: dict[str, str], b: Backends) -> None:
     """Merge what the remote branch gained meanwhile (krel merges the release branch, rebases master)."""
     if branch not in remote_heads:
         return
-    git.fetch(repo, remote, (f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}",))
+    git.fetch(repo, url, (f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}",))
     upstream = f"refs/remotes/{remote}/{branch}"
     if git.is_ancestor(repo, upstream, branch):
         return
@@ -193,7 +287,9 @@ def _auth_env(url: str, token: str) -> dict[str, str] | None:
 def push_git_objects(b: Backends, step: PushGitObjects) -> None:
     """krel PushGitObjects: tags (a remote tag on the same commit is a no-op, elsewhere an error), branches."""
     repo = Path(step.repo)
-    url = git.remote_url(repo, step.remote)
+    # The profile's URL: the restored clone's remotes came from the staged archive and must not decide where the
+    # token goes.
+    url = step.upstream
     remote_tags = git.ls_remote_tags(url)
     refspecs: list[str] = []
     for tag in step.tags:
@@ -209,15 +305,10 @@ def push_git_objects(b: Backends, step: PushGitObjects) -> None:
     remote_heads = git.ls_remote_heads(url)
     for branch in step.branches:
         if not git.ref_exists(repo, f"refs/heads/{branch}"):
-            git.fetch(repo, step.remote, (f"+refs/heads/{branch}:refs/heads/{branch}",))
-        _sync_branch(repo, step.remote, branch, remote_heads, b)
+            git.fetch(repo, url, (f"+refs/heads/{branch}:refs/heads/{branch}",))
+        _sync_branch(repo, url, step.remote, branch, remote_heads, b)
         refspecs.append(f"refs/heads/{branch}:refs/heads/{branch}")
-    auth = _auth_env(url, b.github_token)
-    if auth is None:
-        out = git.push(repo, step.remote, refspecs, dry_run=step.dry_run)
-    else:
-        dry = ["--dry-run"] if step.dry_run else []
-        out = git.run(repo, "push", "--porcelain", *dry, step.remote, *refspecs, env=auth)
+    out = git.push(repo, url, refspecs, dry_run=step.dry_run, env=_auth_env(url, b.github_token))
     log.info("git push%s:\n%s", " --dry-run" if step.dry_run else "", out)
     # porcelain: "<flag>\t<from>:<to>\t<summary>"; "=" means the remote already had it
     lines = [line.split("\t") for line in out.splitlines() if line.count("\t") >= 2]
