@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,13 +18,13 @@ from typing import Any
 
 from releng.errors import ReleaseError
 from releng.files import write_atomic
-from releng.registry import oci
+from releng.registry import oci, reference
 from releng.registry.listing import COMPONENT_GRAMMAR, TAG_GRAMMAR
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1
-_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?")
+_HOST = reference.HOST
 _MAX_NAME = 200  # bytes; longer repository names are stored under a hash (file names stop at 255)
 
 

@@ -7,18 +7,17 @@ HEAD per tag (the original's go-containerregistry `google.List`). The map is reg
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from releng.errors import ReleaseError
-from releng.registry import oci
+from releng.registry import oci, reference
 from releng.registry.client import ManifestNotFoundError, RegistryClient, RegistryError
 
-# The distribution spec's tag and path-component grammars, ASCII only and matched whole (fullmatch).
-TAG_GRAMMAR = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-COMPONENT_GRAMMAR = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+# The distribution spec's tag and path-component grammars, ASCII only and whole-string (one definition).
+TAG_GRAMMAR = reference.TAG
+COMPONENT_GRAMMAR = reference.COMPONENT
 
 
 @dataclass(frozen=True)
