@@ -41,15 +41,17 @@ def staged_world(tmp_path_factory: pytest.TempPathFactory, registry_factory: Any
     earlier.mkdir(parents=True)
     (earlier / "demo.tar.gz").write_bytes(b"an earlier release")
     (world.bucket("release") / "release" / "latest.txt").write_text("v0.9.0")
+    shutil.copytree(home, home.parent / "pristine", symlinks=True, ignore=shutil.ignore_patterns("workspaces"))
     return world
 
 
 @pytest.fixture
-def world(staged_world: FlowEnv, tmp_path: Path) -> FlowEnv:
-    """A private copy of the staged world (bucket, upstream, registry shared read-only)."""
-    home = tmp_path / "krel-home"
-    shutil.copytree(staged_world.home, home, symlinks=True, ignore=shutil.ignore_patterns("workspaces"))
-    return FlowEnv(home, staged_world.registry, staged_world.project)
+def world(staged_world: FlowEnv) -> FlowEnv:
+    """The staged world reset to its pristine copy, at the same path: the staged source names that upstream."""
+    home = staged_world.home
+    shutil.rmtree(home)
+    shutil.copytree(home.parent / "pristine", home, symlinks=True)
+    return staged_world
 
 
 def _stage(world: FlowEnv) -> Path:

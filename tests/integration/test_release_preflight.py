@@ -46,14 +46,17 @@ def staged_world(tmp_path_factory: pytest.TempPathFactory, registry_factory: Any
     world = FlowEnv(home, registry_factory("preflight").host, project)
     staged = world.krel("stage", *ARGS, "--replay", str(project.replay))
     assert staged.returncode == 0, staged.stderr[-2000:]
+    shutil.copytree(home, home.parent / "pristine", symlinks=True, ignore=shutil.ignore_patterns("workspaces"))
     return world
 
 
 @pytest.fixture
-def world(staged_world: FlowEnv, tmp_path: Path) -> FlowEnv:
-    home = tmp_path / "krel-home"
-    shutil.copytree(staged_world.home, home, symlinks=True, ignore=shutil.ignore_patterns("workspaces"))
-    return FlowEnv(home, staged_world.registry, staged_world.project)
+def world(staged_world: FlowEnv) -> FlowEnv:
+    """The staged world reset to its pristine copy, at the same path: the staged source names that upstream."""
+    home = staged_world.home
+    shutil.rmtree(home)
+    shutil.copytree(home.parent / "pristine", home, symlinks=True)
+    return staged_world
 
 
 def _release_dir(world: FlowEnv) -> Path:
