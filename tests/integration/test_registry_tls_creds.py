@@ -22,10 +22,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from releng.errors import ReleaseError
 from releng.promo.inventory import Registries
+from releng.promo.promote import PromoteOptions, promote_images
 from releng.registry import imagetar
 from releng.registry.client import RegistryClient
 from releng.registry.copy import copy_image
-from releng.registry.credentials import Credentials, EnvPair
+from releng.registry.credentials import Credentials, EnvPair, service_accounts
 from releng.registry.localserver import LocalRegistry, start_local_registry
 from typer.testing import CliRunner
 
@@ -297,3 +298,37 @@ def test_cli_snapshot_takes_ca_file(registries: dict[str, LocalRegistry], pki: d
     refused = runner.invoke(app, ["promote", "snapshot", f"{t.host}/cli/hello", "--ca-file", str(pki["other"])])
     assert refused.exit_code == 1
     assert "TLS certificate not trusted" in refused.output and USER_A[1] not in refused.output
+
+
+SA = "k8s-infra-gcr-promoter@k8s-artifacts-prod.iam.gserviceaccount.com"
+
+
+def test_manifest_service_accounts_are_impersonated_per_host(tmp_path: Path) -> None:
+    manifest = tmp_path / "promoter-manifest.yaml"
+    manifest.write_text(
+        "registries:\n- name: gcr.io/k8s-staging-foo\n  src: true\n"
+        f"- name: us-central1-docker.pkg.dev/k8s-artifacts-prod/images/foo\n  service-account: {SA}\n"
+        "images:\n- name: foo\n  dmap:\n    'sha256:" + "a" * 64 + "': [v1]\n"
+    )
+    creds = Credentials(tmp_path / "absent.json")
+    with Registries(creds) as regs:
+        promote_images(PromoteOptions(manifest=manifest, parse_only=True), regs)
+    assert creds("us-central1-docker.pkg.dev").name == f"google ({SA})"
+    assert creds("gcr.io").name == "google"  # the source has no account: plain ADC
+
+
+SA_CONFLICTS = {
+    "same-host-two-accounts": ([("gcr.io/a", "x@p.iam.gserviceaccount.com"),
+                                ("gcr.io/b", "y@p.iam.gserviceaccount.com")],
+                               r"^registry host gcr\.io is given two service accounts, x@p\.iam\.gserviceaccount\.com "
+                               r"and y@p\.iam\.gserviceaccount\.com; krel authenticates per host"),
+    "host-case-differs": ([("GCR.io/a", "x@p.iam.gserviceaccount.com"), ("gcr.io/b", "y@p.iam.gserviceaccount.com")],
+                          r"^registry host gcr\.io is given two service accounts"),
+}
+
+
+@pytest.mark.parametrize(("pairs", "message"), SA_CONFLICTS.values(), ids=SA_CONFLICTS.keys())
+def test_one_host_with_two_service_accounts_is_refused(pairs: list[tuple[str, str]], message: str) -> None:
+    with pytest.raises(ReleaseError, match=message):
+        service_accounts(pairs)
+    assert service_accounts([("gcr.io/a", ""), ("gcr.io/b", "x@p")]) == {"gcr.io": "x@p"}

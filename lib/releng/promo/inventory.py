@@ -16,6 +16,7 @@ from releng.promo.edges import EdgeGroup
 from releng.registry import oci
 from releng.registry.auth import Auth
 from releng.registry.client import RegistryClient
+from releng.registry.credentials import Credentials
 from releng.registry.invcache import InventoryCache, MovedTag, MovedTagError, RepoCache
 from releng.registry.listing import Listing, read_listing
 from releng.registry.ratelimit import HostLimits
@@ -56,6 +57,12 @@ class Registries:
         self._max_connections = max_connections
         self._clients: dict[str, RegistryClient] = {}
         self._lock = Lock()
+
+    def use_service_accounts(self, accounts: Mapping[str, str]) -> None:
+        """Write to Google hosts as the manifests' service accounts (host -> account), when the credentials
+        can impersonate (the CLI's Credentials); other auth strategies ignore them."""
+        if isinstance(self._auth_for, Credentials):
+            self._auth_for.use_service_accounts(accounts)
 
     def client(self, host: str) -> RegistryClient:
         """The shared client for host (created on first use)."""

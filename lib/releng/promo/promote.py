@@ -27,6 +27,7 @@ from releng.promo.inventory import (
 from releng.promo.manifests import REGISTRY_NAME_RE, Manifest, map_registries, parse_manifest, parse_thin_dir
 from releng.registry import oci
 from releng.registry.copy import copy_image
+from releng.registry.credentials import service_accounts
 from releng.registry.invcache import InventoryCache
 from releng.report import NullReporter, Reporter
 
@@ -147,6 +148,8 @@ def promote_images(options: PromoteOptions, registries: Registries, report: Repo
     steps = 2 if options.parse_only else (4 if options.confirm else 3)
     report.step(1, steps, "parse manifests and compute edges")
     manifests = load_manifests(options)
+    registries.use_service_accounts(service_accounts((r.name, r.service_account) for m in manifests
+                                                     for r in m.registries))
     groups = plan_edges(manifests)
     report.info(f"{len(manifests)} manifest(s), {count_edges(groups)} edges in {len(groups)} groups")
     result = PromotionResult("parse-only", len(manifests), groups)

@@ -13,7 +13,7 @@ import json
 import shutil
 import subprocess
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,6 +173,11 @@ class Credentials:
         self._lock = threading.Lock()
         self._auths: dict[str, Auth] = {}
 
+    def use_service_accounts(self, accounts: Mapping[str, str]) -> None:
+        """Impersonate these service accounts (host -> account) on Google hosts not yet talked to."""
+        with self._lock:
+            self.service_accounts.update({_normal_host(h): sa for h, sa in accounts.items()})
+
     def _docker(self) -> DockerConfig | None:
         if not self._loaded and self._config_path is not None:
             self._config = DockerConfig.load(self._config_path)
@@ -198,6 +203,20 @@ class Credentials:
         if auth.is_google_host(host):
             return auth.google(impersonate=self.service_accounts.get(host))
         return auth.anonymous()
+
+
+def service_accounts(registries: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """host -> service account from the manifests' (registry name, service-account) pairs; tokens are per host,
+    so one host named with two accounts is refused rather than written to as either."""
+    out: dict[str, str] = {}
+    for name, account in registries:
+        if not account:
+            continue
+        host = _normal_host(name)
+        if out.setdefault(host, account) != account:
+            raise CredentialsError(f"registry host {host} is given two service accounts, {out[host]} and {account}; "
+                                   "krel authenticates per host: use one account for every registry on it")
+    return out
 
 
 def docker_config_path(docker_config_dir: str | None, home: Path) -> Path:
