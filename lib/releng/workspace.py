@@ -10,7 +10,7 @@ import shutil
 import tarfile
 import zlib
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from releng import git, paths, provenance, publish
 from releng.backends import Backends
@@ -183,6 +183,8 @@ def _checked_members(tar: tarfile.TarFile, unpack: Path, url: str) -> Iterator[t
             raise UntrustedSourceError.member(url, member.name, f"is {kind}")
         if member.name != "src" and not member.name.startswith("src/"):
             raise UntrustedSourceError.member(url, member.name, "is outside src/")
+        if ".." in PurePosixPath(member.name).parts:
+            raise UntrustedSourceError.member(url, member.name, "has a '..' part")
         try:
             paths.inside(unpack, member.name, "member")
         except paths.PathEscapeError:
