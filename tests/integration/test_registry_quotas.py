@@ -6,6 +6,7 @@ Stub registries are pytest-httpserver gates; the upload test forwards to a real 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 import time
@@ -165,6 +166,19 @@ def test_connection_refused_stops_at_the_budget() -> None:
     with RegistryClient(f"127.0.0.1:{free_port()}", backoff=0.05, retry_budget=0.6) as client, \
             pytest.raises(ReleaseError, match=r"unreachable: GET /v2/ failed \(ConnectError\) after \d+ attempts"):
         client.ping()
+    assert time.monotonic() - start < 1.5
+
+
+def test_a_refused_connection_gives_up_sooner_than_a_quota() -> None:
+    # A wrong address should not hold the run for the whole 10-minute budget.
+    from releng.registry.localserver import free_port
+
+    with RegistryClient(f"127.0.0.1:{free_port()}", backoff=0.05) as client:
+        client.retry = dataclasses.replace(client.retry, connect_budget=0.5)
+        assert client.retry.budget == 600.0
+        start = time.monotonic()
+        with pytest.raises(ReleaseError, match=r"unreachable: GET /v2/ failed \(ConnectError\)"):
+            client.ping()
     assert time.monotonic() - start < 1.5
 
 

@@ -147,7 +147,7 @@ class RegistryClient:
         Waits honour Retry-After, else back off exponentially with jitter; the last failure becomes one line.
         """
         policy = self.retry
-        deadline = time.monotonic() + policy.budget
+        started = time.monotonic()
         attempt = 0
         while True:
             attempt += 1
@@ -161,9 +161,11 @@ class RegistryClient:
                     ) from None
                 hint = retry_after(exc.response.headers) if isinstance(exc, RetryableResponse) else None
                 wait = policy.wait(attempt, hint)
-                left = deadline - time.monotonic()
-                if (policy.attempts is not None and attempt >= policy.attempts) or wait > left:
-                    self._retry_failed(what, exc, attempt, time.monotonic() - deadline + policy.budget)
+                budget = min(policy.budget, policy.connect_budget) if isinstance(exc, httpx.ConnectError) \
+                    else policy.budget
+                spent = time.monotonic() - started
+                if (policy.attempts is not None and attempt >= policy.attempts) or spent + wait > budget:
+                    self._retry_failed(what, exc, attempt, spent)
                 log.debug("registry %s: %s: %s, retry %d in %.1fs", self.host, what, _describe(exc), attempt, wait)
                 time.sleep(wait)
             except httpx.HTTPError as exc:

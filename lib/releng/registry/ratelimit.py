@@ -112,6 +112,8 @@ class RetryPolicy:
     initial: float = 0.5
     cap: float = 60.0
     attempts: int | None = None  # an extra cap on attempts (tests); None means the budget alone decides
+    # A refused connection or unknown host is more often a wrong address than an outage: give up sooner.
+    connect_budget: float = 30.0
 
     def wait(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based); Retry-After wins when the server sent it."""
