@@ -345,8 +345,11 @@ def remote_branch_exists(url: str, branch: str) -> bool:
 def push(
     repo: Path, remote: str, refspecs: list[str], dry_run: bool, env: dict[str, str] | None = None
 ) -> str:
-    """git push [--dry-run] remote refspecs (remote: a name or a URL); returns git's report."""
-    args = ["push", "--porcelain", *(["--dry-run"] if dry_run else []), _EOO, positional(remote, "remote")]
+    """git push --atomic [--dry-run] remote refspecs (remote: a name or a URL); returns git's report.
+
+    Atomic: the tags and branches of a release land together or not at all (a rejected branch moves nothing).
+    """
+    args = ["push", "--porcelain", "--atomic", *(["--dry-run"] if dry_run else []), _EOO, positional(remote, "remote")]
     return strip_url_credentials(_git([*args, *(positional(r, "refspec") for r in refspecs)], cwd=repo, env=env))
 
 

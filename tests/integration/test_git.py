@@ -80,6 +80,22 @@ def test_remote_queries_and_push_dry_run(git_repo: RepoPair) -> None:
     assert git.ls_remote_tags(origin) == {"v1.3.0": git.rev_parse(git_repo.work, "HEAD")}
 
 
+def test_push_is_all_or_nothing(git_repo: RepoPair, tmp_path: Path) -> None:
+    origin = str(git_repo.origin)
+    other = git.clone(origin, tmp_path / "other")
+    (other / "x.txt").write_text("elsewhere\n")
+    git.commit_paths(other, ["x.txt"], "moved on elsewhere", ROBOT)
+    git.push(other, "origin", ["master"], dry_run=False)
+    remote_master = git.ls_remote_heads(origin)["master"]
+    git_repo.commit("local work")  # master is now behind and diverged: its push is rejected
+    git.tag(git_repo.work, "v1.0.0", "HEAD", "msg", ROBOT)
+    with pytest.raises(git.GitError):
+        git.push(git_repo.work, "origin", ["refs/tags/v1.0.0", "master"], dry_run=False)
+    # The tag did not land without its branch.
+    assert git.ls_remote_tags(origin) == {}
+    assert git.ls_remote_heads(origin)["master"] == remote_master
+
+
 def test_clone_merge_commit_paths(git_repo: RepoPair, tmp_path: Path) -> None:
     clone = git.clone(str(git_repo.origin), tmp_path / "clone")
     assert git.current_branch(clone) == "master"
