@@ -90,6 +90,15 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
     console.print(t)
 
 
+def records(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A rich table on a terminal; elsewhere (pipes, CI logs) one tab-separated record per line, for grep and cut."""
+    if console.is_terminal:
+        table(title, columns, rows)
+        return
+    for r in rows:
+        console.out("\t".join(clean(v).replace("\t", " ").replace("\n", " ") for v in r), highlight=False)
+
+
 def confirm(question: str, yes: bool, attempts: int = 3) -> bool:
     """yes/no prompt on a TTY (up to `attempts` tries); without a TTY only --yes confirms."""
     if yes:
