@@ -1,4 +1,5 @@
-"""`krel promote images|snapshot`: the container image promoter (dry run by default) and registry snapshots."""
+"""`krel promote images|snapshot|files`: the container image promoter (dry run by default), registry snapshots,
+and the file promoter."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from releng.promo.files.promote import FilePromoteOptions, FilePromotionResult, promote_files
 from releng.promo.inventory import Registries
 from releng.promo.promote import PromoteOptions, PromotionResult, parse_registry_map, promote_images
 from releng.promo.snapshot import check_format, render, snapshot
@@ -177,6 +179,68 @@ def snapshot_cmd(
     with Registries(_credentials(), rate=rate, ca_file=ca_file) as registries:
         images = snapshot(registries, path, threads=threads, cache=cache, trust_cache=not no_cache)
     ui.console.out(render(images, fmt), end="", highlight=False)
+
+
+@promote_app.command("files")
+def files_cmd(
+    filestores: Annotated[
+        Path | None,
+        typer.Option("--filestores", help="A filestores manifest (filepromoter-manifest.yaml); needs --files."),
+    ] = None,
+    files: Annotated[
+        Path | None, typer.Option("--files", help="A files manifest, or a directory of them (read recursively).")
+    ] = None,
+    manifests: Annotated[
+        Path | None,
+        typer.Option("--manifests", help="A tree of filestores/<p>/filepromoter-manifest.yaml + manifests/<p>/*.yaml."),
+    ] = None,
+    confirm: Annotated[
+        bool, typer.Option("--confirm", help="Copy for real (default: dry run, writes nothing).")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Promote the files a manifest lists from the source filestore to every destination (gs:// or file://).
+
+    Example: krel promote files --filestores filestores/kops/filepromoter-manifest.yaml --files manifests/kops/
+    Example: krel promote files --manifests k8s.io/artifacts --confirm
+    Example: krel promote files --manifests ./artifacts --json
+
+    Dry run by default: prints per file and destination copy, identical (already there) or a refusal. With
+    --confirm each missing file is read from the source, its sha256 checked against the manifest, and exactly
+    the bytes read are written (never over an existing object). A destination holding other content is refused,
+    naming both hashes; a file missing from the source is listed as lost. Failures are collected, the other files
+    still run, and the command exits 1. gs:// uses Google application-default credentials (or
+    STORAGE_EMULATOR_HOST); a filestore's service-account is read but not impersonated.
+    """
+    options = FilePromoteOptions(filestores=filestores, files=files, manifests_dir=manifests, confirm=confirm)
+    reporter = ui.RichReporter("promote files", quiet=json_out)
+    with reporter.live():
+        result = promote_files(options, reporter)
+    if json_out:
+        ui.print_json(result.as_dict())
+    else:
+        _render_files(result)
+    error = result.error()
+    if error is not None:
+        raise error
+
+
+def _render_files(result: FilePromotionResult) -> None:
+    columns = ["file", "sha256", "destination", "action", "detail"]
+    rows = [(op.name, op.sha256[:12], op.dest, op.action, op.detail) for op in result.ops]
+    title = "file promotion plan (dry run: nothing written)" if result.mode == "dry-run" else "file promotion"
+    if ui.console.is_terminal:
+        ui.table(title, columns, rows[:MAX_ROWS])
+        if len(rows) > MAX_ROWS:
+            ui.console.print(f"... and {len(rows) - MAX_ROWS} more rows (use --json for all)", markup=False)
+    else:
+        # A pipe gets one tab-separated record per file and destination, every row, for grep and cut.
+        for op in result.ops:
+            ui.console.print("\t".join((op.name, op.sha256, op.dest_url, op.action, op.detail)), markup=False)
+    counts = ", ".join(f"{n} {action}" for action, n in sorted(result.counts().items())) or "nothing to do"
+    ui.console.print(f"{result.manifests} manifest(s), {len(result.ops)} file copies: {counts}", markup=False)
+    if result.mode == "dry-run" and any(op.action == "copy" for op in result.ops):
+        ui.console.print("dry run: rerun with --confirm to promote", markup=False)
 
 
 def register(app: typer.Typer) -> None:
