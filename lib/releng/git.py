@@ -134,6 +134,21 @@ def clone(url: str, dest: Path, branch: str | None = None, bare: bool = False) -
     return dest
 
 
+def sparse_clone(url: str, dest: Path, branch: str, paths: list[str]) -> str:
+    """A depth-1, blob-less clone of one branch with only `paths` checked out (large repositories); returns HEAD."""
+    _git(["clone", "--quiet", "--depth", "1", "--sparse", "--filter=blob:none",
+          "--branch", positional(branch, "branch"), _EOO, positional(url, "clone URL"), str(dest.absolute())])
+    _git(["sparse-checkout", "set", "--", *(positional(p, "sparse path") for p in paths)], cwd=dest)
+    return rev_parse(dest, "HEAD")
+
+
+def shallow_update(repo: Path, branch: str) -> str:
+    """Fetch the branch head (depth 1) into a sparse_clone and check it out; returns the new HEAD."""
+    _git(["fetch", "--quiet", "--depth", "1", _EOO, "origin", f"refs/heads/{positional(branch, 'branch')}"], cwd=repo)
+    _git(["reset", "--quiet", "--hard", "FETCH_HEAD"], cwd=repo)
+    return rev_parse(repo, "HEAD")
+
+
 def init(path: Path, bare: bool = False, branch: str = "master") -> Path:
     """git init with the given initial branch."""
     path.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,1 @@
+"""The auditor: judges every change to production against the promoter manifests at the branch head."""
