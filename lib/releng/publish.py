@@ -281,6 +281,10 @@ def check_markers(b: Backends, step: PublishMarkers) -> None:
 def publish_markers(b: Backends, step: PublishMarkers) -> None:
     """krel PublishVersion: each marker only moves forward, under a generation precondition, then is read back."""
     store = b.store(step.bucket)
+    # krel PublishVersion: `gsutil ls` of the release path first; a marker never names a version with no files.
+    release_dir = layout.release_prefix(step.version)
+    if next(iter(store.list(f"{release_dir}/")), None) is None:
+        raise ReleaseError(f"release files don't exist at {store.url}/{release_dir}; markers name released versions")
     minor_marker = step.markers[-1]
     for key in step.markers:
         for _ in range(5):

@@ -34,6 +34,12 @@ def _markers(version: str) -> tuple[str, ...]:
     return (f"release/{base}.txt", f"release/{base}-{major}.txt", f"release/{base}-{major}.{minor}.txt")
 
 
+def _released(store: Any, version: str) -> Any:
+    """The release path holds the version's files, as it does when PublishMarkers runs after CopyToRelease."""
+    store.put_new(f"release/{version}/demo.tar.gz", b"released")
+    return store
+
+
 # (already published, version released) -> markers afterwards, or the error
 MARKER_CASES = [
     ({}, "v1.30.0-rc.1", {"latest.txt": "v1.30.0-rc.1", "latest-1.txt": "v1.30.0-rc.1",
@@ -56,6 +62,7 @@ def test_markers_move_forward_only(tmp_path: Path, published: dict[str, str], ve
     store = open_store((tmp_path / "bucket").as_uri())
     for name, content in published.items():
         store.put_new(f"release/{name}", content.encode())
+    _released(store, version)
     step = PublishMarkers(store.url, version, _markers(version))
     if isinstance(expected, str):
         with pytest.raises(markers.MarkerBackwardsError, match=expected):
@@ -90,22 +97,32 @@ class _RacingStore:
 
 
 def test_marker_write_retries_a_lost_race_and_rechecks(tmp_path: Path) -> None:
-    store = _RacingStore(open_store((tmp_path / "b").as_uri()), lose=1, rival="v1.30.0-rc.0")
+    store = _RacingStore(_released(open_store((tmp_path / "b").as_uri()), "v1.30.0-rc.1"), lose=1, rival="v1.30.0-rc.0")
     publish.publish_markers(_backends(tmp_path, store), PublishMarkers(store.url, "v1.30.0-rc.1",
                                                                        _markers("v1.30.0-rc.1")))
     assert {store.get(k).decode() for k in _markers("v1.30.0-rc.1")} == {"v1.30.0-rc.1"}
 
 
 def test_marker_race_won_by_a_newer_release_is_not_overwritten(tmp_path: Path) -> None:
-    store = _RacingStore(open_store((tmp_path / "b").as_uri()), lose=1, rival="v1.31.0-alpha.1")
+    store = _RacingStore(_released(open_store((tmp_path / "b").as_uri()), "v1.30.0-rc.1"), lose=1,
+                         rival="v1.31.0-alpha.1")
     step = PublishMarkers(store.url, "v1.30.0-rc.1", _markers("v1.30.0-rc.1"))
     publish.publish_markers(_backends(tmp_path, store), step)
     assert store.get("release/latest.txt") == b"v1.31.0-alpha.1"
     assert store.get("release/latest-1.30.txt") == b"v1.30.0-rc.1"
 
 
+def test_marker_for_a_version_with_no_released_files_is_refused(tmp_path: Path) -> None:
+    store = open_store((tmp_path / "b").as_uri())
+    store.put_new("release/v1.30.0-rc.10/demo.tar.gz", b"a neighbour with a longer name")
+    step = PublishMarkers(store.url, "v1.30.0-rc.1", _markers("v1.30.0-rc.1"))
+    with pytest.raises(ReleaseError, match=r"release files don't exist at .*/release/v1\.30\.0-rc\.1;"):
+        publish.publish_markers(_backends(tmp_path, store), step)
+    assert not store.exists("release/latest.txt")
+
+
 def test_marker_that_keeps_changing_is_an_error(tmp_path: Path) -> None:
-    store = _RacingStore(open_store((tmp_path / "b").as_uri()), lose=99, rival="v1.0.0-rc.0")
+    store = _RacingStore(_released(open_store((tmp_path / "b").as_uri()), "v1.30.0-rc.1"), lose=99, rival="v1.0.0-rc.0")
     step = PublishMarkers(store.url, "v1.30.0-rc.1", ("release/latest.txt",))
     with pytest.raises(ReleaseError, match="generation kept changing"):
         publish.publish_markers(_backends(tmp_path, store), step)
