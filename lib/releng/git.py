@@ -259,12 +259,18 @@ def rev_parse_tree(repo: Path, rev: str) -> str:
     return _git(["rev-parse", "--verify", _EOO, f"{positional(rev, 'revision')}^{{tree}}"], cwd=repo).strip()
 
 
-def tag(repo: Path, name: str, commit: str, message: str, author: Author) -> bool:
-    """Create annotated tag `name` at commit; False if it already exists there (krel's idempotent re-tagging)."""
+def tag(
+    repo: Path, name: str, commit: str, message: str, author: Author, *, on_release_commit: bool = False
+) -> bool:
+    """Create annotated tag `name` at commit; False if it already exists there (krel's idempotent re-tagging).
+
+    With on_release_commit (release branches only, as krel), an existing tag on the empty release commit on top of
+    commit also counts as there; on the default branch krel has no release commit and such a tag is a conflict.
+    """
     target = rev_parse(repo, commit)
     existing = tag_commit(repo, name)
     if existing is not None:
-        if is_on_commit(repo, existing, target):
+        if existing == target or (on_release_commit and is_on_commit(repo, existing, target)):
             return False
         raise TagConflictError.for_tag(name, existing, target)
     _git(["tag", "--annotate", "--message", message, _EOO, positional(name, "tag"), target], cwd=repo,

@@ -103,7 +103,8 @@ def tag_version(b: Backends, step: TagVersion) -> None:
     repo = Path(step.repo)
     target = git.rev_parse(repo, step.commit)
     if git.tag_commit(repo, step.version) is not None:
-        git.tag(repo, step.version, target, step.tag_message, b.author)  # raises TagConflictError if moved
+        # raises TagConflictError if moved; the release commit counts only where krel makes one (release branches)
+        git.tag(repo, step.version, target, step.tag_message, b.author, on_release_commit=step.release_commit)
         b.report.info(f"tag {step.version} already exists on the expected commit")
         return
     remote_tags = git.ls_remote_tags(git.remote_url(repo, "origin"))

@@ -48,7 +48,11 @@ def test_tag_on_empty_release_commit_counts_as_done(git_repo: RepoPair) -> None:
     release = git.release_commit(git_repo.work, "Release commit for Kubernetes v1.2.0-rc.0", ROBOT)
     assert git.tag(git_repo.work, "v1.2.0-rc.0", release, "Kubernetes rc release v1.2.0-rc.0", ROBOT)
     # A rerun asks to tag the build commit again: the tag sits on the empty release commit on top of it.
-    assert git.tag(git_repo.work, "v1.2.0-rc.0", build, "Kubernetes rc release v1.2.0-rc.0", ROBOT) is False
+    assert git.tag(git_repo.work, "v1.2.0-rc.0", build, "Kubernetes rc release v1.2.0-rc.0", ROBOT,
+                   on_release_commit=True) is False
+    # On the default branch krel makes no release commit: the same tag there is a conflict, not a no-op.
+    with pytest.raises(git.TagConflictError):
+        git.tag(git_repo.work, "v1.2.0-rc.0", build, "Kubernetes rc release v1.2.0-rc.0", ROBOT)
     assert git.run(git_repo.work, "log", "-1", "--format=%an|%s").strip() == (
         "Release Robot|Release commit for Kubernetes v1.2.0-rc.0"
     )
