@@ -4,6 +4,7 @@ and the file promoter."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -234,9 +235,12 @@ def _render_files(result: FilePromotionResult) -> None:
         if len(rows) > MAX_ROWS:
             ui.console.print(f"... and {len(rows) - MAX_ROWS} more rows (use --json for all)", markup=False)
     else:
-        # A pipe gets one tab-separated record per file and destination, every row, for grep and cut.
+        # A pipe gets one tab-separated record per file and destination, every row, for grep and cut (rich would
+        # expand the tabs).
         for op in result.ops:
-            ui.console.print("\t".join((op.name, op.sha256, op.dest_url, op.action, op.detail)), markup=False)
+            fields = (op.name, op.sha256, op.dest_url, op.action, op.detail)
+            sys.stdout.write("\t".join(ui.clean(f).replace("\t", " ") for f in fields) + "\n")
+        sys.stdout.flush()
     counts = ", ".join(f"{n} {action}" for action, n in sorted(result.counts().items())) or "nothing to do"
     ui.console.print(f"{result.manifests} manifest(s), {len(result.ops)} file copies: {counts}", markup=False)
     if result.mode == "dry-run" and any(op.action == "copy" for op in result.ops):
