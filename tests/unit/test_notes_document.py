@@ -105,9 +105,10 @@ def test_images_from_release_images_dir(tmp_path: Path) -> None:
 
 def test_html_page_wraps_rendered_markdown() -> None:
     page = render.html("## Dependencies\n\nname | x\n---- | -\na | b\n", "v1.28.1")
-    assert page.startswith("<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>v1.28.1</title>")
+    # krel's shell (pkg/changelog/const.go htmlTemplate); the whole page: tests/golden/test_fidelity_layout.py
+    assert page.startswith("<!DOCTYPE html>\n<html>\n  <head>\n    <meta charset=\"utf-8\" />\n")
     assert "<h2>Dependencies</h2>" in page and "<table>" in page and "<td>a</td>" in page
-    assert page.endswith("</body>\n</html>\n")
+    assert page.endswith("</table>\n\n  </body>\n</html>")
 
 
 @pytest.mark.parametrize(

@@ -102,6 +102,22 @@ def _counts(doc: document.Document) -> dict[str, int]:
     return counts
 
 
+def render_section(doc: document.Document, tag: str, previous: str, notes_md: str, dependencies_md: str = "") -> str:
+    """The tag's CHANGELOG section (krel releaseNotesTemplate; an X.Y.0 head as krel's CreateDownloadsTable writes)."""
+    head = render.minor_downloads_markdown(doc, tag, previous) if revisions.needs_draft(tag) else ""
+    return templates.render(
+        "changelog/section.md.j2",
+        tag=tag,
+        previous=previous,
+        head=head,
+        # krel's template adds two blank lines before a Source Code table, none before the others
+        source_code=bool(doc.downloads) and doc.downloads[0].title == "Source Code",
+        downloads_md=render.downloads_markdown(doc),
+        notes_md=notes_md,
+        dependencies_md=dependencies_md,
+    )
+
+
 def write_changelog(options: ChangelogOptions, progress: Progress | None = None) -> ChangelogResult:
     """Generate the tag's notes, write CHANGELOG-X.Y.md (+README, HTML, JSON), commit on master and branch, push."""
     minor, branch = _validate(options)
@@ -128,16 +144,11 @@ def write_changelog(options: ChangelogOptions, progress: Progress | None = None)
     else:
         gathered = gather.gather(repo, start_sha, end_sha, options.pull_requests, options.maps_from, progress)
         doc = document.build(list(gathered.notes), files, images)
-        notes_md = render.notes_markdown(doc)
+        notes_md = render.notes_markdown(doc, changelog=True)
         notes_json = render.notes_json(gathered.notes)
         walked, excluded = gathered.pull_requests, gathered.excluded
-    section = templates.render(
-        "changelog/section.md.j2",
-        tag=tag,
-        previous=start_rev,
-        downloads_md=render.downloads_markdown(doc),
-        notes_md=notes_md,
-        dependencies_md=_dependencies_md(repo, start_sha, end_sha) if options.dependencies else "",
+    section = render_section(
+        doc, tag, start_rev, notes_md, _dependencies_md(repo, start_sha, end_sha) if options.dependencies else ""
     )
     html = render.html(section, tag)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from releng import templates
 from releng.errors import ReleaseError
+from releng.notes import render
 from releng.version import parse_tag
 
 TOC_BEGIN = "<!-- BEGIN MUNGE: GENERATED_TOC -->"
@@ -19,11 +20,12 @@ _NOT_ANCHOR = re.compile(r"[^\w\- ]", re.UNICODE)
 
 @dataclass(frozen=True)
 class TocEntry:
-    """One TOC line: nesting depth, heading text, anchor."""
+    """One TOC line: nesting depth, heading text, anchor, and the link text krel's TOC prints (inline HTML)."""
 
     depth: int
     title: str
     anchor: str
+    link_text: str = ""
 
 
 def anchor(title: str) -> str:
@@ -70,10 +72,10 @@ def toc_entries(markdown: str) -> list[TocEntry]:
     counts: dict[str, int] = {}
     entries = []
     for level, title in headings:
-        base = anchor(title)
+        base = anchor(render.heading_text(title))
         n = counts.get(base, 0)
         counts[base] = n + 1
-        entries.append(TocEntry(level - top, title, base if n == 0 else f"{base}-{n}"))
+        entries.append(TocEntry(level - top, title, base if n == 0 else f"{base}-{n}", render.heading_html(title)))
     return entries
 
 

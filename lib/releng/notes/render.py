@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 from releng import templates
 from releng.notes.dependencies import Dependencies
-from releng.notes.document import Document
+from releng.notes.document import DOWNLOAD_GROUPS, Document
 from releng.notes.note import ReleaseNote
 
 
@@ -22,10 +22,28 @@ def downloads_markdown(doc: Document) -> str:
     return templates.render("notes/downloads.md.j2", downloads=doc.downloads, images=doc.images)
 
 
-def notes_markdown(doc: Document) -> str:
-    """Security information, urgent upgrade notes and changes by kind."""
+def notes_markdown(doc: Document, changelog: bool = False) -> str:
+    """Security information, urgent upgrade notes and changes by kind (krel's changelog variant when `changelog`)."""
     return templates.render(
-        "notes/notes.md.j2", cves=doc.cves, action_required=doc.action_required, kinds=doc.kinds
+        "notes/notes.md.j2",
+        cves=doc.cves,
+        action_required=doc.action_required,
+        kinds=doc.kinds,
+        changelog=changelog,
+    )
+
+
+def minor_downloads_markdown(doc: Document, tag: str, previous: str) -> str:
+    """A minor release's title, Documentation link and download tables, as krel's CreateDownloadsTable writes them."""
+    by_title = {group.title: group.files for group in doc.downloads}
+    groups = [(title, by_title.get(title, ())) for title, _ in DOWNLOAD_GROUPS]
+    return templates.render(
+        "changelog/minor_downloads.md.j2",
+        tag=tag,
+        previous=previous,
+        files=bool(doc.downloads),
+        groups=groups,
+        images=doc.images,
     )
 
 
@@ -63,5 +81,18 @@ _MD = _Markdown("commonmark", {"html": False}).enable("table")
 def html(markdown_text: str, title: str) -> str:
     """The markdown rendered with markdown-it-py inside krel's page shell."""
     # The one place HTML is made from markdown (raw HTML and script links refused above): the page keeps it as HTML.
-    body = Markup(_MD.render(markdown_text).rstrip("\n"))
+    # krel puts the renderer's output in as is, its final newline included
+    body = Markup(_MD.render(markdown_text))
     return templates.render("notes/page.html.j2", title=title, body=body)
+
+
+def heading_html(title: str) -> str:
+    """A heading's inline markdown as HTML, the way krel's TOC (mdtoc) writes its link text: `x` -> <code>x</code>."""
+    return str(_MD.renderInline(title)).strip()
+
+
+def heading_text(title: str) -> str:
+    """A heading's plain text as krel's TOC takes it for the anchor: text and code spans only (no link targets)."""
+    inline = _MD.parseInline(title)
+    children = [child for token in inline for child in (token.children or [])]
+    return "".join(child.content for child in children if child.type in ("text", "code_inline"))
