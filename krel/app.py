@@ -1,15 +1,19 @@
-"""The root typer app: discovers one module per subcommand and turns every error into one line + exit code."""
+"""The root typer app: lists its commands from one table, imports each only when it runs, and turns every error into
+one line + exit code (and a JSON error object on stdout under --json)."""
 
 from __future__ import annotations
 
 import importlib
 import logging
 import pkgutil
-from typing import Annotated, Any
+from difflib import get_close_matches
+from typing import Annotated, Any, Literal
 
 import typer
 from releng.errors import ReleaseError
-from typer.core import TyperGroup
+from typer import _click as click  # typer vendors click: its commands and usage errors are these classes
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
+from typer.core import TyperCommand, TyperGroup
 from typer.exceptions import TyperException
 
 from krel import ui
@@ -17,42 +21,170 @@ from krel.logfilter import install_secret_filter, mask
 
 log = logging.getLogger("krel")
 
+# Every command in the order `krel --help` lists it (a release's flow, then promotion, then setup):
+# name -> (module under krel.commands, one-line help; "" hides it). A module is imported only when its command runs
+# or completes, so `krel --help` and `krel version` load no release library.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "stage": ("stage", "Stage a build: tag, build, notes, upload, push images (or --submit a job)."),
+    "release": ("release", "Release a staged build: verify, copy to release/, markers, push tags."),
+    "gcbmgr": ("gcbmgr", "Submit, follow, list, cancel or retry stage/release jobs."),
+    "history": ("history", "The krel commands run for a branch, for the release issue."),
+    "release-notes": ("release_notes", "Release notes for a revision range; validate note maps."),
+    "changelog": ("changelog", "Write the CHANGELOG entry for a tag, commit and push it."),
+    "announce": ("announce", "Build or send the release announcement; the GitHub release page."),
+    "ff": ("ff", "Fast-forward the latest release branch from master."),
+    "fast-forward": ("ff", ""),
+    "promote": ("promote", "Promote images (or files) by manifest; snapshot a registry."),
+    "backup": ("backup", "Copy what a backup registry lacks, never moving a tag."),
+    "audit": ("audit", "Audit registry changes against the promoter manifests."),
+    "local": ("local", "Start, stop or inspect the local profile's services."),
+    "version": ("version", "Print krel's version, git commit and Python."),
+}
+
 
 class KrelGroup(TyperGroup):
     """The one place errors are caught: one red line, exit 1 (2 for usage), the traceback only at debug level.
 
-    typer's own exits and usage errors pass through; anything else (a bug, an OS error) still gets one line that
-    names the command, with every secret masked.
+    typer's own exits pass through; click's usage errors become one line like every other error; anything else (a
+    bug, an OS error) still gets one line that names the command, with every secret masked. Commands are loaded
+    lazily from COMMANDS.
     """
 
+    _listing = False
+
+    _loaded: dict[str, click.Command]
+
+    @property  # type: ignore[override]
+    def commands(self) -> dict[str, click.Command]:
+        """Every command, loaded: for callers that walk the whole tree (tests, docs); a run loads only its own."""
+        names = [*COMMANDS, *sorted(_unlisted_commands())]
+        found = {name: self.get_command(None, name) for name in names}  # type: ignore[arg-type]
+        return {name: command for name, command in found.items() if command is not None}
+
+    @commands.setter
+    def commands(self, value: dict[str, click.Command]) -> None:
+        self._loaded = dict(value)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name, (_, short) in COMMANDS.items() if short] + sorted(_unlisted_commands())
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is not None and self._listing:
+            # `krel --help` and name completion need only the one-line help: no module is imported for them.
+            return TyperCommand(cmd_name, help=entry[1], short_help=entry[1], hidden=not entry[1])
+        if cmd_name not in self._loaded:
+            module = entry[0] if entry else _unlisted_commands().get(cmd_name)
+            if module is None:
+                return None
+            self._loaded.update(_load(module, self.rich_markup_mode))
+        return self._loaded.get(cmd_name)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[Any]:
+        self._listing = True
+        try:
+            return super().shell_complete(ctx, incomplete)
+        finally:
+            self._listing = False
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        try:
+            return self._click_resolve_command(ctx, args)
+        except UsageError as exc:
+            matches = get_close_matches(args[0], self.list_commands(ctx)) if args else []
+            if matches:
+                exc.message = f"{exc.message.rstrip('.')}; did you mean {' or '.join(matches)}?"
+            raise
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        # The root's own options are parsed here, before invoke: a usage error is one line too.
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except NoArgsIsHelpError:
+            raise
+        except UsageError as exc:
+            _usage_fail(exc, json_mode=False)
+            raise  # unreachable: _usage_fail exits
+
     def invoke(self, ctx: Any) -> Any:
-        command = _command_path(self, ctx)
+        pending = [*getattr(ctx, "_protected_args", []), *ctx.args]  # invoke consumes them; error lines name them
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, TyperException):
+        except (typer.Exit, typer.Abort, NoArgsIsHelpError):
+            raise
+        except UsageError as exc:
+            # A usage error can stop parsing before --json is read: the word itself counts then.
+            _usage_fail(exc, json_mode=_json_mode(ctx) or "--json" in pending)
+        except TyperException:
             raise
         except ReleaseError as exc:
-            _fail(str(exc), exc.exit_code, fold=False)
-        except UnicodeDecodeError as exc:
-            _fail(f"{command}: input is not UTF-8 text ({exc.reason} at byte {exc.start})", 1)
-        except OSError as exc:
-            _fail(f"{command}: {_os_error(exc)}", 1)
-        except Exception as exc:  # the last line of defence: one line instead of a traceback
-            _fail(
-                f"{command}: internal error ({type(exc).__name__}: {exc}); "
-                "rerun with --log-level debug for the traceback",
-                1,
-            )
+            _fail(str(exc), exc.exit_code, fold=False, json_mode=_json_mode(ctx))
+        except Exception as exc:
+            _fail(f"{_command_path(self, ctx, pending)}: {_describe(exc)}", 1, json_mode=_json_mode(ctx))
 
 
-def _fail(message: str, exit_code: int, fold: bool = True) -> None:
+def _describe(exc: Exception) -> str:
+    """One line for an error from outside the releng tree."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"input is not UTF-8 text ({exc.reason} at byte {exc.start})"
+    if isinstance(exc, OSError):
+        return _os_error(exc)
+    # the last line of defence (a bug): one line instead of a traceback
+    return f"internal error ({type(exc).__name__}: {exc}); rerun with --log-level debug for the traceback"
+
+
+def _json_mode(ctx: click.Context) -> bool:
+    """--json was given somewhere on the command line (krel.options.JsonOpt records it in the shared meta)."""
+    return bool(ctx.meta.get(ui.JSON_MODE))
+
+
+def _load(module_name: str, markup: Any) -> dict[str, click.Command]:
+    """Import one command module and return the click commands its `register` adds."""
+    module = importlib.import_module(f"krel.commands.{module_name}")
+    scratch = typer.Typer(add_completion=False, rich_markup_mode=markup, pretty_exceptions_enable=False)
+    module.register(scratch)
+    group = typer.main.get_group(scratch)
+    return {name: group.commands[name] for name in group.commands}
+
+
+def _unlisted_commands() -> dict[str, str]:
+    """Command modules COMMANDS does not name yet (each module's command takes the module's name), so none is lost."""
+    import krel.commands as commands
+
+    listed = {module for module, _ in COMMANDS.values()}
+    return {
+        info.name.replace("_", "-"): info.name
+        for info in pkgutil.iter_modules(commands.__path__)
+        if info.name not in listed and not info.name.startswith("_")
+    }
+
+
+def _usage_fail(exc: UsageError, json_mode: bool) -> None:
+    """click's usage error (unknown option, missing value, bad choice) as one line, exit 2."""
+    path = exc.ctx.command_path if exc.ctx is not None else "krel"
+    _fail(f"{path}: {exc.format_message()} (see {path} --help)", 2, json_mode=json_mode)
+
+
+def _fail(message: str, exit_code: int, fold: bool = True, json_mode: bool = False) -> None:
     """Log the traceback at debug level, print the masked message, exit.
 
     Text from outside our error tree (exception messages) is folded onto one line; releng errors keep theirs.
+    Under --json the same message also goes to stdout as `{"error": ..., "exit_code": ...}` for the CI reading it.
     """
     if logging.getLogger().isEnabledFor(logging.DEBUG):
         log.exception("traceback")
-    ui.error_line(ui.one_line(mask(message)) if fold else mask(message))
+    text = ui.one_line(mask(message)) if fold else mask(message)
+    ui.error_line(text)
+    if json_mode:
+        ui.print_json({"error": ui.clean(text), "exit_code": exit_code})
     raise typer.Exit(exit_code) from None
 
 
@@ -63,14 +195,16 @@ def _os_error(exc: OSError) -> str:
     return f"{reason}: {' -> '.join(paths)}" if paths else reason
 
 
-def _command_path(group: TyperGroup, ctx: Any) -> str:
-    """`krel <command> [<subcommand>]` from the arguments still to be parsed, for naming it in error lines."""
+def _command_path(group: TyperGroup, ctx: Any, args: list[str]) -> str:
+    """`krel <command> [<subcommand>]` from the run's arguments, for naming it in error lines."""
     words = ["krel"]
-    args = [*getattr(ctx, "_protected_args", []), *ctx.args]
     command: Any = group
     for arg in args[:2]:
         get = getattr(command, "get_command", None)
-        found = get(ctx, arg) if get is not None else None
+        try:
+            found = get(ctx, arg) if get is not None else None
+        except Exception:  # a command module that fails to import is named by its word alone
+            found = None
         if found is None:
             break
         words.append(arg)
@@ -83,17 +217,32 @@ app = typer.Typer(
     name="krel",
     help="krel: release-engineering toolbox. Mock is the default everywhere; --nomock targets production.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
 
 
+LogLevel = Literal["trace", "debug", "info", "warn", "error"]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from krel.commands.version import build_info
+
+        info = build_info()
+        ui.console.out(f"krel {info['version']} (commit {info['commit']}, Python {info['python']})", highlight=False)
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _root(
     log_level: Annotated[
-        str, typer.Option("--log-level", "-l", help="trace, debug, info, warn, error (default info).")
+        LogLevel, typer.Option("--log-level", "-l", help="How much to log (trace = debug with tracebacks).")
     ] = "info",
+    _version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_print_version, help="Print krel's version and exit."),
+    ] = False,
 ) -> None:
     """krel: cut, stage, release, announce and promote, offline by default.
 
@@ -101,25 +250,10 @@ def _root(
       krel version
       krel stage --branch release-1.30 --type rc --profile local
     """
-    level = {"trace": logging.DEBUG, "warn": logging.WARNING}.get(log_level.lower())
-    level = level or logging.getLevelNamesMapping().get(log_level.upper())
-    if level is None:
-        raise typer.BadParameter(f"unknown log level {log_level!r}", param_hint="--log-level")
+    level = {"trace": logging.DEBUG, "warn": logging.WARNING}.get(log_level)
+    level = level or logging.getLevelNamesMapping()[log_level.upper()]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     # httpx logs every request at INFO; keep that for debug runs only.
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     install_secret_filter()
-
-
-def _register_commands() -> None:
-    import krel.commands as commands
-
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"krel.commands.{info.name}")
-        register = getattr(module, "register", None)
-        if register is not None:
-            register(app)
-
-
-_register_commands()

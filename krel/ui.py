@@ -52,6 +52,9 @@ def _console(stderr: bool) -> Console:
     )
 
 
+# The key under which `--json` is remembered in click's context meta (shared by every context of one run).
+JSON_MODE = "krel.json"
+
 console = _console(stderr=False)
 err_console = _console(stderr=True)
 
@@ -81,6 +84,16 @@ def error_line(message: str) -> None:
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A rich table on a terminal; elsewhere (pipes, CI logs) TSV: the column names, then one record per line.
+
+    Off a terminal rich would force 80 columns and fold digests, ids and paths mid-token; a tab-separated record
+    never wraps and `cut -f` reads it.
+    """
+    if not console.is_terminal:
+        _tsv(columns)
+        for r in rows:
+            _tsv(r)
+        return
     # Cells are Text: rich would read a str cell as markup (and a `[/x]` in it as a broken tag).
     t = Table(title=Text(clean(title)), show_lines=False)
     for c in columns:
@@ -96,7 +109,14 @@ def records(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -
         table(title, columns, rows)
         return
     for r in rows:
-        console.out("\t".join(clean(v).replace("\t", " ").replace("\n", " ") for v in r), highlight=False)
+        _tsv(r)
+
+
+def _tsv(cells: Sequence[Any]) -> None:
+    """One tab-separated line on stdout (written directly: rich would expand the tabs); tabs and line breaks inside a
+    cell become spaces so a record stays one line."""
+    sys.stdout.write("\t".join(" ".join(clean(v).replace("\t", " ").splitlines()) for v in cells) + "\n")
+    sys.stdout.flush()
 
 
 def confirm(question: str, yes: bool, attempts: int = 3) -> bool:

@@ -1,4 +1,4 @@
-"""`krel version`: version, git commit and Python."""
+"""`krel version`: version, git commit and Python (kept light: `krel version` and `krel --version` load no library)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,25 @@ from krel import ui
 from krel.options import JsonOpt
 
 
+def build_info() -> dict[str, str]:
+    """krel's version, the commit it was built from, and this Python."""
+    return {"version": releng.__version__, "commit": _commit(), "python": platform.python_version()}
+
+
 def _commit() -> str:
+    """The commit a wheel was built from (krel/_build_info.py, written by setup.py), else the checkout's HEAD."""
+    try:
+        from krel._build_info import COMMIT  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return _checkout_commit()
+    return str(COMMIT) or "unknown"
+
+
+def _checkout_commit() -> str:
+    # Only the checkout's own repository: an installed copy inside some other repository must not report that one.
     root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return "unknown"
     try:
         out = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
@@ -29,7 +46,7 @@ def version(json_out: JsonOpt = False) -> None:
 
     Example: krel version --json
     """
-    info = {"version": releng.__version__, "commit": _commit(), "python": platform.python_version()}
+    info = build_info()
     if json_out:
         ui.print_json(info)
         return
