@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from releng import github
 from releng.errors import UsageError
-from releng.profile import Profile, Upstream, load_profile
+
+from krel import ui
+
+if TYPE_CHECKING:  # imported where used: `krel --help` and `krel version` load no release library
+    from releng import github
+    from releng.profile import Profile, Upstream
 
 ProfileOpt = Annotated[
     str, typer.Option("--profile", help="Release profile: a built-in name (kubernetes, local) or a TOML path.")
 ]
 NomockOpt = Annotated[bool, typer.Option("--nomock", help="Target production (default: mock targets).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+
+
+def _json_mode(ctx: typer.Context, value: bool) -> bool:
+    """Remember --json for the root's error handler: a failure then prints a JSON error object on stdout too."""
+    if value:
+        ctx.meta[ui.JSON_MODE] = True
+    return value
+
+
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print machine-readable JSON on stdout.", callback=_json_mode)
+]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Answer yes to confirmations (needed without a TTY).")]
 
 # The pull-request source options of every command that reads GitHub (release-notes, changelog).
@@ -54,6 +69,8 @@ def profile_variables() -> dict[str, str]:
 
 def open_profile(name: str) -> Profile:
     """Load the profile named on the command line with this machine's placeholders."""
+    from releng.profile import load_profile
+
     return load_profile(name, profile_variables())
 
 
@@ -64,6 +81,8 @@ def github_token() -> str:
 
 def github_api_url(flag: str | None = None) -> str:
     """--github-api-url, else $KREL_GITHUB_API_URL, else GitHub's own API."""
+    from releng import github
+
     return flag or os.environ.get("KREL_GITHUB_API_URL") or github.DEFAULT_API_URL
 
 
@@ -87,6 +106,8 @@ def open_source(
     api_url: str | None,
 ) -> github.PullRequests:
     """The PR source the flags ask for, on the profile's upstream unless --org/--repo-name name another."""
+    from releng import github
+
     return github.open_pull_requests(
         org or upstream.org,
         repo_name or upstream.repo,
