@@ -236,12 +236,16 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     log_level: Annotated[
         LogLevel, typer.Option("--log-level", "-l", help="How much to log (trace = debug with tracebacks).")
     ] = "info",
     _version: Annotated[
         bool,
         typer.Option("--version", is_eager=True, callback=_print_version, help="Print krel's version and exit."),
+    ] = False,
+    nomock: Annotated[
+        bool, typer.Option("--nomock", help="Target production in the command that follows (as its own --nomock).")
     ] = False,
 ) -> None:
     """krel: cut, stage, release, announce and promote, offline by default.
@@ -257,3 +261,7 @@ def _root(
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     install_secret_filter()
+    if nomock:
+        from krel.options import ROOT_NOMOCK  # the shared NomockOpt of every command reads it
+
+        ctx.meta[ROOT_NOMOCK] = True

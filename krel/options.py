@@ -18,7 +18,18 @@ if TYPE_CHECKING:  # imported where used: `krel --help` and `krel version` load 
 ProfileOpt = Annotated[
     str, typer.Option("--profile", help="Release profile: a built-in name (kubernetes, local) or a TOML path.")
 ]
-NomockOpt = Annotated[bool, typer.Option("--nomock", help="Target production (default: mock targets).")]
+# `krel --nomock <command>` (krel's persistent root flag): the root callback records it here, NomockOpt reads it.
+ROOT_NOMOCK = "krel.nomock"
+
+
+def _nomock(ctx: typer.Context, value: bool) -> bool:
+    """--nomock given after the command, or before it on the root: the same choice of targets."""
+    return value or bool(ctx.meta.get(ROOT_NOMOCK))
+
+
+NomockOpt = Annotated[
+    bool, typer.Option("--nomock", help="Target production (default: mock targets).", callback=_nomock)
+]
 
 
 def _json_mode(ctx: typer.Context, value: bool) -> bool:
