@@ -8,14 +8,15 @@ import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from releng.errors import UsageError
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
-from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:  # rich.progress and rich.table are imported where drawn: every command starts faster without them
+    from rich.progress import Progress, TaskID
 
 # Whole escape sequences first (CSI `ESC [ ... final`, OSC `ESC ] ... BEL|ST`, two-byte `ESC x`), then every other
 # control character: C0 except tab and newline (CR rewrites the line), DEL, and C1 (0x9b is a one-byte CSI).
@@ -94,6 +95,8 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
         for r in rows:
             _tsv(r)
         return
+    from rich.table import Table
+
     # Cells are Text: rich would read a str cell as markup (and a `[/x]` in it as a broken tag).
     t = Table(title=Text(clean(title)), show_lines=False)
     for c in columns:
@@ -166,6 +169,8 @@ class RichReporter:
             # No bar to draw in CI or a pipe; a Live display would still leave a stray blank line there.
             yield self
             return
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
         columns: list[Any] = [TextColumn("{task.description}"), BarColumn()]
         columns.append(DownloadColumn() if bytes_mode else TextColumn("{task.completed}/{task.total}"))
         columns.append(TimeRemainingColumn())
