@@ -10,16 +10,23 @@ from hypothesis import strategies as st
 from releng.promo.edges import OverlapError, plan_edges
 from releng.promo.manifests import ManifestError, map_registries, parse_manifest, parse_thin_dir
 
-DATA = Path("/work/shared/data/promo-testdata/k8s-container-image-promoter-2021")
+from tests.shared_data import SHARED_DATA, requires_shared_data
+
+pytestmark = requires_shared_data  # the original promoter's fixtures and the real manifests
+
+DATA = SHARED_DATA / "promo-testdata/k8s-container-image-promoter-2021"
 INV = DATA / "legacy/dockerregistry/inventory_test"
 E2E = DATA / "test-e2e/cip/fixture"
-REAL = Path("/work/shared/data/k8s-promoter-manifests")
+REAL = SHARED_DATA / "k8s-promoter-manifests"
 
 A = "sha256:" + "a" * 64
 B = "sha256:" + "b" * 64
 
 
-@pytest.mark.parametrize("case", sorted(p.name for p in (INV / "TestValidateThinManifestsFromDir/valid").iterdir()))
+VALID = INV / "TestValidateThinManifestsFromDir/valid"
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in VALID.iterdir()) if VALID.is_dir() else ["(no data)"])
 def test_valid_thin_fixtures_parse_and_plan(case: str) -> None:
     manifests = parse_thin_dir(INV / "TestValidateThinManifestsFromDir/valid" / case)
     assert manifests

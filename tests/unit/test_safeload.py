@@ -22,7 +22,9 @@ from releng.profile import load_profile
 from releng.promo.manifests import ManifestError, parse_manifest, parse_thin_dir
 from releng.registry import imagetar, oci
 
-DATA = Path("/work/shared/data")
+from tests.shared_data import SHARED_DATA
+
+DATA = SHARED_DATA
 DIGEST = "sha256:" + "a" * 64
 
 
