@@ -25,6 +25,7 @@ log = logging.getLogger("krel")
 # name -> (module under krel.commands, one-line help; "" hides it). A module is imported only when its command runs
 # or completes, so `krel --help` and `krel version` load no release library.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "ci-build": ("ci_build", "Build a revision and publish ci/<version> with the ci/latest markers stage reads."),
     "stage": ("stage", "Stage a build: tag, build, notes, upload, push images (or --submit a job)."),
     "release": ("release", "Release a staged build: verify, copy to release/, markers, push tags."),
     "gcbmgr": ("gcbmgr", "Submit, follow, list, cancel or retry stage/release jobs."),

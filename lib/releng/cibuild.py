@@ -1,0 +1,165 @@
+"""`krel ci-build`: build a revision in a fresh clone and publish it as a CI build, `ci/<version>/…` with checksums and
+the forward-only `ci/latest[-X[.Y]].txt` markers that `krel stage` reads by default.
+
+krel's `ci-build` + `push --ci` (pkg/build/ci.go, pkg/build/push.go): the version is the revision's `git describe` in
+k/k's form, CI objects are written once (a rebuild with other bytes is refused, never overwrites), markers only move
+forward under a generation precondition and are read back. Standalone: it uses git, checksums, markers and the
+object store, not the stage/release job.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from releng import checksums, git, markers
+from releng.errors import ReleaseError
+from releng.objectstore import ObjectStore, open_store
+from releng.objectstore.base import ObjectExistsError, PreconditionFailedError
+from releng.objectstore.sync import upload_tree
+from releng.paths import inside, refuse_special_files
+from releng.profile import Profile
+from releng.secrets import SECRET_ENV
+from releng.version import build_version_from_describe
+
+log = logging.getLogger(__name__)
+
+CI_PREFIX = "ci"
+FAILURE_TAIL = 20  # lines of build output shown when the build fails
+_MARKER_TRIES = 5
+
+
+@dataclass(frozen=True)
+class CiFile:
+    key: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class CiBuild:
+    """What one ci-build published: the version, its commit, every object and each marker's state."""
+
+    version: str
+    commit: str
+    url: str  # <ci bucket>/ci/<version>
+    files: tuple[CiFile, ...]
+    markers: tuple[tuple[str, str], ...]  # (key, "moved" | "kept <published version>")
+    already_published: bool
+
+
+class BuildFailedError(ReleaseError):
+    @classmethod
+    def for_run(cls, command: str, code: int, tail: list[str], log_path: Path) -> BuildFailedError:
+        last = tail[-1] if tail else "no output"
+        return cls(f"ci-build: build command {command!r} failed with exit code {code}: {last} (full log: {log_path})")
+
+
+def ci_prefix(version: str) -> str:
+    """ci/<version>: one CI build's objects (krel's gs://<bucket>/ci/<version>)."""
+    return f"{CI_PREFIX}/{version}"
+
+
+def ci_build(profile: Profile, home: Path, revision: str = "", *, store: ObjectStore | None = None,
+             report: Callable[[str], None] = log.info) -> CiBuild:
+    """Clone the profile's upstream under home, build `revision` (default: the default branch), publish it."""
+    base = home / "ci-builds" / profile.name
+    base.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="build-", dir=base))  # krel's own directory: removed once published
+    repo = work / "src"
+    report(f"cloning {profile.upstream.url} into {repo}")
+    git.clone(profile.upstream.url, repo)
+    commit = resolve_revision(repo, revision or profile.upstream.default_branch, profile.upstream.url)
+    git.run(repo, "checkout", "--quiet", "--detach", commit)
+    version = build_version_from_describe(git.describe(repo, commit))
+    report(f"building {version} ({commit[:14]}) with {profile.build.command!r}")
+    out = run_build(profile, repo, version, work / "build.log")
+    checksums.write_checksums(out)
+    target = store or open_store(profile.ci_bucket)
+    prefix = ci_prefix(version)
+    already = refuse_conflicts(target, prefix, out)
+    uploaded = upload_tree(out, target, prefix)
+    moved = tuple(
+        (key, move_marker(target, key, version, report))
+        for key in (f"{CI_PREFIX}/{name}" for name in markers.marker_names(version, "ci"))
+    )
+    shutil.rmtree(work, ignore_errors=True)
+    files = tuple(CiFile(u.key, u.size, u.sha256) for u in uploaded)
+    return CiBuild(version, commit, f"{target.url.rstrip('/')}/{prefix}", files, moved, already)
+
+
+def resolve_revision(repo: Path, revision: str, url: str) -> str:
+    """The commit a revision names in the clone: as given (sha, tag), else as a branch of the upstream."""
+    for candidate in (revision, f"origin/{revision}"):
+        try:
+            return git.rev_parse(repo, candidate)
+        except ReleaseError:
+            continue
+    raise ReleaseError(f"ci-build: revision {revision!r} not found in {url}: expected a branch, tag or commit there")
+
+
+def run_build(profile: Profile, repo: Path, version: str, log_path: Path) -> Path:
+    """Run the profile's build command in the clone with KREL_VERSION set; returns its output dir (inside the clone)."""
+    out = inside(repo, profile.build.output_dir, "build.output_dir")
+    shutil.rmtree(out, ignore_errors=True)
+    # The build prints into a log people read and share: it gets no secrets.
+    env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
+    env.update(KREL_VERSION=version, KREL_BUILD_VERSION=version)
+    try:
+        with open(log_path, "w", encoding="utf-8") as sink:
+            code = subprocess.run(profile.build.command, shell=True, cwd=repo, env=env, stdout=sink,
+                                  stderr=subprocess.STDOUT, check=False).returncode
+    except OSError as exc:
+        raise ReleaseError(f"ci-build: build command {profile.build.command!r} could not start in {repo}: "
+                           f"{exc.strerror}") from exc
+    lines = [ln for ln in log_path.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+    for line in lines:
+        log.debug("build: %s", line)
+    if code != 0:
+        for line in lines[-FAILURE_TAIL:]:
+            log.error("build: %s", line)
+        raise BuildFailedError.for_run(profile.build.command, code, lines[-FAILURE_TAIL:], log_path)
+    if not out.is_dir():
+        raise ReleaseError(f"ci-build: build command {profile.build.command!r} produced no {profile.build.output_dir}/")
+    refuse_special_files(out, f"build output of {version}")
+    return out
+
+
+def refuse_conflicts(store: ObjectStore, prefix: str, out: Path) -> bool:
+    """Before any write: an object already at ci/<version>/ with other content stops the run (CI objects are
+    write-once). True when every file is already there, identical (a rerun)."""
+    existing = {info.key: info for info in store.list(f"{prefix}/")}
+    if not existing:
+        return False
+    local = sorted(p for p in out.rglob("*") if p.is_file())
+    for path in local:
+        key = f"{prefix}/{path.relative_to(out).as_posix()}"
+        if key in existing and store.md5(key) != checksums.hash_file(path, ("md5",))[0]:
+            raise ObjectExistsError.for_key(store.url, key)
+    return len(local) == len(existing) and all(f"{prefix}/{p.relative_to(out).as_posix()}" in existing for p in local)
+
+
+def move_marker(store: ObjectStore, key: str, version: str, report: Callable[[str], None]) -> str:
+    """Move one marker forward to version (never back), under a generation precondition, then read it back."""
+    for _ in range(_MARKER_TRIES):
+        current = store.read_generation(key)
+        published = current[0].decode("utf-8", "replace").strip() if current else None
+        if not markers.check_move(store.url, key, published, version, guarded=False):
+            report(f"{key} holds {published}; not moved")
+            return f"kept {published}"
+        try:
+            store.put_if_generation(key, version.encode(), current[1] if current else None, "text/plain")
+        except PreconditionFailedError:
+            continue  # another build wrote it meanwhile: re-read and decide again
+        back = store.get(key).decode("utf-8", "replace").strip()
+        if back != version:
+            raise ReleaseError(f"ci-build: {store.url}/{key} reads back {back!r} after writing {version!r}")
+        report(f"{key} -> {version}")
+        return "moved"
+    raise ReleaseError(f"ci-build: {store.url}/{key}: generation kept changing; another build is writing markers")
