@@ -18,7 +18,7 @@ from typing import Any
 from releng.address import Place, registry_place
 from releng.errors import ReleaseError, UsageError
 from releng.names import InvalidValue
-from releng.promo.delta import Copy, Inventory, Lost, TagMove, compute_delta, repo_path
+from releng.promo.delta import COPY, Copy, Inventory, Lost, TagMove, compute_delta, repo_path
 from releng.promo.edges import EdgeGroup, plan_edges
 from releng.promo.inventory import (
     InventoryError,
@@ -27,11 +27,12 @@ from releng.promo.inventory import (
     Wanted,
     read_children,
     read_inventory,
+    split_repo,
 )
 from releng.promo.promote import Outcome, PromoteOptions, execute, load_manifests, order_copies, without_unreadable
 from releng.promo.snapshot import find_repositories
 from releng.registry import oci
-from releng.registry.invcache import InventoryCache
+from releng.registry.invcache import InventoryCache, RepoCache
 from releng.registry.listing import Listing
 from releng.report import NullReporter, Reporter
 
@@ -132,14 +133,13 @@ def backup_repos(groups: Iterable[EdgeGroup]) -> dict[str, Wanted]:
 
 
 def sources_to_read(groups: Sequence[EdgeGroup], backup: Inventory) -> dict[str, Wanted]:
-    """The production repositories worth reading: only those of edges the backup does not already satisfy, so a
+    """The production repositories worth reading: only those of edges whose digest or tags the backup lacks, so a
     no-op rerun reads no production repository at all."""
-    missing = {(lost.src_repo, lost.digest) for lost in compute_delta(groups, backup).lost}
     wanted: dict[str, Wanted] = {}
     for g in groups:
-        src = repo_path(g.src, g.image)
-        if (src, g.digest) in missing:
-            want = wanted.setdefault(src, Wanted(children=False))
+        have = backup.get(repo_path(g.destinations[0], g.image), {}).get(g.digest)
+        if have is None or any(t not in have for t in g.tags):
+            want = wanted.setdefault(repo_path(g.src, g.image), Wanted(children=False))
             want.digests.add(g.digest)
             want.tags.update(g.tags)
     return wanted
@@ -161,7 +161,15 @@ def plan_backup(groups: Sequence[EdgeGroup], inventory: Inventory) -> BackupPlan
     """The promoter's delta with the backup as destination: digests and tags already there are skipped, a tag there
     on another digest is a conflict (never moved), the rest is copied by digest with its free tags."""
     delta = compute_delta(groups, inventory)
-    return BackupPlan(delta.copies, delta.moves, delta.lost, len(groups), delta.already_promoted)
+    planned = {(c.dst_repo, c.digest) for c in delta.copies}
+    blocked = {(m.dst_repo, m.wanted) for m in delta.moves} - planned
+    copies = list(delta.copies)
+    for g in groups:
+        # Every tag of this digest is taken in the backup: the promoter would skip it, a backup still keeps the digest.
+        dst, src = repo_path(g.destinations[0], g.image), repo_path(g.src, g.image)
+        if (dst, g.digest) in blocked and g.digest not in inventory.get(dst, {}) and g.digest in inventory.get(src, {}):
+            copies.append(Copy(g.image, g.digest, src, dst, (), COPY))
+    return BackupPlan(copies, delta.moves, delta.lost, len(groups), delta.already_promoted)
 
 
 # ---- observe and apply --------------------------------------------------------------------------------------------
@@ -324,4 +332,24 @@ def _copy(
     failed = {p: why for p, why in inv.unreadable.items() if p not in before}
     result.unreadable.update(failed)
     todo = [c for c in copies if c.src_repo not in failed]
-    return execute(order_copies(todo, inv.children), registries, threads=threads, report=report)
+    outcomes = execute(order_copies(todo, inv.children), registries, threads=threads, report=report)
+    if cache is not None:
+        remember(cache, [o.copy for o in outcomes if not o.error], inv)
+    return outcomes
+
+
+def remember(cache: InventoryCache, done: Iterable[Copy], inv: LiveInventory) -> None:
+    """Record what the copies put in the backup (digest, tags, index children) in its inventory cache, so the next
+    run trusts them while the backup's tags/list still lists the tags instead of HEADing each once more."""
+    by_repo: dict[str, RepoCache] = {}
+    for c in done:
+        seen = by_repo.setdefault(c.dst_repo, RepoCache())
+        seen.digests[c.digest] = inv.media_types.get(c.digest, "")
+        seen.tags.update(dict.fromkeys(c.tags, c.digest))
+        kids = [k for k, parent in inv.children.get(c.src_repo, {}).items() if parent == c.digest]
+        if kids:
+            seen.children[c.digest] = kids
+            seen.digests.update({k: inv.media_types.get(k, "") for k in kids})
+    for path, seen in by_repo.items():
+        host, repo = split_repo(path)
+        cache.save(host, repo, (cache.load(host, repo) or RepoCache()).merged(seen))
