@@ -44,6 +44,19 @@ JsonOpt = Annotated[
 ]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Answer yes to confirmations (needed without a TTY).")]
 
+# The options stage, release and the job commands share.
+BranchOpt = Annotated[str, typer.Option("--branch", help="master, main or release-X.Y.")]
+TypeOpt = Annotated[str, typer.Option("--type", help="alpha, beta, rc or official.")]
+PlanOpt = Annotated[bool, typer.Option("--plan", help="Print the plan (every step and its targets) and stop.")]
+SubmitOpt = Annotated[
+    bool, typer.Option("--submit", help="Submit the job to the profile's job runner (Cloud Build or local) instead.")
+]
+StreamOpt = Annotated[bool, typer.Option("--stream", help="With --submit: follow the job's log until it ends.")]
+RunnerOpt = Annotated[
+    str, typer.Option("--runner", help="Job runner: local (this machine) or gcb (Cloud Build); default from profile.")
+]
+ProjectOpt = Annotated[str, typer.Option("--project", help="Cloud Build project (default: the profile's gcb_project).")]
+
 # The pull-request source options of every command that reads GitHub (release-notes, changelog).
 ReplayOpt = Annotated[
     Path | None, typer.Option("--replay", help="Serve GitHub data from a krel recording (GetPullRequest-<seq>.json).")

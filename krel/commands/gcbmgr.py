@@ -2,84 +2,24 @@
 
 from __future__ import annotations
 
-import dataclasses
-import getpass
-import logging
-import os
-import sys
 from typing import Annotated
 
-import releng
 import typer
-from releng import gcb
-from releng.errors import ReleaseError
-from releng.gcb.base import SUCCESS, Job, JobRunner
+from releng.gcb.base import Job
 from releng.gcb.config import GcbOptions, validate
-from releng.profile import Profile
 
 from krel import ui
+from krel.jobs import log_level, open_job_runner, stream_to_end, submit_job
 from krel.options import (
     DEFAULT_PROFILE,
     JsonOpt,
     NomockOpt,
     ProfileOpt,
+    ProjectOpt,
+    RunnerOpt,
     YesOpt,
-    krel_home,
-    local_replay_dir,
     open_profile,
 )
-
-# Points the Cloud Build client at another endpoint (a local server in tests and demos).
-ENDPOINT_ENV = "KREL_CLOUDBUILD_ENDPOINT"
-
-RunnerOpt = Annotated[
-    str, typer.Option("--runner", help="Job runner: local (this machine) or gcb (Cloud Build); default from profile.")
-]
-ProjectOpt = Annotated[str, typer.Option("--project", help="Cloud Build project (default: the profile's gcb_project).")]
-
-
-def open_job_runner(profile: Profile, runner: str, project: str, nomock: bool) -> JobRunner:
-    """The runner chosen by --runner (or the profile), with settings read here at the CLI edge."""
-    settings = gcb.RunnerSettings(
-        home=krel_home(),
-        project=project or profile.targets(nomock).gcb_project,
-        api_endpoint=os.environ.get(ENDPOINT_ENV, ""),
-    )
-    return gcb.open_runner(runner or profile.gcb.runner, settings)
-
-
-def current_user() -> str:
-    """Who submits: GCP_USER_TAG-style name from the OS account (krel used the gcloud account)."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return os.environ.get("USER", "unknown")
-
-
-def log_level() -> str:
-    """The root --log-level, passed on to the job's own krel run."""
-    return logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
-
-
-def stream_to_end(runner: JobRunner, job: Job, json_out: bool) -> Job:
-    """Tail the job's log (stderr with --json, so stdout stays JSON) and fail unless it succeeded."""
-    out = sys.stderr if json_out else sys.stdout
-
-    def write(text: str) -> None:
-        out.write(ui.clean(text))  # the job's log carries build output and PR text: no escapes reach the terminal
-        out.flush()
-
-    try:
-        final = runner.stream(job.id, write)
-    except KeyboardInterrupt:
-        raise ReleaseError(f"stopped following job {job.id}; it goes on: krel gcbmgr --job {job.id} --stream") from None
-    if json_out:
-        ui.print_json(final.as_dict())
-    if final.status != SUCCESS:
-        detail = f": {final.detail}" if final.detail else ""
-        raise ReleaseError(f"job {final.id} finished with status {final.status}{detail}")
-    return final
-
 
 COLUMNS = ["ID", "Job", "Status", "Branch", "Type", "Build version", "Created", "Duration"]
 
@@ -188,40 +128,6 @@ def gcbmgr(
             ui.print_json([j.as_dict() for j in listed])
             return
         ui.table(f"Last {options.last_jobs} jobs ({jobs.name})", COLUMNS, job_rows(listed))
-
-
-def submit_job(
-    options: GcbOptions,
-    profile: Profile,
-    *,
-    runner: str = "",
-    yes: bool = False,
-    stream: bool = False,
-    json_out: bool = False,
-) -> Job:
-    """Confirm --nomock, submit and optionally stream: gcbmgr --stage|--release, and stage/release --submit."""
-    validate(options)
-    if options.replay_dir and (runner or profile.gcb.runner) == "local":
-        # The local job runs in its own directory: hand it an absolute path that exists now.
-        options = dataclasses.replace(options, replay_dir=local_replay_dir(options.replay_dir))
-    if options.nomock:
-        question = f"Really submit a --nomock release job against the {options.branch} branch?"
-        if not ui.confirm(question, yes):
-            raise ReleaseError(f"--nomock {options.job_type} job for {options.branch} not submitted (not confirmed)")
-    jobs = open_job_runner(profile, runner, options.project, options.nomock)
-    user = options.gcp_user or current_user()
-    job = gcb.submit(options, profile, jobs, gcp_user=user, git_tag=f"v{releng.__version__}")
-    if not json_out:
-        ui.err_console.print(
-            f"Submitted {job.kind} job {job.id} ({jobs.name}, {job.status}); log: {job.log_url}", markup=False
-        )
-    if stream:
-        return stream_to_end(jobs, job, json_out)
-    if json_out:
-        ui.print_json(job.as_dict())
-    else:
-        ui.console.print(job.id, markup=False)
-    return job
 
 
 def _show(job: Job, json_out: bool) -> None:

@@ -10,8 +10,8 @@ import typer
 from releng.gcb import history as gcb_history
 
 from krel import ui
-from krel.commands.gcbmgr import ProjectOpt, RunnerOpt, open_job_runner
-from krel.options import DEFAULT_PROFILE, JsonOpt, ProfileOpt, open_profile
+from krel.jobs import open_job_runner
+from krel.options import DEFAULT_PROFILE, JsonOpt, ProfileOpt, ProjectOpt, RunnerOpt, open_profile
 
 
 def history(

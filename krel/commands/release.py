@@ -5,10 +5,23 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from releng.stage import JobOptions
+from releng.jobs.options import JobOptions
 
-from krel.commands.stage import BranchOpt, PlanOpt, StreamOpt, SubmitOpt, TypeOpt, run_job, submit
-from krel.options import DEFAULT_PROFILE, JsonOpt, NomockOpt, ProfileOpt, YesOpt, krel_home, open_profile
+from krel.jobs import run_job, submit
+from krel.options import (
+    DEFAULT_PROFILE,
+    BranchOpt,
+    JsonOpt,
+    NomockOpt,
+    PlanOpt,
+    ProfileOpt,
+    StreamOpt,
+    SubmitOpt,
+    TypeOpt,
+    YesOpt,
+    krel_home,
+    open_profile,
+)
 
 
 def release(

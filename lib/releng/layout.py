@@ -6,6 +6,8 @@ import hashlib
 import re
 from pathlib import Path
 
+from releng import version
+
 SRC_TARBALL = "src.tar.gz"
 NOTES_FILES = ("release-notes.json", "release-notes.html")
 INDEX_KEY = "release/release-notes-index.json"
@@ -24,6 +26,13 @@ def gcs_stage_prefix(build_version: str, version: str) -> str:
 def images_prefix(build_version: str, version: str) -> str:
     """stage/<bv>/<v>/release-images: the image tarballs per arch."""
     return f"{stage_prefix(build_version)}/{version}/release-images"
+
+
+def ci_marker_key(branch: str) -> str:
+    """The CI version marker for a branch: ci/latest.txt on master/main, ci/latest-X.Y.txt on release-X.Y."""
+    if version.is_release_branch(branch):
+        return f"ci/latest-{branch.removeprefix('release-')}.txt"
+    return "ci/latest.txt"
 
 
 def release_prefix(version: str) -> str:

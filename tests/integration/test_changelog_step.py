@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from releng import git, job, steps
-from releng.backends import Backends
-from releng.changelog.step import write_notes
+from releng import git
+from releng.jobs import steps
+from releng.jobs.backends import Backends
+from releng.jobs.handlers import HANDLERS
+from releng.jobs.handlers.notes import write_notes
 from releng.profile import load_profile
 from releng.report import RecordingReporter
 
@@ -60,7 +62,7 @@ def test_first_release_starts_at_the_root_commit(git_repo: RepoPair, tmp_path: P
 
 
 def test_the_stage_job_runs_this_handler(github_v1253_repo: Path, tmp_path: Path) -> None:
-    handler = job._HANDLERS[steps.WriteNotes]
+    handler = HANDLERS[steps.WriteNotes]
     handler(backends(), step(github_v1253_repo, tmp_path, "v1.25.3", "release-1.25", REPLAY_V1253))
     assert (tmp_path / "release-notes.json").exists()
     changed = git.run(github_v1253_repo, "show", "--name-only", "--format=", "release-1.25")

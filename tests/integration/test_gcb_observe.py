@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 from releng.errors import ReleaseError, UsageError
-from releng.gcb import kube_cross_versions, observe, read_ci_version
+from releng.gcb import kube_cross_versions, observe
 from releng.gcb.config import GcbOptions
+from releng.jobs.observe import read_ci_version
+from releng.objectstore import open_store
 from releng.profile import load_profile
 
 from tests.fixtures.cloudbuild import CloudbuildUpstream
@@ -64,9 +66,10 @@ def test_observe_reads_marker_branch_state_and_head(cloudbuild_upstream: Cloudbu
 
 def test_ci_marker_must_hold_a_build_version(cloudbuild_upstream: CloudbuildUpstream) -> None:
     bucket = (cloudbuild_upstream.home / "buckets" / "ci").as_uri()
-    assert read_ci_version(bucket, "release-1.30") == cloudbuild_upstream.release_build_version
+    store = open_store(bucket)
+    assert read_ci_version(store, bucket, "release-1.30") == cloudbuild_upstream.release_build_version
     (cloudbuild_upstream.home / "buckets" / "ci" / "ci" / "latest.txt").write_text("<html>oops</html>")
     with pytest.raises(ReleaseError, match=r"ci/latest.txt: invalid build version '<html>oops</html>'"):
-        read_ci_version(bucket, "master")
+        read_ci_version(store, bucket, "master")
     with pytest.raises(ReleaseError, match=r"no CI version marker .*ci/latest-1.99.txt"):
-        read_ci_version(bucket, "release-1.99")
+        read_ci_version(store, bucket, "release-1.99")

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from releng import git, workspace
+import releng
+from releng import git
+from releng.jobs.handlers import git as git_handlers
 from releng.profile import load_profile
 
 from tests.fixtures.releaseflow import FlowEnv, flow_generator
@@ -198,7 +200,7 @@ def test_swapped_archive_with_another_digest_is_refused(world: FlowEnv, tmp_path
 def test_oversized_archive_is_refused(world: FlowEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     Archive(world, tmp_path / "edit").write()
     shutil.rmtree(tmp_path / "edit")
-    monkeypatch.setattr(workspace, "MAX_SOURCE_MEMBERS", 10)
+    monkeypatch.setattr(git_handlers, "MAX_SOURCE_MEMBERS", 10)
     _refused(world, tmp_path, r"more than 10 members .* refusing the staged source")
 
 
@@ -214,7 +216,7 @@ def test_rebuilt_archive_without_a_change_is_released(world: FlowEnv, tmp_path: 
 def test_upload_pack_in_upstream_url_runs_nothing_under_plan(world: FlowEnv, tmp_path: Path) -> None:
     marker = tmp_path / "PWNED"
     profile = tmp_path / "evil.toml"
-    builtin = (Path(workspace.__file__).parent / "profiles" / "local.toml").read_text()
+    builtin = (Path(releng.__file__).parent / "profiles" / "local.toml").read_text()
     profile.write_text(re.sub(r'(?m)^url = .*$', f'url = "--upload-pack=touch {marker}"', builtin, count=1))
     for args in (["release", *ARGS, "--build-version", world.build_version, "--plan"],
                  ["stage", "--branch", "release-1.0", "--type", "rc", "--plan"],

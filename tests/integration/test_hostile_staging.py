@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from releng import job, publish
-from releng.backends import Backends
 from releng.errors import ReleaseError
+from releng.jobs import run as job
+from releng.jobs.backends import Backends
+from releng.jobs.handlers import bucket
+from releng.jobs.options import JobOptions
+from releng.jobs.steps import CopyToRelease, PublishMarkers, PublishNotes, VerifyStaged
 from releng.profile import load_profile
-from releng.stage import JobOptions
-from releng.steps import CopyToRelease, PublishMarkers, PublishNotes, VerifyStaged
 
 from tests.fixtures.releaseflow import FlowEnv, flow_generator
 
@@ -294,16 +295,16 @@ def test_a_swap_between_verify_and_copy_does_not_go_through(world: FlowEnv, case
     verify = next(s for s in steps if isinstance(s, VerifyStaged))
     copy = next(s for s in steps if isinstance(s, CopyToRelease))
     backends, _ = _backends(world)
-    publish.verify_staged(backends, verify)
+    bucket.verify_staged(backends, verify)
     SWAPS[case](world)
     before = _release_area(world)
     if case == "object-added-after-verify":
         # not a subject of the verified statement: never copied
-        publish.copy_to_release(backends, copy)
+        bucket.copy_to_release(backends, copy)
         assert f"release/{ALPHA1}/later.sh" not in _release_area(world)
         assert not (world.bucket("release") / "release" / ALPHA1 / "later.sh").exists()
         return
     with pytest.raises(ReleaseError, match=r"demo\.tar\.gz: sha256 \S+ does not match provenance"):
-        publish.copy_to_release(backends, copy)
+        bucket.copy_to_release(backends, copy)
     assert _release_area(world) == before
     assert not Path(copy.work_dir).exists()  # the scratch copies are gone too

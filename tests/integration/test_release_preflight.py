@@ -11,12 +11,14 @@ from typing import Any
 
 import pytest
 import typer.testing
-from releng import git, job, preflight, publish, workspace
+from releng import git
 from releng.announce.ghrelease import render_release_page
-from releng.backends import Backends
-from releng.profile import load_profile
-from releng.stage import JobOptions
-from releng.steps import (
+from releng.jobs import run as job
+from releng.jobs.backends import Backends
+from releng.jobs.handlers import bucket, preflight
+from releng.jobs.handlers import git as git_handlers
+from releng.jobs.options import JobOptions
+from releng.jobs.steps import (
     ArchiveLog,
     CopyToRelease,
     CreateAnnouncement,
@@ -28,6 +30,7 @@ from releng.steps import (
     UpdateGitHubPage,
     VerifyStaged,
 )
+from releng.profile import load_profile
 
 from krel.app import app
 from tests.fixtures.releaseflow import FlowEnv, flow_generator
@@ -152,8 +155,8 @@ def _preflight_in_process(world: FlowEnv) -> None:
     plan = _plan(world)
     profile = load_profile("local", {"krel_home": str(world.home), "local_registry": world.registry})
     b = Backends(profile, profile.targets(True), profile.git_author)
-    publish.verify_staged(b, next(s for s in plan if isinstance(s, VerifyStaged)))
-    workspace.restore_workspace(b, next(s for s in plan if isinstance(s, RestoreWorkspace)))
+    bucket.verify_staged(b, next(s for s in plan if isinstance(s, VerifyStaged)))
+    git_handlers.restore_workspace(b, next(s for s in plan if isinstance(s, RestoreWorkspace)))
     preflight.preflight_release(b, next(s for s in plan if isinstance(s, PreflightRelease)))
 
 

@@ -9,11 +9,11 @@ import shutil
 import signal
 from pathlib import Path
 
-from releng import job
-from releng.backends import Backends, FaultHooks
 from releng.errors import ReleaseError
+from releng.jobs import run as job
+from releng.jobs.backends import Backends, FaultHooks
+from releng.jobs.options import JobOptions
 from releng.profile import load_profile
-from releng.stage import JobOptions
 
 from tests.fixtures.releaseflow import FlowEnv
 

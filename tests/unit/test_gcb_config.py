@@ -7,12 +7,12 @@ import shlex
 
 import pytest
 from releng.errors import UsageError
+from releng.layout import ci_marker_key
 from releng.gcb.base import BuildRequest, substitute
 from releng.gcb.config import (
     GcbFacts,
     GcbOptions,
     build_request,
-    ci_marker_key,
     expand_tags,
     normalize_user,
     substitutions,

@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from releng import markers, provenance, publish, sbom
-from releng.backends import Backends
+from releng import markers, provenance, sbom
 from releng.errors import ReleaseError
+from releng.jobs.backends import Backends
+from releng.jobs.handlers import bucket
+from releng.jobs.stage import required_credentials
+from releng.jobs.steps import PublishMarkers
 from releng.objectstore import PreconditionFailedError, open_store
 from releng.profile import load_profile
-from releng.stage import required_credentials
-from releng.steps import PublishMarkers
 
 VARS = {"krel_home": "/krel-home", "local_registry": "127.0.0.1:5000"}
 
@@ -66,10 +67,10 @@ def test_markers_move_forward_only(tmp_path: Path, published: dict[str, str], ve
     step = PublishMarkers(store.url, version, _markers(version))
     if isinstance(expected, str):
         with pytest.raises(markers.MarkerBackwardsError, match=expected):
-            publish.publish_markers(_backends(tmp_path, store), step)
+            bucket.publish_markers(_backends(tmp_path, store), step)
         return
     before = {key: store.read_generation(key) for key in step.markers}
-    publish.publish_markers(_backends(tmp_path, store), step)
+    bucket.publish_markers(_backends(tmp_path, store), step)
     after = {key.removeprefix("release/"): store.get(key).decode() for key in step.markers}
     assert after == {k: v for k, v in expected.items() if f"release/{k}" in step.markers}
     for key in step.markers:
@@ -98,7 +99,7 @@ class _RacingStore:
 
 def test_marker_write_retries_a_lost_race_and_rechecks(tmp_path: Path) -> None:
     store = _RacingStore(_released(open_store((tmp_path / "b").as_uri()), "v1.30.0-rc.1"), lose=1, rival="v1.30.0-rc.0")
-    publish.publish_markers(_backends(tmp_path, store), PublishMarkers(store.url, "v1.30.0-rc.1",
+    bucket.publish_markers(_backends(tmp_path, store), PublishMarkers(store.url, "v1.30.0-rc.1",
                                                                        _markers("v1.30.0-rc.1")))
     assert {store.get(k).decode() for k in _markers("v1.30.0-rc.1")} == {"v1.30.0-rc.1"}
 
@@ -107,7 +108,7 @@ def test_marker_race_won_by_a_newer_release_is_not_overwritten(tmp_path: Path) -
     store = _RacingStore(_released(open_store((tmp_path / "b").as_uri()), "v1.30.0-rc.1"), lose=1,
                          rival="v1.31.0-alpha.1")
     step = PublishMarkers(store.url, "v1.30.0-rc.1", _markers("v1.30.0-rc.1"))
-    publish.publish_markers(_backends(tmp_path, store), step)
+    bucket.publish_markers(_backends(tmp_path, store), step)
     assert store.get("release/latest.txt") == b"v1.31.0-alpha.1"
     assert store.get("release/latest-1.30.txt") == b"v1.30.0-rc.1"
 
@@ -117,7 +118,7 @@ def test_marker_for_a_version_with_no_released_files_is_refused(tmp_path: Path) 
     store.put_new("release/v1.30.0-rc.10/demo.tar.gz", b"a neighbour with a longer name")
     step = PublishMarkers(store.url, "v1.30.0-rc.1", _markers("v1.30.0-rc.1"))
     with pytest.raises(ReleaseError, match=r"release files don't exist at .*/release/v1\.30\.0-rc\.1;"):
-        publish.publish_markers(_backends(tmp_path, store), step)
+        bucket.publish_markers(_backends(tmp_path, store), step)
     assert not store.exists("release/latest.txt")
 
 
@@ -125,7 +126,7 @@ def test_marker_that_keeps_changing_is_an_error(tmp_path: Path) -> None:
     store = _RacingStore(_released(open_store((tmp_path / "b").as_uri()), "v1.30.0-rc.1"), lose=99, rival="v1.0.0-rc.0")
     step = PublishMarkers(store.url, "v1.30.0-rc.1", ("release/latest.txt",))
     with pytest.raises(ReleaseError, match="generation kept changing"):
-        publish.publish_markers(_backends(tmp_path, store), step)
+        bucket.publish_markers(_backends(tmp_path, store), step)
 
 
 def _staged(tmp_path: Path) -> tuple[Any, Path]:
@@ -200,7 +201,7 @@ def test_required_credentials(profile: str, nomock: bool, expected: tuple[str, .
 
 
 def test_push_token_travels_in_git_env_config_only() -> None:
-    from releng.workspace import _auth_env
+    from releng.jobs.handlers.git import _auth_env
 
     assert _auth_env("file:///srv/upstream.git", "ghp_secret") is None
     assert _auth_env("https://github.com/kubernetes/kubernetes", "") is None
@@ -221,7 +222,7 @@ def test_push_token_travels_in_git_env_config_only() -> None:
     ],
 )
 def test_elf_arch(tmp_path: Path, head: bytes, expected: str | None) -> None:
-    from releng.build import elf_arch
+    from releng.jobs.handlers.build import elf_arch
 
     path = tmp_path / "bin"
     path.write_bytes(head + bytes(8))
@@ -251,8 +252,8 @@ def _build_output(root: Path, image_arch: str = "arm64", binary: bytes = b"#!/bi
     ],
 )
 def test_verify_artifacts_checks_arches(tmp_path: Path, image_arch: str, binary: bytes, error: str | None) -> None:
-    from releng.build import verify_artifacts
-    from releng.steps import VerifyArtifacts
+    from releng.jobs.handlers.build import verify_artifacts
+    from releng.jobs.steps import VerifyArtifacts
 
     root = _build_output(tmp_path / "out", image_arch, binary)
     step = VerifyArtifacts(str(root), "v1.0.0", ("amd64", "arm64"), ("demo",))
@@ -288,20 +289,20 @@ def tagged_repo(tmp_path: Path) -> Path:
 def test_build_runs_at_the_tag_without_secrets(
     tmp_path: Path, tagged_repo: Path, monkeypatch: pytest.MonkeyPatch, command: str, error: str | None
 ) -> None:
-    from releng.build import BUILD_DONE, build_version
-    from releng.steps import BuildVersion
+    from releng.jobs.handlers.build import BUILD_DONE, build_artifacts
+    from releng.jobs.steps import BuildArtifacts
 
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_must_not_leak")
-    step = BuildVersion(str(tagged_repo), "v1.0.0", "v1.0.0", command, "_output", str(tmp_path / "_output-v1.0.0"))
+    step = BuildArtifacts(str(tagged_repo), "v1.0.0", "v1.0.0", command, "_output", str(tmp_path / "_output-v1.0.0"))
     if error is not None:
         with pytest.raises(ReleaseError, match=error):
-            build_version(_backends(tmp_path), step)
+            build_artifacts(_backends(tmp_path), step)
         return
-    build_version(_backends(tmp_path), step)
+    build_artifacts(_backends(tmp_path), step)
     env = (tmp_path / "_output-v1.0.0" / "env.txt").read_text()
     assert "KREL_VERSION=v1.0.0" in env and "ghp_must_not_leak" not in env
     assert (tmp_path / "_output-v1.0.0" / BUILD_DONE).exists() and not (tagged_repo / "_output").exists()
-    build_version(_backends(tmp_path), step)  # a rerun finds the build done
+    build_artifacts(_backends(tmp_path), step)  # a rerun finds the build done
 
 
 @pytest.fixture
@@ -320,7 +321,7 @@ def clone(tmp_path: Path) -> Path:
 
 def _tag_step(repo: Path, version: str, branch: str, create: bool, release_commit: bool) -> Any:
     from releng import git
-    from releng.steps import TagVersion
+    from releng.jobs.steps import TagVersion
 
     return TagVersion(str(repo), version, git.rev_parse(repo, "master"), branch, create, release_commit,
                       f"Demo release {version}", f"Release commit for Demo {version}")
@@ -328,7 +329,7 @@ def _tag_step(repo: Path, version: str, branch: str, create: bool, release_commi
 
 def test_tagging_a_new_branch_is_idempotent_and_survives_a_kill(tmp_path: Path, clone: Path) -> None:
     from releng import git
-    from releng.workspace import tag_version
+    from releng.jobs.handlers.git import tag_version
 
     build = git.rev_parse(clone, "master")
     rc0 = _tag_step(clone, "v1.0.0-rc.0", "release-1.0", True, True)
@@ -355,8 +356,8 @@ def test_tagging_a_new_branch_is_idempotent_and_survives_a_kill(tmp_path: Path, 
 
 def test_tagging_refuses_a_moved_branch_and_a_remote_tag_elsewhere(tmp_path: Path, clone: Path) -> None:
     from releng import git
+    from releng.jobs.handlers.git import tag_version
     from releng.profile import Author
-    from releng.workspace import tag_version
 
     b = _backends(tmp_path)
     step = _tag_step(clone, "v1.0.1", "release-1.0", False, True)

@@ -6,12 +6,13 @@ import re
 from pathlib import Path
 
 import pytest
-from releng import steps as s
 from releng.errors import UsageError
+from releng.jobs import steps as s
+from releng.jobs.options import JobOptions, facts_for, release_command, validate_options
+from releng.jobs.release import plan_release
+from releng.jobs.stage import plan_stage
 from releng.plan import Plan
 from releng.profile import BUILTIN_DIR, load_profile
-from releng.release import plan_release
-from releng.stage import JobOptions, StageFacts, plan_stage, release_command, validate_options
 
 HOME = Path("/krel-home")
 VARS = {"krel_home": str(HOME), "local_registry": "127.0.0.1:5000"}
@@ -49,11 +50,11 @@ TAG_CASES = [
 @pytest.mark.parametrize(("rtype", "bv", "branch", "new", "tags"), TAG_CASES)
 def test_versions_and_where_they_are_tagged(rtype: str, bv: str, branch: str, new: bool, tags: list) -> None:  # type: ignore[type-arg]
     options = _options(branch, rtype, bv)
-    plan = plan_stage(options, options.profile.mock, StageFacts(bv, new))
+    plan = plan_stage(options, options.profile.mock, facts_for(options, bv, new))
     got = [(t.version, t.branch, t.create_branch, t.release_commit) for t in _of(plan, s.TagVersion)]
     assert got == tags
     assert all(t.commit == "0123456789abcd" for t in _of(plan, s.TagVersion))
-    assert [b.version for b in _of(plan, s.BuildVersion)] == [t[0] for t in tags]
+    assert [b.version for b in _of(plan, s.BuildArtifacts)] == [t[0] for t in tags]
     prime = tags[0][0]
     assert _of(plan, s.TagVersion)[0].tag_message == f"Demo {rtype} release {prime}"
     assert _of(plan, s.TagVersion)[0].commit_message == f"Release commit for Demo {prime}"
@@ -64,7 +65,7 @@ def test_stage_object_layout_and_registry_come_from_targets(nomock: bool) -> Non
     bv = "v1.30.0-beta.0.5+0123456789abcd"
     options = _options("release-1.30", "rc", bv, nomock=nomock)
     targets = options.profile.targets(nomock)
-    plan = plan_stage(options, targets, StageFacts(bv, True))
+    plan = plan_stage(options, targets, facts_for(options, bv, True))
     uploads = {u.prefix for u in _of(plan, s.UploadArtifacts)}
     assert uploads == {
         f"stage/{bv}/v1.30.0-rc.0/gcs-stage/v1.30.0-rc.0",
@@ -87,9 +88,9 @@ def test_stage_object_layout_and_registry_come_from_targets(nomock: bool) -> Non
 def test_stage_step_order_matches_krel() -> None:
     bv = "v1.30.0-rc.0.3+0123456789abcd"
     options = _options("release-1.30", "rc", bv, replay_dir="/replay", notes=True)
-    plan = plan_stage(options, options.profile.mock, StageFacts(bv, False))
+    plan = plan_stage(options, options.profile.mock, facts_for(options, bv, False))
     kinds = [type(step).__name__ for step in plan.steps]
-    order = ["CheckPrerequisites", "CheckBranchState", "PrepareWorkspace", "TagVersion", "BuildVersion", "WriteNotes",
+    order = ["CheckPrerequisites", "CheckBranchState", "PrepareWorkspace", "TagVersion", "BuildArtifacts", "WriteNotes",
              "VerifyArtifacts", "AssembleStage", "StageSource", "UploadArtifacts", "PushImages", "WriteProvenance",
              "ArchiveLog"]
     assert [k for i, k in enumerate(kinds) if i == 0 or kinds[i - 1] != k] == order
@@ -107,7 +108,7 @@ def test_stage_step_order_matches_krel() -> None:
 def test_release_targets_markers_and_git(nomock: bool, bucket: str, registry: str, dry_run: bool) -> None:
     bv = "v1.30.0-beta.0.5+0123456789abcd"
     options = _options("release-1.30", "rc", bv, nomock=nomock)
-    plan = plan_release(options, options.profile.targets(nomock), StageFacts(bv, True, notes_staged=True))
+    plan = plan_release(options, options.profile.targets(nomock), facts_for(options, bv, True, notes_staged=True))
     copies = [(c.src_prefix, c.dst_prefix) for c in _of(plan, s.CopyToRelease)]
     assert copies == [
         (f"stage/{bv}/v1.30.0-rc.0/gcs-stage/v1.30.0-rc.0", "release/v1.30.0-rc.0"),
@@ -131,7 +132,7 @@ def test_release_targets_markers_and_git(nomock: bool, bucket: str, registry: st
 def test_release_validates_images_before_any_git_push() -> None:
     bv = "v1.30.0-rc.0.3+0123456789abcd"
     options = _options("release-1.30", "official", bv)
-    plan = plan_release(options, options.profile.mock, StageFacts(bv, False))
+    plan = plan_release(options, options.profile.mock, facts_for(options, bv, False))
     kinds = [type(step) for step in plan.steps]
     assert kinds.index(s.ValidateImages) < kinds.index(s.PushGitObjects)
     assert kinds.index(s.VerifyStaged) < kinds.index(s.CopyToRelease) < kinds.index(s.PublishMarkers)
@@ -144,7 +145,7 @@ def test_release_validates_images_before_any_git_push() -> None:
 def test_official_patch_markers_and_master_push() -> None:
     bv = "v1.31.0-alpha.1.7+0123456789abcd"
     options = _options("master", "alpha", bv)
-    plan = plan_release(options, options.profile.mock, StageFacts(bv, False))
+    plan = plan_release(options, options.profile.mock, facts_for(options, bv, False))
     assert _of(plan, s.PushGitObjects)[0].branches == ("master",)
 
 
@@ -179,7 +180,7 @@ def test_release_requires_build_version() -> None:
 def test_wrong_type_for_branch_is_refused(rtype: str, bv: str, branch: str, new: bool, message: str) -> None:
     options = _options(branch, rtype, bv)
     with pytest.raises(UsageError, match=message):
-        plan_stage(options, options.profile.mock, StageFacts(bv, new))
+        plan_stage(options, options.profile.mock, facts_for(options, bv, new))
 
 
 @pytest.mark.parametrize(
@@ -213,13 +214,13 @@ def test_kubernetes_profile_targets(nomock: bool, bucket: str, push_to: str, val
     profile = load_profile("kubernetes", VARS)
     options = JobOptions("release-1.30", "official", "v1.30.1-rc.0.7+0123456789abcd", profile, HOME, nomock=nomock)
     targets = profile.targets(nomock)
-    facts = StageFacts("v1.30.1-rc.0.7+0123456789abcd", False)
+    facts = facts_for(options, "v1.30.1-rc.0.7+0123456789abcd", False)
     stage, release = plan_stage(options, targets, facts), plan_release(options, targets, facts)
     assert [t.version for t in _of(stage, s.TagVersion)] == ["v1.30.1"]
     assert {u.bucket for u in _of(stage, s.UploadArtifacts)} == {bucket}
     assert {p.registry for p in _of(stage, s.PushImages)} == {push_to}
     assert _of(stage, s.PushImages)[0].images[0] == "conformance"
-    assert _of(stage, s.BuildVersion)[0].command == "make cross-in-a-container"
+    assert _of(stage, s.BuildArtifacts)[0].command == "make cross-in-a-container"
     assert [v.registry for v in _of(release, s.ValidateImages)] == [validate_at]
     assert _of(release, s.PushGitObjects)[0].dry_run is dry_run
     assert _of(release, s.PublishMarkers)[0].markers == (
@@ -242,7 +243,7 @@ def test_stage_and_release_open_with_the_same_checks(
     profile = load_profile("kubernetes", VARS)
     options = JobOptions("release-1.30", "rc", "v1.30.0-beta.0.5+0123456789abcd", profile, HOME, nomock=nomock)
     targets = profile.targets(nomock)
-    facts = StageFacts("v1.30.0-beta.0.5+0123456789abcd", True)
+    facts = facts_for(options, "v1.30.0-beta.0.5+0123456789abcd", True)
     for plan, tools, registry, job in (
         (plan_stage(options, targets, facts), ("git", "tar", "sh"), stage_registry, "stage"),
         (plan_release(options, targets, facts), ("git", "tar"), release_registry, "release"),

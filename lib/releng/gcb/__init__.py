@@ -11,8 +11,9 @@ from pathlib import Path
 from releng import git, version
 from releng.errors import ReleaseError, UsageError
 from releng.gcb.base import BuildRequest, Job, JobRunner
-from releng.gcb.config import GcbFacts, GcbOptions, build_request, ci_marker_key, validate
-from releng.objectstore import ObjectNotFoundError, open_store
+from releng.gcb.config import GcbFacts, GcbOptions, build_request, validate
+from releng.jobs.observe import read_ci_version
+from releng.objectstore import open_store
 from releng.profile import Profile
 
 # Where Kubernetes pins its cross-build (kube-cross / k8s-cloud-builder) image version.
@@ -61,7 +62,7 @@ def observe(options: GcbOptions, profile: Profile, *, gcp_user: str, git_tag: st
     elif options.build_at_head:
         build_version = _build_version_at_head(url, options.branch)
     else:
-        build_version = read_ci_version(profile.ci_bucket, options.branch)
+        build_version = read_ci_version(open_store(profile.ci_bucket), profile.ci_bucket, options.branch)
     cross, cross_latest = kube_cross_versions(url, profile.upstream.default_branch, options.branch, branch_is_new)
     return GcbFacts(
         build_version=build_version,
@@ -99,23 +100,6 @@ def kube_cross_versions(url: str, default_branch: str, branch: str, branch_is_ne
             raise ReleaseError(f"{url} {ref}:{KUBE_CROSS_FILE}: {value[:60]!r} is not an image tag")
     latest = found[default_branch] or "latest"
     return found.get(branch) or latest, latest
-
-
-def read_ci_version(ci_bucket: str, branch: str) -> str:
-    """The CI version marker ci/latest[-X.Y].txt of the profile's CI bucket (krel GetKubeVersionForBranch)."""
-    key = ci_marker_key(branch)
-    try:
-        text = open_store(ci_bucket).get(key).decode("utf-8", "replace").strip()
-    except ObjectNotFoundError:
-        raise ReleaseError(
-            f"--build-version: not given and no CI version marker {ci_bucket.rstrip('/')}/{key}; "
-            "pass --build-version or publish a CI build for the branch"
-        ) from None
-    try:
-        version.parse_build_version(text)
-    except UsageError as exc:
-        raise ReleaseError(f"CI version marker {ci_bucket.rstrip('/')}/{key}: {exc}") from None
-    return text
 
 
 def _build_version_at_head(url: str, branch: str) -> str:
@@ -157,7 +141,6 @@ __all__ = [
     "observe",
     "open_runner",
     "plan",
-    "read_ci_version",
     "submit",
     "validate",
 ]

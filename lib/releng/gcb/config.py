@@ -112,13 +112,6 @@ def validate(options: GcbOptions) -> None:
         raise UsageError(f"--log-level: unknown log level {options.log_level!r}; expected one of {expected}")
 
 
-def ci_marker_key(branch: str) -> str:
-    """The CI version marker for a branch: ci/latest.txt on master/main, ci/latest-X.Y.txt on release-X.Y."""
-    if version.is_release_branch(branch):
-        return f"ci/latest-{branch.removeprefix('release-')}.txt"
-    return "ci/latest.txt"
-
-
 def normalize_user(user: str) -> str:
     """A GCP account as a build tag: the part before @, lower case, other characters as '-' (krel NormalizeGCPUser)."""
     name = user.split("@", 1)[0].strip().lower()

@@ -1,4 +1,4 @@
-"""The stage job's WriteNotes step: write_changelog from the step's values, committed locally, never pushed."""
+"""The WriteNotes handler: write_changelog from the step's values, committed locally, never pushed."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import logging
 from pathlib import Path
 
 from releng import git
-from releng.backends import Backends
 from releng.changelog import ChangelogOptions, revisions, write_changelog
 from releng.errors import UsageError
 from releng.github import open_pull_requests
+from releng.jobs.backends import Backends
+from releng.jobs.handlers.base import handles
+from releng.jobs.steps import WriteNotes
 from releng.notes import document
-from releng.steps import WriteNotes
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,9 @@ def _start_rev(repo: Path, tag: str, end: str) -> str | None:
     return root
 
 
+@handles(WriteNotes)
 def write_notes(b: Backends, step: WriteNotes) -> None:
-    """Handler for steps.WriteNotes (krel stage GenerateChangelog); idempotent: a rerun commits nothing."""
+    """krel stage GenerateChangelog); idempotent: a rerun commits nothing."""
     repo = Path(step.repo)
     prs = open_pull_requests(
         step.org,

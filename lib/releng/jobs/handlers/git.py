@@ -1,4 +1,4 @@
-"""Handlers for the git side of a job: prerequisites, branch state, the workspace clone, tags, src.tar.gz, pushes."""
+"""Handlers for the git side of a job: branch state, the workspace clone, tags, src.tar.gz, pushes."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
-from releng import git, paths, provenance, publish
-from releng.backends import Backends
+from releng import git, paths, provenance
 from releng.errors import ReleaseError
-from releng.steps import (
+from releng.jobs.backends import Backends
+from releng.jobs.handlers.base import checks, handles
+from releng.jobs.handlers.bucket import verified_statement
+from releng.jobs.steps import (
     CheckBranchState,
-    CheckPrerequisites,
     PrepareWorkspace,
     PushGitObjects,
     RestoreWorkspace,
@@ -31,33 +32,7 @@ _GIB = 1024**3
 _RESTORED = ".krel-restored"
 
 
-def _existing_parent(path: Path) -> Path:
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
-
-
-def check_prerequisites(b: Backends, step: CheckPrerequisites) -> None:
-    """krel CheckPrerequisites: tools on PATH, free disk, credentials for the targets."""
-    missing = [tool for tool in step.tools if shutil.which(tool) is None]
-    if missing:
-        raise ReleaseError(f"required tools not found on PATH: {', '.join(missing)}")
-    free = shutil.disk_usage(_existing_parent(Path(step.workdir))).free
-    if free < step.min_free_gib * _GIB:
-        raise ReleaseError(
-            f"only {free / _GIB:.1f} GiB free for {step.workdir}; the profile's build.min_free_gib wants "
-            f"{step.min_free_gib} GiB"
-        )
-    absent = [name for name in step.credentials if name not in b.credentials]
-    if absent:
-        raise ReleaseError(f"credentials missing for the targets: {', '.join(absent)} (set them in the environment)")
-    for url in step.buckets:
-        # Reachable and listable now, rather than failing after an hour of building.
-        next(iter(b.store(url).list("release/")), None)
-    for host in step.registries:
-        b.registry(host).ping()
-
-
+@handles(CheckBranchState)
 def check_branch_state(b: Backends, step: CheckBranchState) -> None:
     """krel CheckReleaseBranchState: the remote still agrees with the plan about the branch."""
     exists = git.remote_branch_exists(step.upstream, step.branch)
@@ -70,6 +45,7 @@ def check_branch_state(b: Backends, step: CheckBranchState) -> None:
     b.report.info(f"branch {step.branch} {'needs creation' if step.branch_is_new else 'exists on the remote'}")
 
 
+@handles(PrepareWorkspace)
 def prepare_workspace(b: Backends, step: PrepareWorkspace) -> None:
     """A clone of the upstream; an existing clone of the same remote is reused (and fetched)."""
     repo = Path(step.repo)
@@ -98,6 +74,7 @@ def _head_is_release_commit(repo: Path, message: str, parent: str) -> bool:
     return git.run(repo, "rev-list", "--parents", "-n", "1", head).split()[1:2] == [parent]
 
 
+@handles(TagVersion)
 def tag_version(b: Backends, step: TagVersion) -> None:
     """krel TagRepository for one version; an existing tag on the same commit (or its release commit) is kept."""
     repo = Path(step.repo)
@@ -134,6 +111,7 @@ def tag_version(b: Backends, step: TagVersion) -> None:
     b.report.info(f"tagged {step.version}")
 
 
+@handles(StageSource)
 def stage_source(b: Backends, step: StageSource) -> None:
     """krel StageLocalSourceTree: the whole clone (with .git, new tags and commits) as src.tar.gz."""
     store = b.store(step.bucket)
@@ -238,6 +216,7 @@ def _check_tags(repo: Path, tags: tuple[str, ...], commit: str, url: str) -> Non
                                "(or its release commit)")
 
 
+@handles(RestoreWorkspace)
 def restore_workspace(b: Backends, step: RestoreWorkspace) -> None:
     """krel PrepareWorkspace at release: download src.tar.gz (checked against the provenance) and unpack it safely."""
     dest = Path(step.dest)
@@ -246,7 +225,7 @@ def restore_workspace(b: Backends, step: RestoreWorkspace) -> None:
         return
     store = b.store(step.bucket)
     url = f"{store.url}/{step.object_key}"
-    data, subjects = publish.verified_statement(step.verified_file)
+    data, subjects = verified_statement(step.verified_file)
     name = step.object_key.removeprefix(step.stage_prefix + "/")
     subject = subjects.get(name)
     if subject is None:
@@ -287,6 +266,21 @@ def _auth_env(url: str, token: str) -> dict[str, str] | None:
             "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}"}
 
 
+@checks(PushGitObjects)
+def check_tags(b: Backends, step: PushGitObjects) -> None:
+    """A tag already on the profile's upstream must name the commit the restored workspace tags (krel's rule)."""
+    # The profile's URL, not the restored clone's remote config: the staged archive is not trusted for where.
+    remote_tags = git.ls_remote_tags(b.profile.upstream.url)
+    repo = Path(step.repo)
+    for tag in step.tags:
+        local = git.tag_commit(repo, tag)
+        if local is None:
+            raise ReleaseError(f"tag {tag} is missing in the restored workspace {repo}")
+        if tag in remote_tags and remote_tags[tag] != local:
+            raise git.TagConflictError.for_tag(tag, remote_tags[tag], local)
+
+
+@handles(PushGitObjects)
 def push_git_objects(b: Backends, step: PushGitObjects) -> None:
     """krel PushGitObjects: tags (a remote tag on the same commit is a no-op, elsewhere an error), branches."""
     repo = Path(step.repo)

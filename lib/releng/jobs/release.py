@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from releng import layout, markers, version
-from releng.plan import Plan, Step
-from releng.profile import Targets
-from releng.stage import JobOptions, StageFacts, job_dir, opening_checks, versions_for
-from releng.steps import (
+from releng.jobs.options import JobFacts, JobOptions, job_dir
+from releng.jobs.stage import opening_checks
+from releng.jobs.steps import (
     ArchiveLog,
     CopyToRelease,
     CreateAnnouncement,
@@ -19,6 +18,8 @@ from releng.steps import (
     ValidateImages,
     VerifyStaged,
 )
+from releng.plan import Plan, Step
+from releng.profile import Targets
 
 RELEASE_TOOLS = ("git", "tar")
 
@@ -28,11 +29,11 @@ def marker_keys(v: str) -> tuple[str, ...]:
     return tuple(layout.marker_key(name) for name in markers.marker_names(v, "release"))
 
 
-def plan_release(options: JobOptions, targets: Targets, facts: StageFacts) -> Plan:
+def plan_release(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
     """Every step of `krel release`: verify, check every refusal, validate images, then publish (git last but one)."""
     profile = options.profile
     bv = facts.build_version
-    versions = versions_for(options, facts)
+    versions = facts.versions
     prime = versions[0]
     job = job_dir(options, targets, bv, "release")
     repo = job / "src"
@@ -67,7 +68,7 @@ def plan_release(options: JobOptions, targets: Targets, facts: StageFacts) -> Pl
         PushGitObjects(
             repo=str(repo),
             remote=profile.upstream.remote,
-            tags=tuple(versions),
+            tags=versions,
             branches=tuple(branches),
             dry_run=targets.git_push != "push",
             upstream=profile.upstream.url,
@@ -87,13 +88,13 @@ def plan_release(options: JobOptions, targets: Targets, facts: StageFacts) -> Pl
     steps: list[Step] = [
         *opening_checks(options, targets, facts, RELEASE_TOOLS, job, targets.validate_registry),
         # The whole stage area is checked before anything from it is used, the source archive included.
-        VerifyStaged(targets.bucket, stage, tuple(versions), f"{stage}/provenance.json", verified),
+        VerifyStaged(targets.bucket, stage, versions, f"{stage}/provenance.json", verified),
         RestoreWorkspace(targets.bucket, f"{stage}/{layout.SRC_TARBALL}", str(repo), verified, stage,
-                         profile.upstream.url, profile.upstream.remote, tuple(versions)),
+                         profile.upstream.url, profile.upstream.remote, versions),
         # Every refusal known in advance, before the first write (the announcement has none: it is never rewritten).
         # After the restore only because the tag check needs the restored tags; the restore writes only locally.
         PreflightRelease(tuple(s for s in publishing if not isinstance(s, CreateAnnouncement))),
-        ValidateImages(targets.validate_registry, tuple(versions), profile.build.images, profile.build.arches),
+        ValidateImages(targets.validate_registry, versions, profile.build.images, profile.build.arches),
         *publishing,
         ArchiveLog(
             str(job / "release.log"), targets.bucket, layout.archive_prefix(prime), extra_prefix=f"{stage}/logs"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from releng.backends import Backends, image_repo, split_registry
 from releng.errors import ReleaseError
+from releng.jobs.backends import Backends, image_repo, split_registry
+from releng.jobs.handlers.base import handles
+from releng.jobs.steps import PushImages, ValidateImages
 from releng.registry import oci
 from releng.registry.client import RegistryClient
 from releng.registry.imagetar import config_digest, push_image_tarball, push_manifest_list
-from releng.steps import PushImages, ValidateImages
 
 
 class ImageMovedError(ReleaseError):
@@ -50,6 +51,7 @@ def _platforms_of(client: RegistryClient, repo: str, ref: str) -> dict[str, str]
     return {p.architecture: d.digest for d, p in oci.children(doc, where) if p is not None}
 
 
+@handles(PushImages)
 def push_images(b: Backends, step: PushImages) -> None:
     """krel PushContainerImages: <registry>/<image>-<arch>:<v> per arch, then <registry>/<image>:<v> over them."""
     host, prefix = split_registry(step.registry)
@@ -82,6 +84,7 @@ def push_images(b: Backends, step: PushImages) -> None:
         b.report.info(f"pushed {host}/{repo}:{step.version} ({', '.join(step.arches)})")
 
 
+@handles(ValidateImages)
 def validate_images(b: Backends, step: ValidateImages) -> None:
     """krel ValidateImages: each version's manifest list exists and covers every arch."""
     host, prefix = split_registry(step.registry)

@@ -1,17 +1,15 @@
-"""`krel stage`: options, the observed facts, and the pure plan (krel's anago stage steps)."""
+"""`krel stage`: the pure plan (krel's anago stage steps), and the opening checks stage and release share."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from releng import layout, version
-from releng.plan import Plan, Step
-from releng.profile import BUILTIN_DIR, Profile, Targets
-from releng.steps import (
+from releng.jobs.options import JobFacts, JobOptions, job_dir
+from releng.jobs.steps import (
     ArchiveLog,
     AssembleStage,
-    BuildVersion,
+    BuildArtifacts,
     CheckBranchState,
     CheckPrerequisites,
     PrepareWorkspace,
@@ -23,46 +21,11 @@ from releng.steps import (
     WriteNotes,
     WriteProvenance,
 )
+from releng.plan import Plan, Step
+from releng.profile import Targets
 
-RELEASE_TYPES = ("alpha", "beta", "rc", "official")
 STAGE_TOOLS = ("git", "tar", "sh")
 BUILDER_ID = "https://github.com/kubernetes/release/krel-python"
-
-
-@dataclass(frozen=True)
-class JobOptions:
-    """What the release manager asked for; the same record drives stage and release."""
-
-    branch: str
-    release_type: str
-    build_version: str | None
-    profile: Profile
-    home: Path  # KREL_HOME: work dirs live below it
-    nomock: bool = False  # only used to print the follow-up command; targets carry the difference
-    notes: bool = False  # write the changelog and release notes (needs replay_dir or a GitHub token)
-    replay_dir: str = ""  # recorded GitHub data for the notes step (krel's replay format)
-
-
-@dataclass(frozen=True)
-class StageFacts:
-    """What the world looked like when the job was planned."""
-
-    build_version: str
-    branch_is_new: bool
-    notes_staged: bool = False  # release: stage/<bv>/notes/ exists in the bucket
-    branch: str = ""  # what the facts were observed for; a build version is staged for one branch and type
-    release_type: str = ""
-
-
-def validate_options(options: JobOptions, require_build_version: bool = False) -> None:
-    """krel's ValidateOptions: type, branch form, build version form (UsageError, one line)."""
-    version.validate_release_type(options.release_type)
-    version.validate_branch(options.branch)
-    if options.build_version is None or options.build_version == "":
-        if require_build_version:
-            raise version.InvalidVersionError("--build-version is required (the build version printed by krel stage)")
-        return
-    version.parse_build_version(options.build_version)
 
 
 def required_credentials(targets: Targets, upstream_url: str) -> tuple[str, ...]:
@@ -78,17 +41,8 @@ def required_credentials(targets: Targets, upstream_url: str) -> tuple[str, ...]
     return tuple(dict.fromkeys(needed))
 
 
-def job_dir(options: JobOptions, targets: Targets, build_version: str, job: str) -> Path:
-    return layout.job_dir(options.home, options.profile.name, targets.bucket, build_version, job)
-
-
-def versions_for(options: JobOptions, facts: StageFacts) -> list[str]:
-    """The versions this build becomes (krel's Ordered(): prime first)."""
-    return version.release_versions(options.release_type, facts.build_version, options.branch, facts.branch_is_new)
-
-
 def opening_checks(
-    options: JobOptions, targets: Targets, facts: StageFacts, tools: tuple[str, ...], job: Path, registry: str
+    options: JobOptions, targets: Targets, facts: JobFacts, tools: tuple[str, ...], job: Path, registry: str
 ) -> list[Step]:
     """The first steps of stage and release alike: tools, disk, credentials, bucket and registry; then the branch."""
     profile = options.profile
@@ -105,25 +59,13 @@ def opening_checks(
     ]
 
 
-def release_command(options: JobOptions, build_version: str) -> str:
-    """The exact `krel release …` line stage prints at the end."""
-    parts = ["krel release"]
-    if options.nomock:
-        parts.append("--nomock")
-    parts += [f"--type={options.release_type}", f"--branch={options.branch}", f"--build-version={build_version}"]
-    source = Path(options.profile.source) if options.profile.source else None
-    builtin = source is None or source.parent == BUILTIN_DIR
-    parts.append(f"--profile={options.profile.name if builtin else source}")
-    return " ".join(parts)
-
-
-def _tag_steps(options: JobOptions, facts: StageFacts, versions: list[str], repo: Path) -> list[Step]:
+def _tag_steps(options: JobOptions, facts: JobFacts, repo: Path) -> list[Step]:
     """krel TagRepository: on a new branch the prime goes on `checkout -B release-x.y`, the next alpha on master."""
-    commit = version.parse_build_version(facts.build_version).commit
+    commit = facts.build.commit
     default = options.profile.upstream.default_branch
     product = options.profile.product
     steps: list[Step] = []
-    for index, v in enumerate(versions):
+    for index, v in enumerate(facts.versions):
         if facts.branch_is_new:
             branch = options.branch if index == 0 else default
             create = index == 0
@@ -144,26 +86,26 @@ def _tag_steps(options: JobOptions, facts: StageFacts, versions: list[str], repo
     return steps
 
 
-def plan_stage(options: JobOptions, targets: Targets, facts: StageFacts) -> Plan:
+def plan_stage(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
     """Every step of `krel stage`, with its targets copied from `targets`; no I/O."""
     profile = options.profile
     bv = facts.build_version
-    versions = versions_for(options, facts)
+    versions = facts.versions
     prime = versions[0]
     job = job_dir(options, targets, bv, "stage")
     repo = job / "src"
     stage = layout.stage_prefix(bv)
-    commit = version.parse_build_version(bv).commit
+    commit = facts.build.commit
     steps: list[Step] = [
         *opening_checks(options, targets, facts, STAGE_TOOLS, job, targets.registry),
         PrepareWorkspace(
             profile.upstream.url, str(repo), profile.upstream.default_branch if facts.branch_is_new else options.branch
         ),
-        *_tag_steps(options, facts, versions, repo),
+        *_tag_steps(options, facts, repo),
     ]
     for v in versions:
         steps.append(
-            BuildVersion(
+            BuildArtifacts(
                 str(repo), v, bv, profile.build.command, profile.build.output_dir, str(layout.build_dir(job, v))
             )
         )
@@ -210,7 +152,7 @@ def plan_stage(options: JobOptions, targets: Targets, facts: StageFacts) -> Plan
     steps.append(
         WriteProvenance(
             build_dirs=tuple(str(layout.build_dir(job, v)) for v in versions),
-            versions=tuple(versions),
+            versions=versions,
             bucket=targets.bucket,
             object_key=f"{stage}/provenance.json",
             stage_prefix=stage,

@@ -6,7 +6,6 @@ import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from releng.objectstore import ObjectStore, open_store
 from releng.profile import Author, Profile, Targets
@@ -72,5 +71,3 @@ def split_registry(address: str) -> tuple[str, str]:
 def image_repo(prefix: str, name: str) -> str:
     return f"{prefix}/{name}" if prefix else name
 
-
-Handler = Callable[[Any], None]

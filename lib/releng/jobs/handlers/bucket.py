@@ -12,12 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from releng import checksums, files, layout, markers, provenance
-from releng.backends import Backends
 from releng.errors import ReleaseError
-from releng.objectstore import ObjectExistsError, ObjectStore, PreconditionFailedError
-from releng.objectstore.sync import upload_tree
-from releng.provenance import Subject
-from releng.steps import (
+from releng.jobs.backends import Backends
+from releng.jobs.handlers.base import checks, handles
+from releng.jobs.steps import (
     ArchiveLog,
     CopyToRelease,
     CreateAnnouncement,
@@ -28,11 +26,15 @@ from releng.steps import (
     VerifyStaged,
     WriteProvenance,
 )
+from releng.objectstore import ObjectExistsError, ObjectStore, PreconditionFailedError
+from releng.objectstore.sync import upload_tree
+from releng.provenance import Subject
 
 # Objects published at once: each is a download and an upload, so a few in flight hide the latency.
 _WORKERS = 4
 
 
+@handles(UploadArtifacts)
 def upload_artifacts(b: Backends, step: UploadArtifacts) -> None:
     """Upload the tree; identical objects are skipped, so a rerun after a kill only sends what is missing."""
     local = Path(step.local_dir)
@@ -54,6 +56,7 @@ def upload_artifacts(b: Backends, step: UploadArtifacts) -> None:
     b.report.info(f"{len(uploaded)} files under {store.url}/{step.prefix}")
 
 
+@handles(WriteProvenance)
 def write_provenance(b: Backends, step: WriteProvenance) -> None:
     """krel: the SLSA provenance statement for everything staged, at stage/<bv>/provenance.json.
 
@@ -74,6 +77,7 @@ def write_provenance(b: Backends, step: WriteProvenance) -> None:
     b.report.info(f"{len(subjects)} subjects in {step.object_key}")
 
 
+@handles(VerifyStaged)
 def verify_staged(b: Backends, step: VerifyStaged) -> None:
     """krel CheckProvenance, made strict: the staged objects are exactly the provenance subjects, checksums agree.
 
@@ -173,6 +177,7 @@ def _publish_verified(b: Backends, store: ObjectStore, stage_prefix: str, pairs:
     return len(todo)
 
 
+@checks(CopyToRelease)
 def check_copy_to_release(b: Backends, step: CopyToRelease) -> None:
     """Refused in advance: a release object (or provenance.json) that exists with other content."""
     store = b.store(step.bucket)
@@ -182,6 +187,7 @@ def check_copy_to_release(b: Backends, step: CopyToRelease) -> None:
     check_bytes(store, f"{step.dst_prefix}/{provenance.PROVENANCE_FILE}", data)
 
 
+@handles(CopyToRelease)
 def copy_to_release(b: Backends, step: CopyToRelease) -> None:
     """krel CopyStagedFromGCS, but only the provenance subjects, each checked against its digest as it is copied."""
     store = b.store(step.bucket)
@@ -235,6 +241,7 @@ def _notes_pairs(step: PublishNotes) -> list[tuple[Subject, str]]:
     return pairs
 
 
+@checks(PublishNotes)
 def check_publish_notes(b: Backends, step: PublishNotes) -> None:
     """Refused in advance: published notes with other content."""
     store = b.store(step.bucket)
@@ -242,6 +249,7 @@ def check_publish_notes(b: Backends, step: PublishNotes) -> None:
         is_released(store, dst, subject)
 
 
+@handles(PublishNotes)
 def publish_notes(b: Backends, step: PublishNotes) -> None:
     """release/<v>/release-notes.{json,html} from the verified stage notes, and the index entry for the version."""
     store = b.store(step.bucket)
@@ -250,6 +258,7 @@ def publish_notes(b: Backends, step: PublishNotes) -> None:
     _update_json_object(b, step.bucket, step.index_key, step.version, public_url(step.download_url, json_key))
 
 
+@handles(CreateAnnouncement)
 def create_announcement(b: Backends, step: CreateAnnouncement) -> None:
     """krel CreateAnnouncement: announcement.html (+ subject) for the prime version, next to its release."""
     from releng.announce.compose import build_announcement, detect_go_version
@@ -269,6 +278,7 @@ def create_announcement(b: Backends, step: CreateAnnouncement) -> None:
     store.put_new(html_key, announcement.html.encode(), content_type="text/html")
 
 
+@checks(PublishMarkers)
 def check_markers(b: Backends, step: PublishMarkers) -> None:
     """Refused in advance: the version's own minor-line marker already holds a newer version."""
     store = b.store(step.bucket)
@@ -278,6 +288,7 @@ def check_markers(b: Backends, step: PublishMarkers) -> None:
                            guarded=key == step.markers[-1])
 
 
+@handles(PublishMarkers)
 def publish_markers(b: Backends, step: PublishMarkers) -> None:
     """krel PublishVersion: each marker only moves forward, under a generation precondition, then is read back."""
     store = b.store(step.bucket)
@@ -306,6 +317,7 @@ def publish_markers(b: Backends, step: PublishMarkers) -> None:
             raise ReleaseError(f"{store.url}/{key}: generation kept changing; another release is writing markers")
 
 
+@checks(UpdateGitHubPage)
 def check_github_page(b: Backends, step: UpdateGitHubPage) -> None:
     """Refused in advance: a page already in the bucket with other content (bucket mode only; GitHub pages update)."""
     from releng.announce.ghrelease import check_bucket_page, render_release_page
@@ -318,6 +330,7 @@ def check_github_page(b: Backends, step: UpdateGitHubPage) -> None:
     check_bucket_page(store, step.tag, render_release_page(b.profile, step.tag, notes=notes))
 
 
+@handles(UpdateGitHubPage)
 def update_github_page(b: Backends, step: UpdateGitHubPage) -> None:
     """The GitHub release page through the announce library, in the targets' mode (render, publish, bucket)."""
     from releng.announce.ghrelease import update_github_release
@@ -331,6 +344,7 @@ def update_github_page(b: Backends, step: UpdateGitHubPage) -> None:
     b.report.info(f"GitHub release page {step.tag}: {result.location or 'rendered only'}")
 
 
+@handles(ArchiveLog)
 def archive_log(b: Backends, step: ArchiveLog) -> None:
     """A copy of this run's log (new key per run) plus the stage logs, under archive/ or stage/<bv>/logs."""
     store = b.store(step.bucket)

@@ -9,12 +9,13 @@ import subprocess
 from pathlib import Path
 
 from releng import checksums, git, sbom
-from releng.backends import Backends
 from releng.errors import ReleaseError
+from releng.jobs.backends import Backends
+from releng.jobs.handlers.base import handles
+from releng.jobs.steps import AssembleStage, BuildArtifacts, VerifyArtifacts
 from releng.paths import inside, refuse_special_files
 from releng.registry.imagetar import tarball_info
 from releng.secrets import SECRET_ENV
-from releng.steps import AssembleStage, BuildVersion, VerifyArtifacts
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,8 @@ BUILD_DONE = ".krel-build-complete"
 ASSEMBLED = ".krel-assembled"
 
 
-def build_version(b: Backends, step: BuildVersion) -> None:
+@handles(BuildArtifacts)
+def build_artifacts(b: Backends, step: BuildArtifacts) -> None:
     """Build at the version's tag with KREL_VERSION/KREL_BUILD_VERSION set; outputs move to `_output-<v>`."""
     dest = Path(step.dest)
     if (dest / BUILD_DONE).exists():
@@ -79,6 +81,7 @@ def _expected(step: VerifyArtifacts) -> list[str]:
     return files
 
 
+@handles(VerifyArtifacts)
 def verify_artifacts(b: Backends, step: VerifyArtifacts) -> None:
     """Every expected output exists, is non-empty, and each image tarball is for the arch it is filed under."""
     root = Path(step.build_dir)
@@ -100,6 +103,7 @@ def verify_artifacts(b: Backends, step: VerifyArtifacts) -> None:
                 raise ReleaseError(f"{path}: image is for {info.architecture or 'no arch'}, expected {arch}")
 
 
+@handles(AssembleStage)
 def assemble_stage(b: Backends, step: AssembleStage) -> None:
     """krel StageLocalArtifacts: release tars + bin/<os>/<arch>/… + SBOM + per-file checksums and SHA*SUMS."""
     root = Path(step.build_dir)

@@ -87,7 +87,7 @@ class TagVersion(Step):
 
 
 @dataclass(frozen=True)
-class BuildVersion(Step):
+class BuildArtifacts(Step):
     """Run the profile's build command at the version's tag and keep its outputs in `dest`."""
 
     repo: str

@@ -1,0 +1,195 @@
+"""The CLI edge for jobs: backends for the chosen targets, run or submit a job, follow it on its runner."""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import logging
+import os
+import sys
+from pathlib import Path
+
+import releng
+from releng import gcb
+from releng.errors import ReleaseError
+from releng.gcb.base import SUCCESS, Job, JobRunner
+from releng.gcb.config import GcbOptions, validate
+from releng.jobs import run as jobrun
+from releng.jobs.backends import Backends, FaultHooks
+from releng.jobs.options import JobOptions
+from releng.profile import Profile
+
+from krel import ui
+from krel.options import github_api_url, github_token, krel_home, local_replay_dir
+
+# Points the Cloud Build client at another endpoint (a local server in tests and demos).
+ENDPOINT_ENV = "KREL_CLOUDBUILD_ENDPOINT"
+
+
+def _credentials() -> frozenset[str]:
+    """Which credentials are present (names only; the values stay here at the edge)."""
+    present = set()
+    if os.environ.get("GITHUB_TOKEN"):
+        present.add("GITHUB_TOKEN")
+    adc = Path.home() / ".config" / "gcloud" / "application_default_credentials.json"
+    if os.environ.get("GOOGLE_APPLICATION_CREDENTIALS") or os.environ.get("STORAGE_EMULATOR_HOST") or adc.exists():
+        present.add("google-cloud")
+    return frozenset(present)
+
+
+def _hooks() -> FaultHooks:
+    # Test-only fault injection, used by the resume tests (SIGKILL at a step boundary or mid-upload).
+    at = os.environ.get("KREL_TEST_KILL_AT_STEP", "")
+    return FaultHooks(kill_at_step=int(at) if at.isdigit() else None,
+                     kill_mid_upload=os.environ.get("KREL_TEST_KILL_MID_UPLOAD") == "1")
+
+
+def backends_for(profile: Profile, nomock: bool, reporter: ui.RichReporter) -> Backends:
+    """Backends for the chosen targets, with secrets read from the environment once, here."""
+    return Backends(
+        profile=profile,
+        targets=profile.targets(nomock),
+        author=profile.git_author,
+        credentials=_credentials(),
+        github_token=github_token(),
+        github_api_url=github_api_url(),
+        registry_user=os.environ.get("KREL_REGISTRY_USERNAME", ""),
+        registry_password=os.environ.get("KREL_REGISTRY_PASSWORD", ""),
+        report=reporter,
+        hooks=_hooks(),
+    )
+
+
+def submit(name: str, options: JobOptions, stream: bool, yes: bool, json_out: bool) -> None:
+    """Hand the job to the gcbmgr submitter: it runs `krel <name> …` on Cloud Build or the local runner."""
+    gcb_options = GcbOptions(
+        stage=name == "stage",
+        release=name == "release",
+        branch=options.branch,
+        release_type=options.release_type,
+        build_version=options.build_version or "",
+        nomock=options.nomock,
+        log_level=log_level(),
+        replay_dir=options.replay_dir if name == "stage" and options.notes else "",
+    )
+    submit_job(gcb_options, options.profile, yes=yes, stream=stream, json_out=json_out)
+
+
+def run_job(name: str, options: JobOptions, nomock: bool, plan_only: bool, json_out: bool) -> jobrun.JobResult:
+    """Shared by stage and release: plan or run, then render the outcome."""
+    reporter = ui.RichReporter(name, quiet=json_out)
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        # One line per registry request drowns the step headers; --log-level debug brings them back.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+    backends = backends_for(options.profile, nomock, reporter)
+    try:
+        if plan_only:
+            result = jobrun.run(name, options, backends, plan_only=True)
+            if json_out:
+                ui.print_json(result.plan.as_json())
+            else:
+                ui.table(f"krel {name} plan ({result.build_version})", ["#", "step", "does"],
+                         [(i, s.title, s.describe()) for i, s in enumerate(result.plan.steps, 1)])
+            return result
+        with reporter.live(bytes_mode=True):
+            result = jobrun.run(name, options, backends)
+    finally:
+        backends.close()
+    targets = backends.targets
+    summary = {
+        "job": name,
+        "build_version": result.build_version,
+        "versions": list(result.versions),
+        "bucket": targets.bucket,
+        "registry": targets.registry,
+        "git_push": targets.git_push,
+        "work_dir": str(result.job_dir),
+        "log": str(result.log_file),
+        "resumed": result.resumed,
+        "next": result.next_command,
+    }
+    if json_out:
+        ui.print_json(summary)
+    else:
+        ui.table(f"krel {name} done", ["field", "value"],
+                 [(k, ", ".join(v) if isinstance(v, list) else v) for k, v in summary.items() if v != ""])
+        if result.next_command:
+            ui.console.print(f"To release this staged build, run:\n  {result.next_command}", markup=False)
+    return result
+
+
+def open_job_runner(profile: Profile, runner: str, project: str, nomock: bool) -> JobRunner:
+    """The runner chosen by --runner (or the profile), with settings read here at the CLI edge."""
+    settings = gcb.RunnerSettings(
+        home=krel_home(),
+        project=project or profile.targets(nomock).gcb_project,
+        api_endpoint=os.environ.get(ENDPOINT_ENV, ""),
+    )
+    return gcb.open_runner(runner or profile.gcb.runner, settings)
+
+
+def current_user() -> str:
+    """Who submits: GCP_USER_TAG-style name from the OS account (krel used the gcloud account)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return os.environ.get("USER", "unknown")
+
+
+def log_level() -> str:
+    """The root --log-level, passed on to the job's own krel run."""
+    return logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
+
+
+def stream_to_end(runner: JobRunner, job: Job, json_out: bool) -> Job:
+    """Tail the job's log (stderr with --json, so stdout stays JSON) and fail unless it succeeded."""
+    out = sys.stderr if json_out else sys.stdout
+
+    def write(text: str) -> None:
+        out.write(ui.clean(text))  # the job's log carries build output and PR text: no escapes reach the terminal
+        out.flush()
+
+    try:
+        final = runner.stream(job.id, write)
+    except KeyboardInterrupt:
+        raise ReleaseError(f"stopped following job {job.id}; it goes on: krel gcbmgr --job {job.id} --stream") from None
+    if json_out:
+        ui.print_json(final.as_dict())
+    if final.status != SUCCESS:
+        detail = f": {final.detail}" if final.detail else ""
+        raise ReleaseError(f"job {final.id} finished with status {final.status}{detail}")
+    return final
+
+
+def submit_job(
+    options: GcbOptions,
+    profile: Profile,
+    *,
+    runner: str = "",
+    yes: bool = False,
+    stream: bool = False,
+    json_out: bool = False,
+) -> Job:
+    """Confirm --nomock, submit and optionally stream: gcbmgr --stage|--release, and stage/release --submit."""
+    validate(options)
+    if options.replay_dir and (runner or profile.gcb.runner) == "local":
+        # The local job runs in its own directory: hand it an absolute path that exists now.
+        options = dataclasses.replace(options, replay_dir=local_replay_dir(options.replay_dir))
+    if options.nomock:
+        question = f"Really submit a --nomock release job against the {options.branch} branch?"
+        if not ui.confirm(question, yes):
+            raise ReleaseError(f"--nomock {options.job_type} job for {options.branch} not submitted (not confirmed)")
+    jobs = open_job_runner(profile, runner, options.project, options.nomock)
+    user = options.gcp_user or current_user()
+    job = gcb.submit(options, profile, jobs, gcp_user=user, git_tag=f"v{releng.__version__}")
+    if not json_out:
+        ui.err_console.print(
+            f"Submitted {job.kind} job {job.id} ({jobs.name}, {job.status}); log: {job.log_url}", markup=False
+        )
+    if stream:
+        return stream_to_end(jobs, job, json_out)
+    if json_out:
+        ui.print_json(job.as_dict())
+    else:
+        ui.console.print(job.id, markup=False)
+    return job

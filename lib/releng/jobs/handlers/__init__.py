@@ -1,0 +1,8 @@
+"""The step handlers, grouped by domain; each module declares its handlers beside their step types (see base)."""
+
+from __future__ import annotations
+
+from releng.jobs.handlers import bucket, build, git, images, notes, preflight
+from releng.jobs.handlers.base import CHECKS, HANDLERS, HandlerFn
+
+__all__ = ["CHECKS", "HANDLERS", "HandlerFn", "bucket", "build", "git", "images", "notes", "preflight"]
