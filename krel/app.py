@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "promote": ("promote", "Promote images (or files) by manifest; snapshot a registry."),
     "backup": ("backup", "Copy what a backup registry lacks, never moving a tag."),
     "audit": ("audit", "Audit registry changes against the promoter manifests."),
+    "profile": ("profile", "Show, check (every problem with file:line) or start a release profile."),
     "local": ("local", "Start, stop or inspect the local profile's services."),
     "version": ("version", "Print krel's version, git commit and Python."),
 }

@@ -111,6 +111,27 @@ class Links:
 
 
 @dataclass(frozen=True)
+class Templates:
+    # the profile's own templates (relative to the profile file), searched before the built-in ones; "" = none
+    dir: str = field(default="", metadata=_rule(names.check_argument, optional=True))
+
+
+@dataclass(frozen=True)
+class Announce:
+    # the announcement's toolchain line: "go" (krel's "Golang version X", X from `go version`), any other text quoted
+    # as is ("Rust 1.79"), "" = no toolchain line
+    toolchain: str = field(default="", metadata=_rule(names.check_one_line, optional=True))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a profile file: the dotted key it is about ("" = the file) and what is wrong."""
+
+    key: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Profile:
     """A validated release profile; pick targets with `targets(nomock)`."""
 
@@ -125,11 +146,19 @@ class Profile:
     mail: Mail = field(default_factory=Mail)
     gcb: Gcb = field(default_factory=Gcb)
     links: Links = field(default_factory=Links)
+    templates: Templates = field(default_factory=Templates)
+    announce: Announce = field(default_factory=Announce)
     source: str = field(default="", metadata={"unchecked": True})  # the file it was loaded from, not a TOML value
 
     def targets(self, nomock: bool) -> Targets:
         """The nomock targets with --nomock, the mock targets otherwise."""
         return self.nomock if nomock else self.mock
+
+    def template_dir(self) -> Path | None:
+        """The profile's template directory (relative to the profile file), or None."""
+        if not self.templates.dir:
+            return None
+        return (Path(self.source).parent / Path(self.templates.dir).expanduser()).resolve()
 
 
 def builtin_names() -> list[str]:
@@ -151,6 +180,37 @@ def load_profile(name_or_path: str | Path, variables: dict[str, str] | None = No
     return profile
 
 
+def collect_problems(name_or_path: str | Path, variables: dict[str, str] | None = None) -> list[Problem]:
+    """Every problem of a profile file, each with its key, instead of stopping at the first (`krel profile check`)."""
+    path = _resolve(str(name_or_path))
+    try:
+        raw = safeload.load_toml(safeload.read_text(path, max_bytes=1 << 20), str(path))
+    except safeload.InputError as exc:
+        return [Problem("", str(exc).removeprefix(f"{path}: "))]
+    problems: list[Problem] = []
+    raw = _expand(raw, variables or {}, str(path), problems)
+    raw.setdefault("name", path.stem)
+    profile = _build(Profile, {**raw, "source": str(path)}, str(path), "", problems)
+    if profile is not None:
+        try:
+            _refuse_shared_targets(profile, str(path))
+        except UsageError as exc:
+            problems.append(Problem("mock", str(exc).removeprefix(f"profile {path}: ")))
+    return problems
+
+
+def profile_path(name_or_path: str) -> Path:
+    """The file a profile name (built-in) or path names."""
+    return _resolve(name_or_path)
+
+
+def _fail(path: str, key: str, message: str, problems: list[Problem] | None) -> None:
+    """Stop at the first problem (loading), or collect it and go on (checking)."""
+    if problems is None:
+        raise UsageError(f"profile {path}: {message}")
+    problems.append(Problem(key, message))
+
+
 def _resolve(name: str) -> Path:
     if "/" in name or name.endswith(".toml"):
         return Path(name).expanduser()
@@ -166,22 +226,23 @@ _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 RUNTIME_PLACEHOLDERS = frozenset({"major", "minor", "patch", "tag", "version", "branch"})
 
 
-def _expand(value: Any, variables: dict[str, str], where: str) -> Any:
+def _expand(value: Any, variables: dict[str, str], where: str, problems: list[Problem] | None = None,
+            key: str = "") -> Any:
     if isinstance(value, str):
 
         def sub(match: re.Match[str]) -> str:
             name = match.group(1)
             if name in variables:
                 return variables[name]
-            if name in RUNTIME_PLACEHOLDERS:
-                return match.group(0)
-            raise UsageError(f"profile {where}: unknown placeholder {{{name}}} in {value!r}")
+            if name not in RUNTIME_PLACEHOLDERS:
+                _fail(where, key, f"unknown placeholder {{{name}}} in {value!r}", problems)
+            return match.group(0)
 
         return _PLACEHOLDER.sub(sub, value)
     if isinstance(value, dict):
-        return {k: _expand(v, variables, where) for k, v in value.items()}
+        return {k: _expand(v, variables, where, problems, f"{key}.{k}" if key else k) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand(v, variables, where) for v in value]
+        return [_expand(v, variables, where, problems, key) for v in value]
     return value
 
 
@@ -190,29 +251,41 @@ def _suggest(name: str, choices: list[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _build(cls: type[Any], table: Any, path: str, prefix: str) -> Any:
-    """Build dataclass cls from a TOML table, naming file and key on every error."""
+def _build(cls: type[Any], table: Any, path: str, prefix: str, problems: list[Problem] | None = None) -> Any:
+    """Build dataclass cls from a TOML table, naming file and key on every error.
+
+    With `problems` every error is collected instead of raised, and None is returned for a table that had one.
+    """
     where = prefix.rstrip(".") or "top level"
     if not isinstance(table, dict):
-        raise UsageError(f"profile {path}: {where} must be a table")
+        _fail(path, prefix.rstrip("."), f"{where} must be a table", problems)
+        return None
+    found = len(problems) if problems is not None else 0
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in table:
         if key not in fields:
             shown = key if key.isprintable() else repr(key)  # a quoted TOML key may hold ESC or CR
-            raise UsageError(f"profile {path}: unknown key {prefix}{shown}{_suggest(key, list(fields))}")
+            _fail(path, f"{prefix}{key}", f"unknown key {prefix}{shown}{_suggest(key, list(fields))}", problems)
     values: dict[str, Any] = {}
     for name, f in fields.items():
         if name not in table:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise UsageError(f"profile {path}: missing required key {prefix}{name}")
+                _fail(path, f"{prefix}{name}", f"missing required key {prefix}{name}", problems)
             continue
-        values[name] = _convert(hints[name], table[name], path, f"{prefix}{name}")
-        choices = f.metadata.get("choices")
-        if choices and values[name] not in choices:
-            allowed = ", ".join(repr(c) for c in choices)
-            raise UsageError(f"profile {path}: {prefix}{name} must be one of {allowed}, got {values[name]!r}")
-        _check_field(f, values[name], path, f"{prefix}{name}")
+        try:
+            values[name] = _convert(hints[name], table[name], path, f"{prefix}{name}", problems)
+            choices = f.metadata.get("choices")
+            if choices and values[name] not in choices:
+                allowed = ", ".join(repr(c) for c in choices)
+                raise UsageError(f"profile {path}: {prefix}{name} must be one of {allowed}, got {values[name]!r}")
+            _check_field(f, values[name], path, f"{prefix}{name}")
+        except UsageError as exc:
+            if problems is None:
+                raise
+            problems.append(Problem(f"{prefix}{name}", str(exc).removeprefix(f"profile {path}: ")))
+    if problems is not None and len(problems) > found:
+        return None
     return cls(**values)
 
 
@@ -232,9 +305,9 @@ def _check_field(f: dataclasses.Field[Any], value: Any, path: str, key: str) -> 
             raise UsageError(f"profile {path}: {key}: {exc}") from exc
 
 
-def _convert(hint: Any, value: Any, path: str, key: str) -> Any:
+def _convert(hint: Any, value: Any, path: str, key: str, problems: list[Problem] | None = None) -> Any:
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return _build(hint, value, path, key + ".")
+        return _build(hint, value, path, key + ".", problems)
     origin = typing.get_origin(hint)
     if origin is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
