@@ -98,6 +98,11 @@ def open_profile(name: str) -> Profile:
     return load_profile(name, profile_variables())
 
 
+def force_build_krel() -> str:
+    """$FORCE_BUILD_KREL for submitted jobs' _FORCE_BUILD_KREL (krel GetForceBuildKrel: unset or empty is "false")."""
+    return os.environ.get("FORCE_BUILD_KREL") or "false"
+
+
 def github_token() -> str:
     """GITHUB_TOKEN: read here, at the edge, and handed to the library as a value."""
     return os.environ.get("GITHUB_TOKEN", "")

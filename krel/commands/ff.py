@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from releng import fastforward
 from releng.fastforward import FastForward, FastForwardOptions, prepare_fast_forward, push_fast_forward
+from releng.profile import Profile
 
 from krel import ui
-from krel.options import DEFAULT_PROFILE, JsonOpt, NomockOpt, ProfileOpt, YesOpt, krel_home, open_profile
+from krel.options import (
+    DEFAULT_PROFILE,
+    JsonOpt,
+    NomockOpt,
+    ProfileOpt,
+    ProjectOpt,
+    RunnerOpt,
+    StreamOpt,
+    YesOpt,
+    github_api_url,
+    github_token,
+    krel_home,
+    open_profile,
+)
 
 PUSH_QUESTION = "Are you ready to push the local branch fast-forward changes upstream?"
 
@@ -30,6 +45,13 @@ def ff(
     non_interactive: Annotated[
         bool, typer.Option("--non-interactive", help="Push without asking (as krel's --non-interactive).")
     ] = False,
+    submit: Annotated[
+        bool,
+        typer.Option("--submit", help="Run as a fast-forward job on the profile's job runner (Cloud Build or local)."),
+    ] = False,
+    stream: StreamOpt = False,
+    runner: RunnerOpt = "",
+    project: ProjectOpt = "",
     nomock: NomockOpt = False,
     yes: YesOpt = False,
     profile: ProfileOpt = DEFAULT_PROFILE,
@@ -40,10 +62,18 @@ def ff(
     krel's rules: release-X.Y branches only; no-op once vX.Y.0 is on the remote (when --branch is not given);
     the latest tag of the default branch must equal that of the merge base, so only the latest branch moves.
 
+    No fast-forward while the release team's "Cut vX.Y.0 release" issue is open (the profile's upstream
+    cut_issue_repo; kubernetes/release#2814). With --submit the job runs `krel ff --non-interactive` on the latest
+    release branch, as krel's fast-forward job does (--branch, --ref and --repo stay here).
+
     Example: krel ff --profile local --non-interactive
     Example: krel ff --branch release-1.30 --repo /tmp/k8s --nomock
+    Example: krel ff --submit --stream --nomock --yes
     """
     prof = open_profile(profile)
+    if submit:
+        _submit(prof, nomock, runner, project, stream, yes, json_out)
+        return
     targets = prof.targets(nomock)
     upstream = prof.upstream
     options = FastForwardOptions(
@@ -55,6 +85,8 @@ def ff(
         default_branch=upstream.default_branch,
         remote=upstream.remote,
         push=targets.git_push == "push",
+        open_issue=_cut_issue_lookup(prof),
+        cut_issue_title=upstream.cut_issue_title,
     )
     prepared = prepare_fast_forward(options)
     try:
@@ -62,6 +94,31 @@ def ff(
     finally:
         if cleanup:
             ui.err_console.print(fastforward.cleanup(prepared), markup=False)
+
+
+def _cut_issue_lookup(prof: Profile) -> Callable[[str], str] | None:
+    """title -> URL of that open issue in the profile's cut_issue_repo, with the token and API URL read here."""
+    repository = prof.upstream.cut_issue_repo
+    if not repository:
+        return None
+    token, api_url = github_token(), github_api_url()
+
+    def lookup(title: str) -> str:
+        from releng.github.issues import open_issue_titled
+
+        return open_issue_titled(repository, title, token, api_url)
+
+    return lookup
+
+
+def _submit(prof: Profile, nomock: bool, runner: str, project: str, stream: bool, yes: bool, json_out: bool) -> None:
+    """krel ff --submit: the fast-forward job (templates/cloudbuild/fast-forward.yaml) on the job runner."""
+    from releng.gcb.config import GcbOptions
+
+    from krel.jobs import log_level, submit_job
+
+    options = GcbOptions(fast_forward=True, nomock=nomock, log_level=log_level(), project=project)
+    submit_job(options, prof, runner=runner, yes=yes, stream=stream, json_out=json_out)
 
 
 def _run(prepared: FastForward, non_interactive: bool, yes: bool, json_out: bool) -> None:

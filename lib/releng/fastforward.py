@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,9 @@ class FastForwardOptions:
     default_branch: str = "master"
     remote: str = "origin"
     push: bool = False
+    # title -> URL of that open issue ('' when none): krel's release-cut guard; None skips it (no repository set)
+    open_issue: Callable[[str], str] | None = None
+    cut_issue_title: str = "Cut {version} release"
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,9 @@ def prepare_fast_forward(options: FastForwardOptions) -> FastForward:
         return dataclasses.replace(base, noop=noop)
     if not git.remote_branch_exists(url, branch):
         raise ReleaseError(f"ff: branch {branch} does not exist on the remote {options.remote}")
+    cut = _release_cut_in_progress(options, branch)
+    if cut:
+        return dataclasses.replace(base, noop=cut)
     remote_branch = f"{options.remote}/{branch}"
     remote_default = f"{options.remote}/{options.default_branch}"
     release_rev = git.rev_parse(repo, remote_branch)
@@ -137,6 +144,21 @@ def prepare_fast_forward(options: FastForwardOptions) -> FastForward:
         if previous != branch:
             git.checkout(repo, previous)
     return dataclasses.replace(base, release_rev=release_rev, head_rev=head_rev, commits=commits, tag=default_tag)
+
+
+def cut_issue_title(pattern: str, branch: str) -> str:
+    """The release-cut issue's title for release-X.Y: the pattern with {version} as vX.Y.0 (krel branchToVersion)."""
+    return pattern.replace("{version}", f"v{branch.removeprefix('release-')}.0")
+
+
+def _release_cut_in_progress(options: FastForwardOptions, branch: str) -> str:
+    """Why to skip (krel, kubernetes/release#2814): the cut issue is open, and a merge now could conflict with the
+    sources the cut already staged. '' when there is no such issue or no repository to ask."""
+    if options.open_issue is None:
+        return ""
+    title = cut_issue_title(options.cut_issue_title, branch)
+    found = options.open_issue(title)
+    return f"the release cut issue {title!r} is open ({found}); skipping the fast-forward" if found else ""
 
 
 def push_fast_forward(ff: FastForward) -> str:

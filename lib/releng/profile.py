@@ -24,6 +24,22 @@ def _rule(check: Callable[[str], object], *, optional: bool = False) -> dict[str
     return {"check": check, "optional": optional}
 
 
+def _check_owner_repo(text: str) -> None:
+    """owner/name of a GitHub repository."""
+    owner, slash, repo = text.partition("/")
+    if not slash:
+        raise InvalidValue(f"{text!r} is not a GitHub repository: expected owner/name")
+    names.check_github_owner(owner)
+    names.check_github_repo(repo)
+
+
+def _check_cut_issue_title(text: str) -> None:
+    """One line naming the release with {version} (vX.Y.0), as krel's "Cut {version} release"."""
+    names.check_one_line(text)
+    if text.count("{version}") != 1 or "{" in text.replace("{version}", ""):
+        raise InvalidValue(f"{text!r} must contain {{version}} once and no other placeholder")
+
+
 @dataclass(frozen=True)
 class Targets:
     """Everything a job writes to; mock and nomock differ only here."""
@@ -56,6 +72,10 @@ class Upstream:
     repo: str = field(metadata=_rule(names.check_github_repo))
     default_branch: str = field(default="master", metadata=_rule(names.check_git_ref))
     remote: str = field(default="origin", metadata=_rule(names.check_remote_name))
+    # krel ff (kubernetes/release#2814): no fast-forward while this repository (owner/name; "" = no check) has the
+    # open issue `cut_issue_title`, {version} being the branch's vX.Y.0
+    cut_issue_repo: str = field(default="", metadata=_rule(_check_owner_repo, optional=True))
+    cut_issue_title: str = field(default="Cut {version} release", metadata=_rule(_check_cut_issue_title))
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,11 @@ def _request(nomock: bool = False, release: bool = True):  # type: ignore[no-unt
 
 
 def test_submit_sends_the_whole_build(cloudbuild_stub: CloudBuildStub) -> None:
-    runner = CloudBuildRunner("kubernetes-release-test", api_endpoint=cloudbuild_stub.endpoint)
+    runner = CloudBuildRunner("k8s-release", api_endpoint=cloudbuild_stub.endpoint)
     job = runner.submit(_request(nomock=True))
     assert job.status == "QUEUED" and job.runner == "gcb" and job.kind == "release"
     method, path, query, body = cloudbuild_stub.requests[0]
-    assert (method, path) == ("POST", "/v1/projects/kubernetes-release-test/builds")
+    assert (method, path) == ("POST", "/v1/projects/k8s-release/builds")
     assert query.get("$alt") == "json;enum-encoding=int"
     assert body["substitutions"] == {
         "_TOOL_ORG": "kubernetes",
@@ -58,7 +58,7 @@ def test_submit_sends_the_whole_build(cloudbuild_stub: CloudBuildStub) -> None:
         "_NOMOCK": "--nomock",
         "_LOG_LEVEL": "info",
         "_GIT_TAG": "v0.1.0",
-        "_KUBERNETES_GCS_BUCKET": f"gs://kubernetes-release/stage/{BV}/v1.30.1-rc.1/gcs-stage/v1.30.1-rc.1",
+        "_KUBERNETES_GCS_BUCKET": f"gs://767373bbdcb8270361b96548387bf2a9ad0d48758c35/stage/{BV}/v1.30.1-rc.1/gcs-stage/v1.30.1-rc.1",
         "_FASTLY_SERVICE_NAME": "dl.k8s.io",
     }
     assert body["tags"] == ["jane", "release-1.30", "nomock", "RELEASE", "v0.1.0", "rc", "1", "30", "1.30.1-rc.1"]
@@ -71,11 +71,11 @@ def test_submit_sends_the_whole_build(cloudbuild_stub: CloudBuildStub) -> None:
     assert body["availableSecrets"] == {
         "secretManager": [
             {
-                "versionName": "projects/kubernetes-release-test/secrets/github-token/versions/latest",
+                "versionName": "projects/k8s-release/secrets/github-token/versions/latest",
                 "env": "GITHUB_TOKEN",
             },
             {
-                "versionName": "projects/kubernetes-release-test/secrets/dockerhub-token/versions/latest",
+                "versionName": "projects/k8s-release/secrets/dockerhub-token/versions/latest",
                 "env": "DOCKERHUB_TOKEN",
             },
         ]
@@ -96,10 +96,10 @@ def test_machine_type_travels_as_an_enum_int(cloudbuild_stub: CloudBuildStub) ->
 
 
 def test_get_cancel_and_list_by_tags(cloudbuild_stub: CloudBuildStub) -> None:
-    runner = CloudBuildRunner("kubernetes-release-test", api_endpoint=cloudbuild_stub.endpoint)
+    runner = CloudBuildRunner("k8s-release", api_endpoint=cloudbuild_stub.endpoint)
     stage = runner.submit(_request(release=False))
     release = runner.submit(_request())
-    cloudbuild_stub.add_build("kubernetes-release-test", tags=["STAGE", "release-1.29"])
+    cloudbuild_stub.add_build("k8s-release", tags=["STAGE", "release-1.29"])
     cloudbuild_stub.finish(stage.id, "SUCCESS")
     got = runner.get(stage.id)
     assert got.status == "SUCCESS" and got.finish_time is not None and got.substitutions["_TYPE"] == "rc"
@@ -130,7 +130,7 @@ def test_no_credentials_names_what_is_missing(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
     monkeypatch.setenv("NO_GCE_CHECK", "True")
     with pytest.raises(ReleaseError) as exc:
-        CloudBuildRunner("kubernetes-release-test")
+        CloudBuildRunner("k8s-release")
     assert "Application Default Credentials" in str(exc.value)
     assert "GOOGLE_APPLICATION_CREDENTIALS" in str(exc.value)
 

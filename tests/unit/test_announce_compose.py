@@ -27,7 +27,7 @@ Contributors, the
 v1.30.2 release notes and you may edit now as needed.
 <p><br><br>
 Published by your
-<a href="https://git.k8s.io/sig-release/release-managers.md">Kubernetes Release
+<a href="https://git.k8s.io/website/content/en/releases/release-managers.md">Kubernetes Release
 Managers</a>.
 """
 
@@ -40,7 +40,7 @@ shortly. The <a href="https://git.k8s.io/community/contributors/devel/sig-releas
 Guide</A> has some general guidance on how things will proceed.
 <p>
 Announced by your
-<a href="https://git.k8s.io/sig-release/release-managers.md">Kubernetes Release
+<a href="https://git.k8s.io/website/content/en/releases/release-managers.md">Kubernetes Release
 Managers</A>.
 """
 
@@ -72,7 +72,7 @@ def test_local_profile_uses_its_product_and_links(local: Profile, tmp_path: Path
     a = compose.build_announcement(local, "v0.3.0-rc.1", go_version="1.23.0")
     assert a.subject == "Demo v0.3.0-rc.1 is live!"
     assert "Demo <b>v0.3.0-rc.1</b>" in a.html
-    assert f'file://{tmp_path}/demo/upstream/CHANGELOG/CHANGELOG-0.3.md">CHANGELOG-0.3.md</a>' in a.html
+    assert f'file://{tmp_path}/demo/work/CHANGELOG/CHANGELOG-0.3.md">CHANGELOG-0.3.md</a>' in a.html
     assert "Published by your\nDemo Release Managers.\n" in a.html
     assert "git.k8s.io/sig-release" not in a.html
     b = compose.build_branch_announcement(local, "v0.3.0-rc.0", "release-0.3")

@@ -175,7 +175,7 @@ COMMON = {
                 "_KUBERNETES_VERSION_TAG": "1.30.1",
                 "_NOMOCK_TAG": "",
                 "_NOMOCK": "",
-                "_KUBERNETES_GCS_BUCKET": f"gs://kubernetes-release-gcb/stage/{BV_BRANCH}/v1.30.1/gcs-stage/v1.30.1",
+                "_KUBERNETES_GCS_BUCKET": f"gs://5d7373bbdcb8270361b96548387bf2a9ad0d48758c35/stage/{BV_BRANCH}/v1.30.1/gcs-stage/v1.30.1",
                 "_FASTLY_SERVICE_NAME": "dl.k8s.dev",
             },
         ),
@@ -196,7 +196,7 @@ COMMON = {
                 "_NOMOCK_TAG": "nomock",
                 "_NOMOCK": "--nomock",
                 "_KUBERNETES_GCS_BUCKET": (
-                    f"gs://kubernetes-release/stage/{BV_BRANCH}/v1.30.1-rc.1/gcs-stage/v1.30.1-rc.1"
+                    f"gs://767373bbdcb8270361b96548387bf2a9ad0d48758c35/stage/{BV_BRANCH}/v1.30.1-rc.1/gcs-stage/v1.30.1-rc.1"
                 ),
                 "_FASTLY_SERVICE_NAME": "dl.k8s.io",
             },
@@ -245,7 +245,7 @@ def test_cloud_request_shape() -> None:
     options = GcbOptions(release=True, branch="release-1.30", release_type="rc", build_version=BV_BRANCH)
     request = build_request(options, K8S, _facts(BV_BRANCH), runner="gcb", krel_command="krel")
     assert request.kind == "release"
-    assert request.project == "kubernetes-release-test"
+    assert request.project == "k8s-release"
     assert request.timeout_s == 14400
     assert request.private_pool == "projects/k8s-release/locations/us-central1/workerPools/c3-highcpu-44"
     assert request.machine_type == "" and request.disk_size_gb == 0

@@ -10,8 +10,8 @@ VARS = {"krel_home": "/tmp/kh", "local_registry": "127.0.0.1:5999"}
 def test_builtin_profiles_load() -> None:
     assert {"kubernetes", "local"} <= set(builtin_names())
     k8s = load_profile("kubernetes", VARS)
-    assert k8s.targets(nomock=False).bucket == "gs://kubernetes-release-gcb"
-    assert k8s.targets(nomock=True).bucket == "gs://kubernetes-release"
+    assert k8s.targets(nomock=False).bucket == "gs://5d7373bbdcb8270361b96548387bf2a9ad0d48758c35"
+    assert k8s.targets(nomock=True).bucket == "gs://767373bbdcb8270361b96548387bf2a9ad0d48758c35"
     assert k8s.targets(nomock=True).validate_registry == "registry.k8s.io"
     assert k8s.mock.mail_to == ("kubernetes-announce-test@googlegroups.com",)
     assert k8s.nomock.mail_to == ("kubernetes-announce@googlegroups.com", "dev@kubernetes.io")
@@ -62,5 +62,5 @@ def test_unknown_builtin_suggests() -> None:
 def test_release_download_url_follows_krel_url_prefix() -> None:
     k8s = load_profile("kubernetes", VARS)
     assert k8s.nomock.release_download_url() == "https://dl.k8s.io"
-    assert k8s.mock.release_download_url() == "https://storage.googleapis.com/kubernetes-release-gcb/release"
+    assert k8s.mock.release_download_url() == "https://storage.googleapis.com/5d7373bbdcb8270361b96548387bf2a9ad0d48758c35/release"
     assert load_profile("local", VARS).nomock.release_download_url() == "file:///tmp/kh/buckets/release/release"

@@ -57,7 +57,9 @@ def observe(options: GcbOptions, profile: Profile, *, gcp_user: str, git_tag: st
     """Read-only facts: the build version (flag, branch head, or CI marker) and whether the branch is new."""
     url = profile.upstream.url
     branch_is_new = version.is_release_branch(options.branch) and not git.remote_branch_exists(url, options.branch)
-    if options.build_version:
+    if options.fast_forward:
+        build_version = ""  # the fast-forward job finds its branch itself (krel ff: the latest release branch)
+    elif options.build_version:
         build_version = options.build_version
     elif options.build_at_head:
         build_version = _build_version_at_head(url, options.branch)

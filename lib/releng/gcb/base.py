@@ -18,6 +18,9 @@ TIMEOUT = "TIMEOUT"
 TERMINAL = frozenset({SUCCESS, FAILURE, CANCELLED, TIMEOUT, "INTERNAL_ERROR", "EXPIRED"})
 
 
+# krel gcb/<job>/cloudbuild.yaml: the tag each job carries
+_KIND_TAGS = {"STAGE": "stage", "RELEASE": "release", "FAST_FORWARD": "fast-forward"}
+
 @dataclass(frozen=True)
 class StepSpec:
     """One build step as Cloud Build has it: image, entrypoint, args, env, working dir, secret env names."""
@@ -118,10 +121,10 @@ class Job:
 
     @property
     def kind(self) -> str:
-        """stage or release, from the STAGE/RELEASE build tag (as krel's history reads it)."""
+        """stage, release or fast-forward, from the STAGE/RELEASE/FAST_FORWARD build tag (as krel's jobs are tagged)."""
         for tag in self.tags:
-            if tag in ("STAGE", "RELEASE"):
-                return tag.lower()
+            if tag in _KIND_TAGS:
+                return _KIND_TAGS[tag]
         return ""
 
     @property

@@ -34,6 +34,7 @@ class GcbOptions:
 
     stage: bool = False
     release: bool = False
+    fast_forward: bool = False  # krel ff --submit: the fast-forward job (no build version, no release type rules)
     branch: str = "master"
     release_type: str = "alpha"
     build_version: str = ""
@@ -44,11 +45,12 @@ class GcbOptions:
     project: str = ""
     list_jobs: int = DEFAULT_LIST_JOBS
     replay_dir: str = ""  # stage only: recorded GitHub PR data the job's notes step reads (a path the job can read)
+    force_build_krel: str = "false"  # krel GetForceBuildKrel: $FORCE_BUILD_KREL, read at the CLI edge
 
     @property
     def job_type(self) -> str:
-        """stage, release, or "" (list jobs)."""
-        return "stage" if self.stage else "release" if self.release else ""
+        """stage, release, fast-forward, or "" (list jobs)."""
+        return "stage" if self.stage else "release" if self.release else "fast-forward" if self.fast_forward else ""
 
     @property
     def last_jobs(self) -> int:
@@ -75,6 +77,9 @@ def validate(options: GcbOptions) -> None:
             "--stage/--release: cannot specify both the 'stage' and 'release' flag; "
             "resubmit with only one build type selected"
         )
+    if options.fast_forward and (options.stage or options.release):
+        raise UsageError("--stage/--release: a fast-forward job is neither a stage nor a release job")
+    check_force_build_krel(options.force_build_krel)
     try:
         version.validate_release_type(options.release_type)
     except UsageError as exc:
@@ -112,6 +117,20 @@ def validate(options: GcbOptions) -> None:
         raise UsageError(f"--log-level: unknown log level {options.log_level!r}; expected one of {expected}")
 
 
+# Python's level names the job's `krel --log-level` does not take, and the one it takes instead.
+_JOB_LOG_LEVELS = {"warning": "warn", "critical": "error"}
+_FORCE_BUILD_KREL = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def check_force_build_krel(value: str) -> None:
+    """$FORCE_BUILD_KREL goes into every job's environment as is (krel's get-krel compares it with "false")."""
+    if _FORCE_BUILD_KREL.fullmatch(value) is None:
+        raise UsageError(
+            f"FORCE_BUILD_KREL={value!r} (environment): expected a word such as true or false "
+            "(letters, digits, '_', '.', '-'; at most 64)"
+        )
+
+
 def normalize_user(user: str) -> str:
     """A GCP account as a build tag: the part before @, lower case, other characters as '-' (krel NormalizeGCPUser)."""
     name = user.split("@", 1)[0].strip().lower()
@@ -124,13 +143,11 @@ def substitutions(options: GcbOptions, profile: Profile, facts: GcbFacts) -> dic
     if not options.job_type:
         raise UsageError("--stage/--release: choose the job to submit")
     targets = profile.targets(options.nomock)
-    versions = version.generate_versions(options.release_type, facts.build_version, options.branch, facts.branch_is_new)
-    prime = version.parse_tag(versions.prime)
     subs = {
         "TOOL_ORG": profile.gcb.tool_org,
         "TOOL_REPO": profile.gcb.tool_repo,
         "TOOL_REF": profile.gcb.tool_ref,
-        "FORCE_BUILD_KREL": "false",
+        "FORCE_BUILD_KREL": options.force_build_krel,
         "K8S_ORG": profile.upstream.org,
         "K8S_REPO": profile.upstream.repo,
         "K8S_REF": profile.upstream.default_branch,
@@ -140,16 +157,23 @@ def substitutions(options: GcbOptions, profile: Profile, facts: GcbFacts) -> dic
         "RELEASE_BRANCH": options.branch,
         "KUBE_CROSS_VERSION": facts.kube_cross_version,
         "KUBE_CROSS_VERSION_LATEST": facts.kube_cross_version_latest,
-        "BUILDVERSION": facts.build_version,
-        "MAJOR_VERSION_TAG": str(prime.major),
-        "MINOR_VERSION_TAG": str(prime.minor),
-        "PATCH_VERSION_TAG": str(prime.patch),
-        "KUBERNETES_VERSION_TAG": str(prime),
         "NOMOCK_TAG": "nomock" if options.nomock else "",
         "NOMOCK": "--nomock" if options.nomock else "",
-        "LOG_LEVEL": options.log_level.lower(),
+        "LOG_LEVEL": _JOB_LOG_LEVELS.get(options.log_level.lower(), options.log_level.lower()),
         "GIT_TAG": facts.git_tag,
     }
+    if options.fast_forward:
+        # krel SetGCBSubstitutions stops here for a fast-forward: no build version, no version tags
+        return {f"_{key}": value for key, value in subs.items()}
+    versions = version.generate_versions(options.release_type, facts.build_version, options.branch, facts.branch_is_new)
+    prime = version.parse_tag(versions.prime)
+    subs.update(
+        BUILDVERSION=facts.build_version,
+        MAJOR_VERSION_TAG=str(prime.major),
+        MINOR_VERSION_TAG=str(prime.minor),
+        PATCH_VERSION_TAG=str(prime.patch),
+        KUBERNETES_VERSION_TAG=str(prime),
+    )
     if options.stage:
         # Appended to the job's shell command as is: empty, or one quoted word after a space.
         subs["REPLAY"] = f" {shlex.quote('--replay=' + options.replay_dir)}" if options.replay_dir else ""

@@ -1,0 +1,96 @@
+"""Open issues of a repository through GitHub's REST API (httpx), for krel ff's release-cut guard.
+
+krel (pkg/fastforward, kubernetes/release#2814) lists the open issues of the release team's repository and skips
+the fast-forward while one titled "Cut vX.Y.0 release" is open: a fast-forward during a cut can conflict with the
+sources already staged. Same token, rate-limit and retry handling as the notes' sources (releng.github.ratelimit).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+import httpx
+
+from releng.github import names, ratelimit
+from releng.github.base import DEFAULT_API_URL, GitHubError, LiveSource, expect_object
+
+log = logging.getLogger(__name__)
+
+PER_PAGE = 100
+MAX_PAGES = 50  # 5,000 open issues: far above any real repository; a server that never ends the list is refused
+
+
+class OpenIssues(LiveSource):
+    """GET /repos/{org}/{repo}/issues?state=open page by page; pull requests (which that list includes) skipped."""
+
+    api = "GitHub REST"
+
+    def __init__(
+        self,
+        org: str,
+        repo: str,
+        token: str = "",
+        api_url: str = DEFAULT_API_URL,
+        policy: ratelimit.Policy | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        super().__init__(names.owner(org), names.repository(repo), policy, token)
+        self.endpoint = f"{api_url.rstrip('/')}/repos/{org}/{repo}/issues"
+        # krel's client works without a token too (GitHub's unauthenticated limit); send one only when there is one
+        headers = {"Accept": "application/vnd.github+json", "User-Agent": "krel"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._client = httpx.Client(headers=headers, timeout=timeout)
+
+    def find(self, title: str) -> str:
+        """The web URL of the open issue titled exactly `title` (pull requests aside), or '' when there is none."""
+        try:
+            for page in range(1, MAX_PAGES + 1):
+                items = self._retried(functools.partial(self._page, page), f"{self.api} {self.endpoint} page {page}")
+                for item in items:
+                    if "pull_request" not in item and item.get("title") == title:
+                        return str(item.get("html_url") or item.get("url") or "")
+                if len(items) < PER_PAGE:
+                    return ""
+        finally:
+            self._client.close()
+        raise GitHubError(f"{self.api} {self.endpoint}: more than {MAX_PAGES} pages of open issues; refusing to go on")
+
+    def _page(self, page: int) -> list[dict[str, Any]]:
+        self._count_request()
+        params: dict[str, str | int] = {"state": "open", "per_page": PER_PAGE, "page": page}
+        try:
+            response = self._client.get(self.endpoint, params=params)
+        except httpx.TransportError as exc:
+            raise ratelimit.RetryableError(f"connection error: {type(exc).__name__}", 1.0, backoff=True) from exc
+        retry = ratelimit.classify(response.status_code, response.headers, response.text, self.policy)
+        if retry is not None:
+            log.warning("%s: %s, waiting %.0f s", self.api, retry.reason, retry.wait)
+            raise retry
+        if response.status_code == 401:
+            raise self._unauthorized()
+        if response.status_code == 404:
+            raise GitHubError(f"{self.api}: repository {self.org}/{self.repo} not found or not readable")
+        if response.status_code != 200:
+            raise GitHubError(f"{self.api} {self.endpoint}: HTTP {response.status_code}")
+        try:
+            answer = response.json()
+        except ValueError:
+            raise GitHubError(f"{self.api} {self.endpoint}: answer is not JSON") from None
+        if not isinstance(answer, list):
+            raise GitHubError(f"{self.api} {self.endpoint}: expected a JSON list of issues")
+        return [expect_object(item, f"{self.api} {self.endpoint}: issue") for item in answer]
+
+
+def open_issue_titled(
+    repository: str,
+    title: str,
+    token: str = "",
+    api_url: str = DEFAULT_API_URL,
+    policy: ratelimit.Policy | None = None,
+) -> str:
+    """The URL of the open issue `title` in `repository` ("owner/name"), '' when none is open."""
+    org, _, repo = repository.partition("/")
+    return OpenIssues(org, repo, token, api_url, policy).find(title)
