@@ -20,7 +20,7 @@ from releng.jobs.options import JobOptions
 from releng.profile import Profile
 
 from krel import ui
-from krel.options import github_api_url, github_token, krel_home, local_replay_dir
+from krel.options import force_build_krel, github_api_url, github_token, krel_home, local_replay_dir
 
 # Points the Cloud Build client at another endpoint (a local server in tests and demos).
 ENDPOINT_ENV = "KREL_CLOUDBUILD_ENDPOINT"
@@ -171,6 +171,7 @@ def submit_job(
     json_out: bool = False,
 ) -> Job:
     """Confirm --nomock, submit and optionally stream: gcbmgr --stage|--release, and stage/release --submit."""
+    options = dataclasses.replace(options, force_build_krel=force_build_krel())  # the environment, read at the edge
     validate(options)
     if options.replay_dir and (runner or profile.gcb.runner) == "local":
         # The local job runs in its own directory: hand it an absolute path that exists now.
