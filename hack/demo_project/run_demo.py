@@ -105,6 +105,9 @@ def main() -> None:
         krel(env, "stage", *common, *replay, "--nomock")
         krel(env, *release, "--nomock")
         done_marker.write_text(json.dumps({"build_version": project.build_version}) + "\n")
+    # The release pushed the CHANGELOG upstream: bring the demo clone up to date so the profile's changelog link
+    # (demo/work/CHANGELOG/...) names a file that exists.
+    subprocess.run(["git", "-C", project.work, "pull", "--quiet", "--ff-only", "origin", "master"], check=False)
     summary(home, project, registry.address, ["v1.0.0-rc.0", "v1.1.0-alpha.0"], time.monotonic() - started)
 
 

@@ -63,7 +63,7 @@ def build(
     else:
         html = compose.read_input(changelog_html, "changelog HTML") if changelog_html else ""
         announcement = compose.build_announcement(
-            prof, tag, go_version=go_version or compose.detect_go_version(), changelog_html=html
+            prof, tag, go_version=go_version, changelog_html=html
         )
     html_path, subject_path = compose.write_announcement(announcement, work_dir)
     if json_out:

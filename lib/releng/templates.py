@@ -32,9 +32,12 @@ def safe_url(url: object) -> str:
 
 
 @cache
-def environment() -> jinja2.Environment:
+def environment(profile_dir: Path | None = None) -> jinja2.Environment:
+    """The environment over the built-in templates, with a profile's own directory searched first when given."""
+    builtin = jinja2.FileSystemLoader(str(templates_dir()))
+    loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(profile_dir)), builtin]) if profile_dir else builtin
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        loader=loader,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         # HTML templates escape every value; HTML that is meant as HTML arrives as markupsafe.Markup.
@@ -44,6 +47,6 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render(name: str, **context: Any) -> str:
-    """Render templates/<name> with the given data."""
-    return environment().get_template(name).render(**context)
+def render(name: str, *, profile_dir: Path | None = None, **context: Any) -> str:
+    """Render templates/<name> with the given data; a profile's template directory overrides the built-in file."""
+    return environment(profile_dir).get_template(name).render(**context)

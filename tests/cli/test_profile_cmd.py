@@ -125,3 +125,41 @@ def test_init_refuses(tmp_path: Path, krel_home: Path, name: str, setup: str, fr
     assert target.read_text() == "keep me\n" and not (tmp_path / "nowhere").exists()
     if setup == "file":
         assert path.read_text() == "keep me\n"
+
+
+@pytest.mark.parametrize(
+    ("toolchain", "go_version", "line"),
+    [
+        pytest.param("", "1.22.4", "Demo <b>v1.0.0</b> has been built and pushed.\n", id="absent-no-line"),
+        pytest.param("go", "1.22.4", "using Golang version <b>1.22.4</b>.", id="go-given"),
+        pytest.param("go", "", "using Golang version <b>", id="go-detected-or-unknown"),
+        pytest.param("Rust <1.79>", "", "using <b>Rust &lt;1.79&gt;</b>.", id="own-text-escaped"),
+    ],
+)
+def test_announcement_toolchain_line_comes_from_the_profile(tmp_path: Path, toolchain: str, go_version: str,
+                                                            line: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from releng.announce.compose import build_announcement
+    from releng.profile import load_profile
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `go` here: announce must not fail
+    path = tmp_path / "p.toml"
+    path.write_text(GOOD + f'\n[announce]\ntoolchain = {json.dumps(toolchain)}\n')
+    profile = load_profile(path, {"krel_home": str(tmp_path), "local_registry": "127.0.0.1:5000"})
+    html = build_announcement(profile, "v1.0.0", go_version=go_version).html
+    assert line in html
+    if toolchain == "go" and not go_version:
+        assert "Golang version <b>unknown</b>" in html
+
+
+def test_profile_template_dir_overrides_one_template(tmp_path: Path) -> None:
+    from releng.announce.compose import build_announcement
+    from releng.profile import load_profile
+
+    (tmp_path / "mine/announce").mkdir(parents=True)
+    (tmp_path / "mine/announce/release-subject.txt.j2").write_text("[{{ product }}] {{ tag }} released\n")
+    path = tmp_path / "p.toml"
+    path.write_text(GOOD + '\n[templates]\ndir = "mine"\n')
+    profile = load_profile(path, {"krel_home": str(tmp_path), "local_registry": "127.0.0.1:5000"})
+    announcement = build_announcement(profile, "v1.0.0")
+    assert announcement.subject == "[Demo] v1.0.0 released"  # the profile's own template
+    assert "Demo Community," in announcement.html  # the built-in one for everything it does not override

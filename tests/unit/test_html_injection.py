@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from releng import templates
@@ -14,6 +15,13 @@ from releng.notes import render
 from releng.profile import Profile, load_profile
 
 SCRIPT = "<script>alert(1)</script>"
+
+
+def _go(profile: Any) -> Any:
+    """The profile with krel's Go toolchain line (the go_version then reaches the page)."""
+    from releng.profile import Announce
+
+    return dataclasses.replace(profile, announce=Announce(toolchain="go"))
 
 
 @pytest.fixture
@@ -38,8 +46,10 @@ ESCAPED = [
                  id="product-in-release-mail"),
     pytest.param(lambda p: compose.build_branch_announcement(_with(p, SCRIPT), "v0.3.0", "release-0.3").html,
                  id="product-in-branch-mail"),
-    pytest.param(lambda p: compose.build_announcement(p, "v0.3.0", go_version=SCRIPT).html, id="go-version"),
-    pytest.param(lambda p: compose.build_announcement(p, "v0.3.0", go_version='1"><script>alert(1)</script>').html,
+    pytest.param(lambda p: compose.build_announcement(_go(p), "v0.3.0", go_version=SCRIPT).html,
+                 id="go-version"),
+    pytest.param(lambda p: compose.build_announcement(_go(p), "v0.3.0",
+                                                      go_version='1"><script>alert(1)</script>').html,
                  id="go-version-attribute-breakout"),
     pytest.param(lambda p: render.html("# notes\n", title=f"</title>{SCRIPT}"), id="notes-page-title"),
     pytest.param(lambda p: render.html(f"# notes\n\n{SCRIPT}\n", title="v1"), id="raw-html-in-pr-markdown"),

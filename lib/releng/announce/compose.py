@@ -57,7 +57,23 @@ def link(template: str, tag: str, branch: str = "") -> str:
 
 def subject_for(profile: Profile, tag: str) -> str:
     """krel's subject for a release mail: '<Product> <tag> is live!'."""
-    return render("announce/release-subject.txt.j2", product=profile.product, tag=tag).strip()
+    return render("announce/release-subject.txt.j2", profile_dir=profile.template_dir(), product=profile.product,
+                  tag=tag).strip()
+
+
+def toolchain_line(profile: Profile, go_version: str = "") -> str:
+    """What the release was built with, from the profile's `announce.toolchain`: "" (absent) gives no line; "go" is
+    krel's "Golang version X" (X from go_version, else `go version`, "unknown" when go is not installed, as the
+    release job writes it); any other text is quoted as is."""
+    toolchain = profile.announce.toolchain
+    if toolchain != "go":
+        return toolchain
+    if not go_version:
+        try:
+            go_version = detect_go_version()
+        except ReleaseError:
+            go_version = "unknown"
+    return f"Golang version {go_version}"
 
 
 def parse_go_version(output: str) -> str:
@@ -88,7 +104,7 @@ def build_announcement(
     profile: Profile,
     tag: str,
     *,
-    go_version: str,
+    go_version: str = "",
     changelog_html: str = "",
 ) -> Announcement:
     """The release announcement for `tag` (krel's CreateForRelease text for the kubernetes profile)."""
@@ -96,9 +112,10 @@ def build_announcement(
     changelog_url = link(profile.links.changelog, tag)
     html = render(
         "announce/release.html.j2",
+        profile_dir=profile.template_dir(),
         product=profile.product,
         tag=tag,
-        go_version=go_version,
+        toolchain=toolchain_line(profile, go_version),
         changelog_url=changelog_url,
         changelog_name=PurePosixPath(changelog_url).name if changelog_url else "CHANGELOG",
         github_release_url=link(profile.links.github_release, tag),
@@ -116,12 +133,14 @@ def build_branch_announcement(profile: Profile, tag: str, branch: str) -> Announ
     parse_tag(tag)
     html = render(
         "announce/branch.html.j2",
+        profile_dir=profile.template_dir(),
         product=profile.product,
         branch=branch,
         cherry_picks_url=profile.links.cherry_picks,
         managers_url=profile.links.release_managers,
     )
-    subject = render("announce/branch-subject.txt.j2", product=profile.product, branch=branch).strip()
+    subject = render("announce/branch-subject.txt.j2", profile_dir=profile.template_dir(), product=profile.product,
+                     branch=branch).strip()
     return Announcement(kind="branch", tag=tag, subject=subject, html=html)
 
 
