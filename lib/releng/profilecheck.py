@@ -113,7 +113,8 @@ def init(starter: Starter, variables: dict[str, str]) -> Path:
     if path.exists() or path.is_symlink():
         raise UsageError(f"profile init: {path} already exists; choose another path (an existing file is never "
                          "overwritten)")
-    quoted = {k: json.dumps(v) for k, v in _fields(starter).items()}  # a JSON string is a TOML basic string
+    # a JSON string is a TOML basic string
+    quoted: dict[str, Any] = {k: json.dumps(v) for k, v in _fields(starter).items()}
     text = render("profile/starter.toml.j2", slug=starter.name, **quoted)
     try:
         write_atomic(path, text, exclusive=True)
