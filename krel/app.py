@@ -118,6 +118,7 @@ class KrelGroup(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         pending = [*getattr(ctx, "_protected_args", []), *ctx.args]  # invoke consumes them; error lines name them
+        ui.json_written(reset=True)
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, NoArgsIsHelpError):
@@ -179,13 +180,14 @@ def _fail(message: str, exit_code: int, fold: bool = True, json_mode: bool = Fal
     """Log the traceback at debug level, print the masked message, exit.
 
     Text from outside our error tree (exception messages) is folded onto one line; releng errors keep theirs.
-    Under --json the same message also goes to stdout as `{"error": ..., "exit_code": ...}` for the CI reading it.
+    Under --json the same message also goes to stdout as `{"error": ..., "exit_code": ...}` for the CI reading it,
+    unless the command already printed its JSON result (a failed job's record): stdout stays one JSON document.
     """
     if logging.getLogger().isEnabledFor(logging.DEBUG):
         log.exception("traceback")
     text = ui.one_line(mask(message)) if fold else mask(message)
     ui.error_line(text)
-    if json_mode:
+    if json_mode and not ui.json_written():
         ui.print_json({"error": ui.clean(text), "exit_code": exit_code})
     raise typer.Exit(exit_code) from None
 

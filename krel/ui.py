@@ -65,10 +65,24 @@ def interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty() and os.environ.get("CI", "").lower() != "true"
 
 
+_json_written = False  # this command printed its JSON document (stdout holds exactly one)
+
+
 def print_json(data: Any) -> None:
     """Machine-readable output for CI: plain JSON on stdout, never styled."""
+    global _json_written
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
     sys.stdout.flush()
+    _json_written = True
+
+
+def json_written(reset: bool = False) -> bool:
+    """Whether a JSON document went to stdout since the last reset (the root resets it per command)."""
+    global _json_written
+    written = _json_written
+    if reset:
+        _json_written = False
+    return written
 
 
 def one_line(message: str) -> str:
