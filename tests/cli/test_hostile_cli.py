@@ -198,6 +198,14 @@ CASES = [
         ["promote", "snapshot", "127.0.0.1:1/x", "--output", "xml"], 2, None, id="promote-snapshot-output-xml"
     ),
     pytest.param(["promote", "snapshot", f"127.0.0.1:1/{MARKUP}"], 2, None, id="promote-snapshot-path-markup"),
+    pytest.param(["backup", "--from", f"127.0.0.1:1/{MARKUP}", "--to", "127.0.0.1:2/b"], 2, None,
+                 id="backup-from-markup"),
+    pytest.param(["backup", "--from", "127.0.0.1:1/p", "--to", "localhost:1/p/bak"], 2, None,
+                 id="backup-to-inside-from"),
+    pytest.param(
+        ["backup", "--from", "127.0.0.1:1/p", "--to", "127.0.0.1:2/b", "--manifest", "{home}/missing.yaml"], 1, None,
+        id="backup-manifest-missing",
+    ),
     pytest.param(["promote", "snapshot", f"{CSI}127.0.0.1:1/x"], 2, None, id="promote-snapshot-path-csi"),
     # version
     pytest.param(["version", "--bogus"], 2, None, id="version-unknown-option"),
