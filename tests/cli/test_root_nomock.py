@@ -52,3 +52,24 @@ def test_root_nomock_still_asks_before_pushing(cli: typer.testing.CliRunner, kre
 def test_root_nomock_is_listed_in_root_help(cli: typer.testing.CliRunner) -> None:
     result = cli.invoke(app, ["--help"])
     assert result.exit_code == 0 and "--nomock" in result.output
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        pytest.param(["--nomock=yes", "ff"], "Option '--nomock' does not take a value", id="root-value"),
+        pytest.param(["ff", "--nomock=true"], "Option '--nomock' does not take a value", id="command-value"),
+        pytest.param(["--no-nomock", "ff"], "No such option: --no-nomock", id="negated"),
+        pytest.param(["--nomock", "nosuch"], "No such command 'nosuch'", id="unknown-command"),
+        pytest.param(["--nomock"], "Missing command", id="no-command"),
+    ],
+)
+def test_bad_nomock_use_is_one_usage_line(
+    cli: typer.testing.CliRunner, krel_home: Path, tmp_path: Path, argv: list[str], message: str
+) -> None:
+    pair = _upstream(krel_home, tmp_path)
+    before = git.ls_remote_heads(str(pair.origin))
+    result = cli.invoke(app, argv)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and len(result.output.strip().splitlines()) == 1
+    assert git.ls_remote_heads(str(pair.origin)) == before
