@@ -1,8 +1,10 @@
-"""hack/demo, the README's first command: a full mock + nomock cycle on this machine, and safe to run twice."""
+"""hack/demo, the README's first command: a full mock + nomock cycle on this machine, safe to run twice, and what a
+newcomer does next with what it leaves behind (a new CI build, a second stage against its registry, a promotion)."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -11,6 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from releng import git
+from releng.profile import Author
 from releng.registry.localserver import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +37,48 @@ def _tree(root: Path) -> dict[str, str]:
             for p in root.rglob("*") if p.is_file()}
 
 
-def test_demo_runs_twice(demo_env: dict[str, str]) -> None:
+def _krel(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`krel ARGS` as the demo prints it: the venv's krel, the demo's KREL_HOME and registry."""
+    krel = Path(env["KREL_VENV"]) / "bin" / "krel"
+    return subprocess.run([str(krel), *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+def _newcomers_next_steps(env: dict[str, str], home: Path, tmp: Path) -> None:
+    """A change lands on release-1.0, CI builds it, the newcomer stages it (mock) and promotes the staged image."""
+    registry = env["KREL_LOCAL_REGISTRY"]
+    status = _krel(env, "local", "status", "--json")
+    assert status.returncode == 0 and json.loads(status.stdout)[0]["state"] == "running", status.stderr
+
+    work = git.clone(f"file://{home}/demo/upstream.git", tmp / "newcomer", branch="release-1.0")
+    (work / "FIX.md").write_text("a fix for the next release candidate\n")
+    git.commit_paths(work, ["FIX.md"], "Fix the thing", Author("Newcomer", "newcomer@localhost"))
+    git.push(work, "origin", ["release-1.0"], dry_run=False)
+
+    built = _krel(env, "ci-build", "--revision", "release-1.0", "--json")
+    assert built.returncode == 0, built.stderr[-2000:]
+    ci_version = json.loads(built.stdout)["version"]
+    assert (home / "buckets/ci/ci/latest-1.0.txt").read_text().strip() == ci_version
+
+    staged = _krel(env, "stage", "--branch", "release-1.0", "--type", "rc", "--json")
+    assert staged.returncode == 0, staged.stderr[-2000:]
+    manifest = httpx.get(f"http://{registry}/v2/mock/demo-server/manifests/v1.0.0-rc.1", timeout=10, headers={
+        "Accept": "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json"})
+    assert manifest.status_code == 200, manifest.text
+    digest = manifest.headers["Docker-Content-Digest"]
+
+    promotion = tmp / "promotion.yaml"
+    promotion.write_text(f"registries:\n- name: {registry}/mock\n  src: true\n- name: {registry}/promoted\n"
+                         f"images:\n- name: demo-server\n  dmap:\n    \"{digest}\": [v1.0.0-rc.1]\n")
+    dry = _krel(env, "promote", "images", "--manifest", str(promotion))
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    assert httpx.get(f"http://{registry}/v2/promoted/demo-server/tags/list", timeout=5).status_code == 404
+    promoted = _krel(env, "promote", "images", "--manifest", str(promotion), "--confirm")
+    assert promoted.returncode == 0, promoted.stderr[-2000:]
+    tags = httpx.get(f"http://{registry}/v2/promoted/demo-server/tags/list", timeout=5).json()["tags"]
+    assert tags == ["v1.0.0-rc.1"]
+
+
+def test_demo_runs_twice(demo_env: dict[str, str], tmp_path: Path) -> None:
     home = Path(demo_env["KREL_HOME"])
     registry = demo_env["KREL_LOCAL_REGISTRY"]
     first = _demo(demo_env)
@@ -49,6 +94,9 @@ def test_demo_runs_twice(demo_env: dict[str, str]) -> None:
     tags = httpx.get(f"http://{registry}/v2/staging/demo-server/tags/list", timeout=5).json()["tags"]
     assert "v1.0.0-rc.0" in tags
     assert f"KREL_LOCAL_REGISTRY={registry}" in first.stdout and "krel local down" in first.stdout
+
+    _newcomers_next_steps(demo_env, home, tmp_path)
+    snapshot = _tree(home / "buckets/release")  # the newcomer staged in mock: production is as the demo left it
 
     second = _demo(demo_env)
     assert second.returncode == 0, second.stderr[-3000:]
