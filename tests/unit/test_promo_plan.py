@@ -160,6 +160,12 @@ def test_all_lost_fails_loudly(inventory: dict[str, dict[str, list[str]]], all_l
         check_delta(delta)
 
 
+def test_untagged_digest_already_there_only_gets_its_tags() -> None:
+    m = manifest("stg", ["prod"], {"foo": {A: ("1",)}})
+    delta = compute_delta(plan_edges([m]), {"stg/foo": {A: ["1"]}, "prod/foo": {A: []}})
+    assert [(c.action, c.tags) for c in delta.copies] == [(ADD_TAG, ("1",))]
+
+
 def test_lost_already_promoted_is_not_lost() -> None:
     m = manifest("stg", ["prod"], {"foo": {A: ()}})
     delta = compute_delta(plan_edges([m]), {"prod/foo": {A: []}})

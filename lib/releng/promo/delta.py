@@ -201,7 +201,9 @@ def _plan_pending(
         if not src_has:
             lost = True
             continue
-        delta.copies.append(Copy(g.image, g.digest, src_repo, dst_repo, tuple(todo), ADD_TAG if have else COPY))
+        # `have` is [] for an untagged digest already there: only its tags are missing.
+        action = COPY if have is None else ADD_TAG
+        delta.copies.append(Copy(g.image, g.digest, src_repo, dst_repo, tuple(todo), action))
     if lost:
         delta.lost.append(Lost(src_repo, g.digest, g.origin, g.image))
     return promoted
