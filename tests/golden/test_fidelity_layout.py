@@ -111,6 +111,14 @@ def test_section_heads(tag: str, doc: Document, expected: str) -> None:
         pytest.param("## *Bad* [link](https://x.example)", '- [<em>Bad</em> <a href="https://x.example">link</a>](#bad-link)',
                      id="emphasis-and-link"),
         pytest.param("## CVE-1: `a_b` \"q\"", "- [CVE-1: <code>a_b</code> &quot;q&quot;](#cve-1-a_b-q)", id="quotes"),
+        pytest.param("## ![logo](https://x.example/l.png) v2", '- [<img src="https://x.example/l.png" alt="logo" /> v2]'
+                     "(#logo-v2)", id="image-alt-text-in-anchor"),
+        # hostile headings: nothing in the TOC becomes markup a page would run
+        pytest.param("## <script>alert(1)</script>", "- [&lt;script&gt;alert(1)&lt;/script&gt;](#scriptalert1script)",
+                     id="raw-html-escaped"),
+        pytest.param("## [x](javascript:alert(1))", "- [[x](javascript:alert(1))](#xjavascriptalert1)",
+                     id="script-link-stays-text"),
+        pytest.param("## `a](#x) [b`", "- [<code>a](#x) [b</code>](#ax-b)", id="code-span-with-link-syntax"),
     ],
 )
 def test_toc_link_text_as_mdtoc_renders_it(heading: str, line: str) -> None:

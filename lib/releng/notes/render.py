@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from markupsafe import Markup
 
 from releng import templates
@@ -93,6 +94,10 @@ def heading_html(title: str) -> str:
 
 def heading_text(title: str) -> str:
     """A heading's plain text as krel's TOC takes it for the anchor: text and code spans only (no link targets)."""
-    inline = _MD.parseInline(title)
-    children = [child for token in inline for child in (token.children or [])]
-    return "".join(child.content for child in children if child.type in ("text", "code_inline"))
+    def text(tokens: list[Token]) -> str:
+        # nested: an image's alt text and a link's label are text inside their token, as in mdtoc's AST walk
+        return "".join(
+            t.content if t.type in ("text", "code_inline") else text(t.children or []) for t in tokens
+        )
+
+    return text(_MD.parseInline(title))
