@@ -28,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "lib"))
 
-from releng.checksums import hash_file, hash_files  # noqa: E402
+from releng.digests import hash_file, hash_files  # noqa: E402
 from releng.objectstore import open_store  # noqa: E402
 from releng.objectstore.sync import upload_tree  # noqa: E402
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 from releng.changelog import ChangelogOptions, write_changelog
-from releng.notes import document
+from releng.notes import gather
 
 from krel import ui
 from krel.options import (
@@ -85,7 +85,7 @@ def changelog(
         end_rev=end_rev,
         maps_from=tuple(maps_from or ()),
         tars_dir=tars,
-        images=tuple((n, tuple(a)) for n, a in document.images_from_dir(images)) if images else (),
+        images=tuple((n, tuple(a)) for n, a in gather.images_from_dir(images)) if images else (),
         download_url=targets.release_download_url(),
         image_registry=prof.nomock.validate_registry,
         dependencies=not no_dependencies,

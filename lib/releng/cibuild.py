@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from releng import checksums, git, markers
+from releng import checksums, digests, git, markers
 from releng.errors import ReleaseError
 from releng.objectstore import ObjectStore, open_store
 from releng.objectstore.base import ObjectExistsError, PreconditionFailedError
@@ -140,7 +140,7 @@ def refuse_conflicts(store: ObjectStore, prefix: str, out: Path) -> bool:
     local = sorted(p for p in out.rglob("*") if p.is_file())
     for path in local:
         key = f"{prefix}/{path.relative_to(out).as_posix()}"
-        if key in existing and store.md5(key) != checksums.hash_file(path, ("md5",))[0]:
+        if key in existing and store.md5(key) != digests.hash_file(path, ("md5",))[0]:
             raise ObjectExistsError.for_key(store.url, key)
     return len(local) == len(existing) and all(f"{prefix}/{p.relative_to(out).as_posix()}" in existing for p in local)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from releng import checksums
+from releng import digests
 from releng.errors import ReleaseError, UsageError
 from releng.objectstore import ObjectStore
 from releng.objectstore.base import check_key
@@ -51,7 +51,7 @@ class ProvenanceError(ReleaseError):
 
 def file_subject(path: Path, name: str) -> Subject:
     """The subject of one local file."""
-    (sha256,) = checksums.hash_file(path, ("sha256",))
+    (sha256,) = digests.hash_file(path, ("sha256",))
     return Subject(name, sha256, path.stat().st_size)
 
 
@@ -66,7 +66,7 @@ def tree_subjects(root: Path, name_prefix: str) -> list[Subject]:
 def object_subject(store: ObjectStore, key: str, name: str) -> Subject:
     """The subject of one object already in the store (read back: its local source is gone, e.g. src.tar.gz)."""
     with store.reader(key) as stream:
-        reader = checksums.HashingReader(stream, ("sha256",))
+        reader = digests.HashingReader(stream, ("sha256",))
         try:
             while reader.read_view():
                 pass
@@ -218,7 +218,7 @@ def fetch_verified(store: ObjectStore, key: str, subject: Subject, dest: Path) -
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
         with store.reader(key) as stream, open(dest, "wb") as out:
-            reader = checksums.HashingReader(stream, ("sha256",))
+            reader = digests.HashingReader(stream, ("sha256",))
             try:
                 while view := reader.read_view():
                     out.write(view)

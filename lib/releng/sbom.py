@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from releng import checksums
+from releng import checksums, digests
 
 SPDX_VERSION = "SPDX-2.3"
 NAMESPACE_ROOT = "https://sbom.krel.local"
@@ -34,7 +34,7 @@ def release_document(root: Path, version: str, product: str, upstream: str, comm
                       "relatedSpdxElement": package_id}]
     for path in files:
         rel = path.relative_to(root).as_posix()
-        sha1, sha256 = checksums.hash_file(path, ("sha1", "sha256"))
+        sha1, sha256 = digests.hash_file(path, ("sha1", "sha256"))
         entries.append({
             "SPDXID": _spdx_id(rel),
             "fileName": f"./{rel}",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from releng.changelog import render_section, toc
-from releng.notes import document, render
+from releng.notes import document, gather, render
 from releng.notes.document import Document, KindSection
 from releng.notes.note import Cve
 
@@ -69,7 +69,7 @@ def test_minor_release_section_uses_krels_downloads_writer(tmp_path: Path) -> No
     """X.Y.0: Documentation link, checksums in backticks, an empty Node table, images without a blank line."""
     for name in MINOR_TARS:
         (tmp_path / name).write_bytes(bytes([1, 2, 3]))
-    files = document.downloads(tmp_path, "https://dl.k8s.io", "v1.31.0")
+    files = document.downloads(gather.tarballs(tmp_path), "https://dl.k8s.io", "v1.31.0")
     images = document.images([("kube-proxy", ["amd64"]), ("kube-apiserver", ["amd64", "arm64"])], "v1.31.0")
     doc = document.build([], files, images)
     section = render_section(doc, "v1.31.0", "v1.30.0", DRAFT)

@@ -12,13 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from releng.checksums import (
     ChecksumMismatchError,
-    HashingReader,
-    hash_file,
-    hash_stream,
     is_checksum_file,
     verify_checksums,
     write_checksums,
 )
+from releng.digests import HashingReader, hash_file, hash_stream
 from releng.errors import ReleaseError
 from releng.objectstore import open_store
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from releng.notes import document, render
+from releng.notes import document, gather, render
 from releng.notes.note import ReleaseNote
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "notes"
@@ -63,7 +63,7 @@ def tars(tmp_path: Path) -> Path:
 
 
 def test_document_with_downloads_matches_krel_golden(tars: Path) -> None:
-    files = document.downloads(tars, "https://dl.k8s.io", TAG)
+    files = document.downloads(gather.tarballs(tars), "https://dl.k8s.io", TAG)
     images = document.images([(name, ARCHES) for name in IMAGES], TAG)
     doc = document.build(golden_notes(), files, images)
     assert render.markdown(doc, TAG) == (GOLDEN / "document.md.golden").read_text(encoding="utf-8")
@@ -100,7 +100,7 @@ def test_images_from_release_images_dir(tmp_path: Path) -> None:
         (tmp_path / arch / f"kube-proxy-{arch}.tar").write_bytes(b"x")
         (tmp_path / arch / "conformance.tar").write_bytes(b"x")
     expected = [("conformance", ["amd64", "arm64"]), ("kube-proxy", ["amd64", "arm64"])]
-    assert document.images_from_dir(tmp_path) == expected
+    assert gather.images_from_dir(tmp_path) == expected
 
 
 def test_html_page_wraps_rendered_markdown() -> None:

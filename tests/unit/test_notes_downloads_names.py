@@ -1,13 +1,14 @@
 from pathlib import Path
 
 from releng.notes.document import downloads
+from releng.notes.gather import tarballs
 
 
 def test_download_tables_work_for_any_product_name(tmp_path: Path) -> None:
     for name in ["demo-src.tar.gz", "demo.tar.gz", "demo-client-linux-amd64.tar.gz", "demo-server-linux-arm64.tar.gz",
                  "demo-node-linux-amd64.tar.gz", "demo-manifests.tar.gz", "demo-test-linux.tar.gz", "notes.txt"]:
         (tmp_path / name).write_bytes(name.encode())
-    groups = downloads(tmp_path, "https://dl.example/release", "v1.0.0")
+    groups = downloads(tarballs(tmp_path), "https://dl.example/release", "v1.0.0")
     assert [(g.title, [f.name for f in g.files]) for g in groups] == [
         ("Source Code", ["demo.tar.gz", "demo-src.tar.gz"]),
         ("Client Binaries", ["demo-client-linux-amd64.tar.gz"]),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from releng.github.base import PullRequest
 from releng.notes import extract
+from releng.notes.pullrequest import PullRequest
 
 
 def pr(

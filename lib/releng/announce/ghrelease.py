@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import requests
 
 from releng.announce.compose import link
-from releng.checksums import hash_stream
+from releng.digests import hash_stream
 from releng.errors import ReleaseError, UsageError
 from releng.github.base import DEFAULT_API_URL
 from releng.objectstore.base import ObjectExistsError, ObjectStore

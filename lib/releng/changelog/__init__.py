@@ -131,7 +131,7 @@ def write_changelog(options: ChangelogOptions, progress: Progress | None = None)
     start_sha = gather.resolve(repo, start_rev)
     gather.check_range(repo, start_sha, end_sha, start_rev, end_rev)
 
-    files = document.downloads(options.tars_dir, options.download_url, tag) if options.tars_dir else ()
+    files = document.downloads(gather.tarballs(options.tars_dir), options.download_url, tag) if options.tars_dir else ()
     images = document.images([(n, list(a)) for n, a in options.images], tag, options.image_registry)
     excluded: tuple[int, ...]
     if options.draft is not None:

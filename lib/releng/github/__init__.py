@@ -11,10 +11,11 @@ from pathlib import Path
 
 from releng.errors import UsageError
 from releng.github import names, ratelimit
-from releng.github.base import DEFAULT_API_URL, GitHubError, Progress, PullRequest, PullRequests
+from releng.github.base import DEFAULT_API_URL, GitHubError, Progress, PullRequests
 from releng.github.cache import CachedPullRequests
 from releng.github.graphql import GraphQLPullRequests
 from releng.github.replay import RecordingPullRequests, ReplayPullRequests
+from releng.notes.pullrequest import PullRequest
 
 __all__ = ["DEFAULT_API_URL", "GitHubError", "Progress", "PullRequest", "PullRequests", "open_pull_requests"]
 

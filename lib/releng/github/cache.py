@@ -9,7 +9,8 @@ from pathlib import Path
 
 from releng.files import UnsafePathError, read_if_exists, write_atomic
 from releng.github import names
-from releng.github.base import GitHubError, Progress, PullRequest, PullRequests, from_rest
+from releng.github.base import GitHubError, Progress, PullRequests, from_rest
+from releng.notes.pullrequest import PullRequest
 
 # A merged PR rarely changes; bodies edited after merge are what maps are for. A week keeps
 # reruns during one release free of requests while still picking up late edits for the next one.

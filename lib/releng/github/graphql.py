@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 
 from releng.github import ratelimit
-from releng.github.base import DEFAULT_API_URL, GitHubError, LiveSource, Progress, PullRequest, expect_object
+from releng.github.base import DEFAULT_API_URL, GitHubError, LiveSource, Progress, expect_object
+from releng.notes.pullrequest import PullRequest
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from releng import safeload
-from releng.github.base import GitHubError, Progress, PullRequest, PullRequests, from_rest
+from releng.github.base import GitHubError, Progress, PullRequests, from_rest
+from releng.notes.pullrequest import PullRequest
 
 _NAME = re.compile(r"^GetPullRequest-(\d+)\.json$")
 _MAX_RECORD = 16 << 20  # one PR as the REST API returns it is tens of KiB

@@ -10,7 +10,8 @@ import github
 import requests
 
 from releng.github import ratelimit
-from releng.github.base import DEFAULT_API_URL, GitHubError, LiveSource, Progress, PullRequest, from_rest
+from releng.github.base import DEFAULT_API_URL, GitHubError, LiveSource, Progress, from_rest
+from releng.notes.pullrequest import PullRequest
 
 log = logging.getLogger(__name__)
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-from releng.checksums import hash_file
-from releng.errors import UsageError
 from releng.notes.note import Cve, ReleaseNote
 
 # krel kindPriority, with the three kinds it folds into others.
@@ -145,19 +143,15 @@ def group(notes: list[ReleaseNote]) -> tuple[tuple[Cve, ...], tuple[str, ...], t
     return tuple(cves), tuple(sorted(urgent)), sections
 
 
-def downloads(tars_dir: Path, download_url: str, tag: str) -> tuple[FileGroup, ...]:
-    """The four download tables from the tarballs in tars_dir (sha512 each), URLs `<download_url>/<tag>/<file>`."""
-    if not tars_dir.is_dir():
-        raise UsageError(f"tarball directory {tars_dir} does not exist")
-    names = sorted(p.name for p in tars_dir.iterdir() if p.is_file() and p.name.endswith(".tar.gz"))
+def downloads(sha512s: Mapping[str, str], download_url: str, tag: str) -> tuple[FileGroup, ...]:
+    """The four download tables from {tarball name: sha512} (gather.tarballs), URLs `<download_url>/<tag>/<file>`."""
+    names = sorted(sha512s)
     groups = []
     for title, pattern in DOWNLOAD_GROUPS:
         picked = [n for n in names if pattern.match(n)]
         if title == "Source Code":
             picked.sort(key=lambda n: n.endswith("-src.tar.gz"))  # krel lists kubernetes.tar.gz first
-        files = tuple(
-            File(n, f"{download_url.rstrip('/')}/{tag}/{n}", hash_file(tars_dir / n, ("sha512",))[0]) for n in picked
-        )
+        files = tuple(File(n, f"{download_url.rstrip('/')}/{tag}/{n}", sha512s[n]) for n in picked)
         if files:
             groups.append(FileGroup(title, files))
     return tuple(groups)
@@ -178,19 +172,6 @@ def images(names: list[tuple[str, list[str]]], tag: str, registry: str = IMAGE_R
         )
         for name, arches in sorted(names)
     )
-
-
-def images_from_dir(release_images: Path) -> list[tuple[str, list[str]]]:
-    """(name, arches) from `<dir>/<arch>/<name>[-<arch>].tar`, as krel reads _output/release-images."""
-    if not release_images.is_dir():
-        raise UsageError(f"release images directory {release_images} does not exist")
-    found: dict[str, list[str]] = {}
-    for arch_dir in sorted(p for p in release_images.iterdir() if p.is_dir()):
-        arch = arch_dir.name
-        for tar in sorted(arch_dir.glob("*.tar")):
-            name = tar.stem.removesuffix(f"-{arch}")
-            found.setdefault(name, []).append(arch)
-    return sorted(found.items())
 
 
 def build(

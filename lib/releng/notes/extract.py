@@ -6,8 +6,8 @@ import dataclasses
 import re
 
 from releng.errors import ReleaseError
-from releng.github.base import PullRequest
 from releng.notes.note import Documentation, ReleaseNote
+from releng.notes.pullrequest import PullRequest
 
 CHERRY_PICK_ROBOT = "k8s-infra-cherrypick-robot"
 

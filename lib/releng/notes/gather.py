@@ -1,4 +1,5 @@
-"""Gather notes: first-parent walk end -> merge-base(start, end), PR data, extraction, maps, dedupe."""
+"""Gather notes (the notes' observe phase, all their I/O): first-parent walk end -> merge-base(start, end), PR data,
+extraction, maps, dedupe; the tarballs' sha512 and the release images on disk for the document."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from releng import git
+from releng.digests import hash_file
 from releng.errors import UsageError
 from releng.github.base import GitHubError, Progress, PullRequests
 from releng.notes import extract, maps
@@ -88,3 +90,24 @@ def gather(
         seen.add(note.markdown)
         notes.append(note)
     return Gathered(start, end, len(commits), len(walked), tuple(notes), tuple(excluded))
+
+
+def tarballs(tars_dir: Path) -> dict[str, str]:
+    """{name: sha512} of the `*.tar.gz` files in tars_dir, for document.downloads."""
+    if not tars_dir.is_dir():
+        raise UsageError(f"tarball directory {tars_dir} does not exist")
+    names = sorted(p.name for p in tars_dir.iterdir() if p.is_file() and p.name.endswith(".tar.gz"))
+    return {n: hash_file(tars_dir / n, ("sha512",))[0] for n in names}
+
+
+def images_from_dir(release_images: Path) -> list[tuple[str, list[str]]]:
+    """(name, arches) from `<dir>/<arch>/<name>[-<arch>].tar`, as krel reads _output/release-images."""
+    if not release_images.is_dir():
+        raise UsageError(f"release images directory {release_images} does not exist")
+    found: dict[str, list[str]] = {}
+    for arch_dir in sorted(p for p in release_images.iterdir() if p.is_dir()):
+        arch = arch_dir.name
+        for tar in sorted(arch_dir.glob("*.tar")):
+            name = tar.stem.removesuffix(f"-{arch}")
+            found.setdefault(name, []).append(arch)
+    return sorted(found.items())

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from releng.digests import hash_file
 from releng.errors import ReleaseError, UsageError
 
 
@@ -107,8 +108,6 @@ class ObjectStore(Protocol):
 
 
 def _md5_of(data: bytes | Path) -> str:
-    from releng.checksums import hash_file
-
     if isinstance(data, Path):
         return hash_file(data, ("md5",))[0]
     return hashlib.md5(data).hexdigest()

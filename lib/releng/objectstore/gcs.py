@@ -19,7 +19,7 @@ from google.cloud import storage
 from google.cloud.storage import exceptions as gcs_exc
 from google.cloud.storage.retry import DEFAULT_RETRY
 
-from releng.checksums import hash_stream
+from releng.digests import hash_stream
 from releng.errors import ReleaseError, UsageError
 from releng.objectstore.base import (
     ObjectExistsError,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
-from releng.checksums import CHUNK, hash_stream
+from releng.digests import CHUNK, hash_stream
 from releng.errors import ReleaseError, UsageError
 from releng.objectstore.base import (
     ObjectExistsError,

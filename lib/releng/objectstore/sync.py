@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from releng.checksums import ALGORITHMS, HashingReader, MultiHasher, hash_file
+from releng.digests import ALGORITHMS, HashingReader, MultiHasher, hash_file
 from releng.errors import ReleaseError
 from releng.objectstore.base import (
     ObjectExistsError,

@@ -12,7 +12,7 @@ from releng.github import open_pull_requests
 from releng.jobs.backends import Backends
 from releng.jobs.handlers.base import handles
 from releng.jobs.steps import WriteNotes
-from releng.notes import document
+from releng.notes import gather
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def write_notes(b: Backends, step: WriteNotes) -> None:
     end = revisions.end_revision(repo, branch, b.profile.upstream.remote)
     tars = Path(step.tars_dir)
     release_images = tars.parent / "release-images"
-    images = document.images_from_dir(release_images) if release_images.is_dir() else []
+    images = gather.images_from_dir(release_images) if release_images.is_dir() else []
     result = write_changelog(
         ChangelogOptions(
             repo=repo,

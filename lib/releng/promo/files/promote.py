@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from releng.checksums import HashingReader, hash_stream
+from releng.digests import HashingReader, hash_stream
 from releng.errors import ReleaseError, UsageError
 from releng.objectstore import ObjectExistsError, ObjectStore, open_store
 from releng.promo.files import plan
