@@ -53,6 +53,10 @@ def test_release_notes_document_with_cves_and_urgent_notes_matches_krel() -> Non
     assert render.markdown(FULL, "v1.30.2") == golden("document-cves-urgent.md.golden")
 
 
+def test_html_strikethrough_as_goldmark_gfm() -> None:
+    assert "<p>a <del>b</del> c</p>" in render.html("a ~~b~~ c\n", "v1")
+
+
 def test_html_page_shell_matches_krel() -> None:
     page = render.html("# v1.30.2\n\n## Changes by Kind\n\n- A `fix`.\n", "v1.30.2")
     assert page == golden("page.html.golden")

@@ -76,7 +76,16 @@ class _Markdown(MarkdownIt):  # type: ignore[misc]
         return not _UNSAFE_LINK.match(url)
 
 
-_MD = _Markdown("commonmark", {"html": False}).enable("table")
+# krel renders with goldmark's GFM extension: tables and ~~strikethrough~~ (as <del>) here too; bare-URL autolinks not
+_MD = _Markdown("commonmark", {"html": False}).enable(["table", "strikethrough"])
+
+
+def _del(self: object, tokens: list[Token], idx: int, options: object, env: object) -> str:
+    return "<del>" if tokens[idx].nesting == 1 else "</del>"
+
+
+_MD.add_render_rule("s_open", _del)
+_MD.add_render_rule("s_close", _del)
 
 
 def html(markdown_text: str, title: str) -> str:
