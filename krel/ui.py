@@ -159,8 +159,10 @@ class RichReporter:
         self.quiet = quiet
         self._progress: Progress | None = None
         self._tasks: dict[str, TaskID] = {}
+        self._tails: dict[str, TaskID] = {}
 
     def step(self, index: int, total: int, title: str) -> None:
+        self._end_tails()
         if not self.quiet:
             header = Text.assemble((f"[step {index}/{total}]", "bold"), " ", one_line(title))
             err_console.rule(header, align="left")
@@ -177,17 +179,41 @@ class RichReporter:
             self._tasks[task] = self._progress.add_task(escape(one_line(task)), total=total)
         self._progress.update(self._tasks[task], completed=done, total=total)
 
+    def output(self, task: str, line: str) -> None:
+        """A live tail on a TTY: the command's last line with the time since its first; the job log has them all."""
+        if self.quiet or self._progress is None or not line.strip():
+            return
+        text = escape(f"{one_line(task)}: {one_line(line)}"[:120])
+        if task not in self._tails:
+            self._tails[task] = self._progress.add_task(text, total=None, tail=True)
+        self._progress.update(self._tails[task], description=text)
+
+    def _end_tails(self) -> None:
+        if self._progress is not None:
+            for task in self._tails.values():
+                self._progress.remove_task(task)
+        self._tails.clear()
+
     @contextmanager
     def live(self, bytes_mode: bool = False) -> Iterator[RichReporter]:
         if self.quiet or not err_console.is_terminal:
             # No bar to draw in CI or a pipe; a Live display would still leave a stray blank line there.
             yield self
             return
-        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         columns: list[Any] = [TextColumn("{task.description}"), BarColumn()]
-        columns.append(DownloadColumn() if bytes_mode else TextColumn("{task.completed}/{task.total}"))
-        columns.append(TimeRemainingColumn())
+        counts = DownloadColumn() if bytes_mode else TextColumn("{task.completed}/{task.total}")
+        # a command's live tail (output) has no count or end: its elapsed time instead
+        columns.append(_either(counts, TimeElapsedColumn()))
+        columns.append(_either(TimeRemainingColumn(), TextColumn("")))
         with Progress(*columns, console=err_console, transient=True, disable=self.quiet) as p:
             self._progress = p
             try:
@@ -195,3 +221,15 @@ class RichReporter:
             finally:
                 self._progress = None
                 self._tasks.clear()
+                self._tails.clear()
+
+
+def _either(bar: Any, tail: Any) -> Any:
+    """A progress column drawn by `bar` for progress tasks and by `tail` for a command's live tail."""
+    from rich.progress import ProgressColumn, Task
+
+    class Either(ProgressColumn):
+        def render(self, task: Task) -> Any:
+            return (tail if task.fields.get("tail") else bar).render(task)
+
+    return Either()

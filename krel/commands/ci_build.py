@@ -32,7 +32,9 @@ def ci_build(revision: RevisionOpt = "", profile: ProfileOpt = DEFAULT_PROFILE, 
     from releng.cibuild import ci_build as run
 
     reporter = ui.RichReporter(quiet=json_out)
-    result = run(open_profile(profile), krel_home(), revision, report=reporter.info)
+    with reporter.live():
+        result = run(open_profile(profile), krel_home(), revision, report=reporter.info,
+                     output=lambda line: reporter.output("build", line))
     if json_out:
         ui.print_json(dataclasses.asdict(result))
         return

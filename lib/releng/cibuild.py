@@ -10,28 +10,24 @@ object store, not the stage/release job.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from releng import checksums, digests, git, markers
+from releng import buildcmd, checksums, digests, git, markers
 from releng.errors import ReleaseError
 from releng.objectstore import ObjectStore, open_store
 from releng.objectstore.base import ObjectExistsError, PreconditionFailedError
 from releng.objectstore.sync import upload_tree
 from releng.paths import inside, refuse_special_files
 from releng.profile import Profile
-from releng.secrets import SECRET_ENV
 from releng.version import build_version_from_describe
 
 log = logging.getLogger(__name__)
 
 CI_PREFIX = "ci"
-FAILURE_TAIL = 20  # lines of build output shown when the build fails
 _MARKER_TRIES = 5
 
 
@@ -67,8 +63,10 @@ def ci_prefix(version: str) -> str:
 
 
 def ci_build(profile: Profile, home: Path, revision: str = "", *, store: ObjectStore | None = None,
-             report: Callable[[str], None] = log.info) -> CiBuild:
-    """Clone the profile's upstream under home, build `revision` (default: the default branch), publish it."""
+             report: Callable[[str], None] = log.info, output: Callable[[str], None] = lambda line: None) -> CiBuild:
+    """Clone the profile's upstream under home, build `revision` (default: the default branch), publish it.
+
+    report gets one line per stage; output gets each line the build prints, as it prints it."""
     base = home / "ci-builds" / profile.name
     base.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="build-", dir=base))  # krel's own directory: removed once published
@@ -79,7 +77,7 @@ def ci_build(profile: Profile, home: Path, revision: str = "", *, store: ObjectS
     git.run(repo, "checkout", "--quiet", "--detach", commit)
     version = build_version_from_describe(git.describe(repo, commit))
     report(f"building {version} ({commit[:14]}) with {profile.build.command!r}")
-    out = run_build(profile, repo, version, work / "build.log")
+    out = run_build(profile, repo, version, work / "build.log", output)
     checksums.write_checksums(out)
     target = store or open_store(profile.ci_bucket)
     prefix = ci_prefix(version)
@@ -104,27 +102,28 @@ def resolve_revision(repo: Path, revision: str, url: str) -> str:
     raise ReleaseError(f"ci-build: revision {revision!r} not found in {url}: expected a branch, tag or commit there")
 
 
-def run_build(profile: Profile, repo: Path, version: str, log_path: Path) -> Path:
+def run_build(profile: Profile, repo: Path, version: str, log_path: Path,
+              output: Callable[[str], None] = lambda line: None) -> Path:
     """Run the profile's build command in the clone with KREL_VERSION set; returns its output dir (inside the clone)."""
     out = inside(repo, profile.build.output_dir, "build.output_dir")
     shutil.rmtree(out, ignore_errors=True)
-    # The build prints into a log people read and share: it gets no secrets.
-    env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
-    env.update(KREL_VERSION=version, KREL_BUILD_VERSION=version)
+    env = buildcmd.build_env(version, version)
     try:
         with open(log_path, "w", encoding="utf-8") as sink:
-            code = subprocess.run(profile.build.command, shell=True, cwd=repo, env=env, stdout=sink,
-                                  stderr=subprocess.STDOUT, check=False).returncode
+
+            def on_line(line: str) -> None:
+                sink.write(line + "\n")
+                log.debug("build: %s", line)
+                output(line)
+
+            done = buildcmd.run_streamed(profile.build.command, repo, env, on_line)
     except OSError as exc:
         raise ReleaseError(f"ci-build: build command {profile.build.command!r} could not start in {repo}: "
                            f"{exc.strerror}") from exc
-    lines = [ln for ln in log_path.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
-    for line in lines:
-        log.debug("build: %s", line)
-    if code != 0:
-        for line in lines[-FAILURE_TAIL:]:
+    if done.code != 0:
+        for line in done.tail:
             log.error("build: %s", line)
-        raise BuildFailedError.for_run(profile.build.command, code, lines[-FAILURE_TAIL:], log_path)
+        raise BuildFailedError.for_run(profile.build.command, done.code, list(done.tail), log_path)
     if not out.is_dir():
         raise ReleaseError(f"ci-build: build command {profile.build.command!r} produced no {profile.build.output_dir}/")
     refuse_special_files(out, f"build output of {version}")

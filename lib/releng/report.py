@@ -14,6 +14,10 @@ class Reporter(Protocol):
 
     def info(self, message: str) -> None: ...
 
+    def output(self, task: str, line: str) -> None:
+        """One line a long-running command (the build) just printed; the UI shows a live tail, or nothing."""
+        ...
+
 
 class NullReporter:
     """Discards everything: the default for library callers and tests."""
@@ -25,6 +29,9 @@ class NullReporter:
         pass
 
     def info(self, message: str) -> None:
+        pass
+
+    def output(self, task: str, line: str) -> None:
         pass
 
 
@@ -42,3 +49,6 @@ class RecordingReporter:
 
     def info(self, message: str) -> None:
         self.events.append(("info", message))
+
+    def output(self, task: str, line: str) -> None:
+        self.events.append(("output", task, line))

@@ -56,6 +56,10 @@ class _LogReporter:
         self.log.info("%s", message)
         self.inner.info(message)
 
+    def output(self, task: str, line: str) -> None:
+        # the handler logs the line itself (under its own logger); here it only goes on to the live tail
+        self.inner.output(task, line)
+
 
 @contextmanager
 def _job_log(path: Path) -> Iterator[logging.Logger]:

@@ -5,22 +5,30 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
-from releng import checksums, git, sbom
+from releng import buildcmd, checksums, git, sbom
 from releng.errors import ReleaseError
 from releng.jobs.backends import Backends
 from releng.jobs.handlers.base import handles
 from releng.jobs.steps import AssembleStage, BuildArtifacts, VerifyArtifacts
 from releng.paths import inside, refuse_special_files
 from releng.registry.imagetar import tarball_info
-from releng.secrets import SECRET_ENV
 
 log = logging.getLogger(__name__)
 
 BUILD_DONE = ".krel-build-complete"
 ASSEMBLED = ".krel-assembled"
+
+
+class BuildFailedError(ReleaseError):
+    """The build command exited non-zero: its last line, then the last lines of its output to read the cause."""
+
+    @classmethod
+    def for_run(cls, command: str, done: buildcmd.Finished) -> BuildFailedError:
+        shown = "\n".join(f"  | {line}" for line in done.tail)
+        return cls(f"build command {command!r} failed with exit code {done.code}: {done.last}"
+                   + (f"\nlast {len(done.tail)} lines of its output:\n{shown}" if done.tail else ""))
 
 
 @handles(BuildArtifacts)
@@ -36,21 +44,18 @@ def build_artifacts(b: Backends, step: BuildArtifacts) -> None:
     # after the checkout, which could have put a symlink there).
     out = inside(repo, step.output_dir, "build.output_dir")
     shutil.rmtree(out, ignore_errors=True)
-    # The build's output goes to the job log, which is archived in the bucket: it gets no secrets to print.
-    env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
-    env.update(KREL_VERSION=step.version, KREL_BUILD_VERSION=step.build_version)
+    env = buildcmd.build_env(step.version, step.build_version)
+
+    def on_line(line: str) -> None:
+        log.info("build: %s", line)
+        b.report.output("build", line)
+
     try:
-        proc = subprocess.run(
-            step.command, shell=True, cwd=repo, env=env, capture_output=True, text=True, check=False
-        )
+        done = buildcmd.run_streamed(step.command, repo, env, on_line)
     except OSError as exc:
         raise ReleaseError(f"build command {step.command!r} could not start in {repo}: {exc.strerror}") from exc
-    for line in (proc.stdout + proc.stderr).splitlines():
-        log.info("build: %s", line)
-    if proc.returncode != 0:
-        lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
-        tail = lines[-1] if lines else "no output"
-        raise ReleaseError(f"build command {step.command!r} failed with exit code {proc.returncode}: {tail}")
+    if done.code != 0:
+        raise BuildFailedError.for_run(step.command, done)
     if not out.is_dir():
         raise ReleaseError(f"build command {step.command!r} produced no {step.output_dir}/ in {repo}")
     refuse_special_files(out, f"build output of {step.version}")
