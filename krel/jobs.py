@@ -20,7 +20,15 @@ from releng.jobs.options import JobOptions
 from releng.profile import Profile
 
 from krel import ui
-from krel.options import force_build_krel, github_api_url, github_token, krel_home, local_replay_dir
+from krel.options import (
+    confirm_production,
+    force_build_krel,
+    github_api_url,
+    github_token,
+    krel_home,
+    local_replay_dir,
+    targets_for,
+)
 
 # Points the Cloud Build client at another endpoint (a local server in tests and demos).
 ENDPOINT_ENV = "KREL_CLOUDBUILD_ENDPOINT"
@@ -48,7 +56,7 @@ def backends_for(profile: Profile, nomock: bool, reporter: ui.RichReporter) -> B
     """Backends for the chosen targets, with secrets read from the environment once, here."""
     return Backends(
         profile=profile,
-        targets=profile.targets(nomock),
+        targets=targets_for(profile, nomock),
         author=profile.git_author,
         credentials=_credentials(),
         github_token=github_token(),
@@ -75,8 +83,14 @@ def submit(name: str, options: JobOptions, stream: bool, yes: bool, json_out: bo
     submit_job(gcb_options, options.profile, yes=yes, stream=stream, json_out=json_out)
 
 
-def run_job(name: str, options: JobOptions, nomock: bool, plan_only: bool, json_out: bool) -> jobrun.JobResult:
-    """Shared by stage and release: plan or run, then render the outcome."""
+def run_job(
+    name: str, options: JobOptions, nomock: bool, plan_only: bool, json_out: bool, yes: bool = False
+) -> jobrun.JobResult:
+    """Shared by stage and release: plan or run (after the production question with --nomock), then render."""
+    if not plan_only:
+        targets = targets_for(options.profile, nomock)
+        question = f"Really run krel {name} --nomock, writing to {targets.bucket} and {targets.registry}?"
+        confirm_production(options.profile, nomock, question, yes)
     reporter = ui.RichReporter(name, quiet=json_out)
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         # One line per registry request drowns the step headers; --log-level debug brings them back.
@@ -122,7 +136,7 @@ def open_job_runner(profile: Profile, runner: str, project: str, nomock: bool) -
     """The runner chosen by --runner (or the profile), with settings read here at the CLI edge."""
     settings = gcb.RunnerSettings(
         home=krel_home(),
-        project=project or profile.targets(nomock).gcb_project,
+        project=project or targets_for(profile, nomock).gcb_project,
         api_endpoint=os.environ.get(ENDPOINT_ENV, ""),
     )
     return gcb.open_runner(runner or profile.gcb.runner, settings)
@@ -176,10 +190,8 @@ def submit_job(
     if options.replay_dir and (runner or profile.gcb.runner) == "local":
         # The local job runs in its own directory: hand it an absolute path that exists now.
         options = dataclasses.replace(options, replay_dir=local_replay_dir(options.replay_dir))
-    if options.nomock:
-        question = f"Really submit a --nomock release job against the {options.branch} branch?"
-        if not ui.confirm(question, yes):
-            raise ReleaseError(f"--nomock {options.job_type} job for {options.branch} not submitted (not confirmed)")
+    question = f"Really submit a --nomock release job against the {options.branch} branch?"
+    confirm_production(profile, options.nomock, question, yes, local_too=True)
     jobs = open_job_runner(profile, runner, options.project, options.nomock)
     user = options.gcp_user or current_user()
     job = gcb.submit(options, profile, jobs, gcp_user=user, git_tag=f"v{releng.__version__}")

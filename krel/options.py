@@ -13,7 +13,7 @@ from krel import ui
 
 if TYPE_CHECKING:  # imported where used: `krel --help` and `krel version` load no release library
     from releng import github
-    from releng.profile import Profile, Upstream
+    from releng.profile import Profile, Targets, Upstream
 
 ProfileOpt = Annotated[
     str, typer.Option("--profile", help="Release profile: a built-in name (kubernetes, local) or a TOML path.")
@@ -96,6 +96,25 @@ def open_profile(name: str) -> Profile:
     from releng.profile import load_profile
 
     return load_profile(name, profile_variables())
+
+
+def targets_for(profile: Profile, nomock: bool) -> Targets:
+    """The one place --nomock becomes a choice of targets: the profile's nomock targets, else its mock ones."""
+    return profile.targets(nomock)
+
+
+def confirm_production(profile: Profile, nomock: bool, question: str, yes: bool, *, local_too: bool = False) -> None:
+    """Ask before writing to production (on a TTY; --yes otherwise); a refusal is one error line, exit 1.
+
+    Nothing is asked in mock, nor when every production target of the profile is on this machine (issue 12 item 6),
+    unless `local_too` (job submission and announcement mail, which krel always confirms).
+    """
+    if not nomock or (profile.production_is_local() and not local_too):
+        return
+    if not ui.confirm(question, yes):
+        from releng.errors import ReleaseError
+
+        raise ReleaseError(f"{question.rstrip('?')}: not confirmed, nothing written")
 
 
 def force_build_krel() -> str:

@@ -18,9 +18,11 @@ from krel.options import (
     NomockOpt,
     ProfileOpt,
     YesOpt,
+    confirm_production,
     github_api_url,
     github_token,
     open_profile,
+    targets_for,
 )
 
 announce_app = typer.Typer(
@@ -99,7 +101,7 @@ def send_cmd(
     Example: krel announce send --tag v1.30.0 --nomock --yes
     """
     prof = open_profile(profile)
-    targets = prof.targets(nomock)
+    targets = targets_for(prof, nomock)
     outgoing = send.prepare_send(prof, targets, tag, open_store(targets.bucket), sender_name=name, sender_email=email)
     access = MailAccess(
         smtp_user=os.environ.get("KREL_SMTP_USER", ""),
@@ -127,9 +129,7 @@ def send_cmd(
         return
     if not json_out:
         ui.table(f"announcement for {tag}", ["field", "value"], _rows(summary))
-    if nomock and not ui.confirm(f"Send email to {', '.join(msg.recipients)}?", yes):
-        ui.err_console.print("not sent", markup=False)
-        raise typer.Exit(1)
+    confirm_production(prof, nomock, f"Send email to {', '.join(msg.recipients)}?", yes, local_too=True)
     receipt = send.deliver(outgoing, mailer)
     if json_out:
         ui.print_json({**summary, "sent": True, "receipt": receipt})
@@ -161,7 +161,7 @@ def github_page(
     notes = compose.read_input(notes_file, "release notes") if notes_file else ""
     result = ghrelease.update_github_release(
         prof,
-        prof.targets(nomock),
+        targets_for(prof, nomock),
         tag,
         assets=asset or [],
         notes=notes,

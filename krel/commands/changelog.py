@@ -25,8 +25,11 @@ from krel.options import (
     ReplayOpt,
     RepoNameOpt,
     SourceOpt,
+    YesOpt,
+    confirm_production,
     open_profile,
     open_source,
+    targets_for,
 )
 
 
@@ -66,6 +69,7 @@ def changelog(
     github_api_url: ApiUrlOpt = None,
     nomock: NomockOpt = False,
     profile: ProfileOpt = DEFAULT_PROFILE,
+    yes: YesOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Generate the CHANGELOG section for a tag and commit it on master and the release branch.
@@ -73,7 +77,8 @@ def changelog(
     Example: krel changelog --tag v1.25.3 --repo ./kubernetes --replay ./recording --no-dependencies
     """
     prof = open_profile(profile)
-    targets = prof.targets(nomock)
+    targets = targets_for(prof, nomock)
+    confirm_production(prof, nomock, f"Really push the {tag} changelog to {prof.upstream.url} (--nomock)?", yes)
     prs = open_source(prof.upstream, org, repo_name, replay, record, source, cache_dir, no_cache, github_api_url)
     options = ChangelogOptions(
         repo=repo,
@@ -87,7 +92,7 @@ def changelog(
         tars_dir=tars,
         images=tuple((n, tuple(a)) for n, a in gather.images_from_dir(images)) if images else (),
         download_url=targets.release_download_url(),
-        image_registry=prof.nomock.validate_registry,
+        image_registry=prof.notes_registry(),
         dependencies=not no_dependencies,
         draft=draft,
         html_file=html_file,

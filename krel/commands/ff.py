@@ -21,10 +21,12 @@ from krel.options import (
     RunnerOpt,
     StreamOpt,
     YesOpt,
+    confirm_production,
     github_api_url,
     github_token,
     krel_home,
     open_profile,
+    targets_for,
 )
 
 PUSH_QUESTION = "Are you ready to push the local branch fast-forward changes upstream?"
@@ -74,7 +76,9 @@ def ff(
     if submit:
         _submit(prof, nomock, runner, project, stream, yes, json_out)
         return
-    targets = prof.targets(nomock)
+    targets = targets_for(prof, nomock)
+    if non_interactive:  # interactively, PUSH_QUESTION is asked before the push
+        confirm_production(prof, nomock, f"Really fast-forward and push to {prof.upstream.url} (--nomock)?", yes)
     upstream = prof.upstream
     options = FastForwardOptions(
         repo=repo or krel_home() / "workspaces" / prof.name / "ff" / upstream.repo,

@@ -51,7 +51,7 @@ def release(
     if submit_job:
         submit("release", options, stream, yes, json_out)
         return
-    run_job("release", options, nomock, plan, json_out)
+    run_job("release", options, nomock, plan, json_out, yes)
 
 
 def register(app: typer.Typer) -> None:

@@ -68,7 +68,7 @@ def stage(
     if submit_job:
         submit("stage", options, stream, yes, json_out)
         return
-    run_job("stage", options, nomock, plan, json_out)
+    run_job("stage", options, nomock, plan, json_out, yes)
 
 
 def register(app: typer.Typer) -> None:

@@ -168,11 +168,35 @@ class Profile:
     links: Links = field(default_factory=Links)
     templates: Templates = field(default_factory=Templates)
     announce: Announce = field(default_factory=Announce)
+    # the registry named in notes and the changelog (where users pull from); "" = nomock.validate_registry
+    public_registry: str = field(default="", metadata=_rule(address.check_registry, optional=True))
     source: str = field(default="", metadata={"unchecked": True})  # the file it was loaded from, not a TOML value
 
     def targets(self, nomock: bool) -> Targets:
         """The nomock targets with --nomock, the mock targets otherwise."""
         return self.nomock if nomock else self.mock
+
+    def notes_registry(self) -> str:
+        """The registry users pull released images from, as notes and the changelog name it."""
+        return self.public_registry or self.nomock.validate_registry
+
+    def production_is_local(self) -> bool:
+        """Every nomock target is on this machine, so --nomock needs no confirmation (issue 12 item 6).
+
+        Local means: file:// bucket, loopback registries, outbox mail, the local job runner, no GitHub publishing,
+        no CDN purge, and git pushes (if any) to a file:// upstream.
+        """
+        targets = self.nomock
+        registries = (targets.registry, targets.validate_registry)
+        return (
+            address.bucket_place(targets.bucket).kind == "file"
+            and all(address.registry_place(r).host == address.LOOPBACK for r in registries)
+            and self.mail.transport == "outbox"
+            and self.gcb.runner == "local"
+            and targets.github_release != "publish"
+            and not targets.fastly_service
+            and (targets.git_push != "push" or self.upstream.url.startswith(("file://", "/")))
+        )
 
     def template_dir(self) -> Path | None:
         """The profile's template directory (relative to the profile file), or None."""

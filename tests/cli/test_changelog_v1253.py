@@ -147,7 +147,7 @@ def test_downloads_tables_match_published_layout(
     for name in names:
         (tars / name).write_bytes(name.encode())
     # --nomock picks the dl.k8s.io download URL; its real push goes to the test's local bare origin
-    summary = run(cli, github_v1253_repo, "--tars", str(tars), "--nomock")
+    summary = run(cli, github_v1253_repo, "--tars", str(tars), "--nomock", "--yes")
     assert summary["push_mode"] == "push"
     assert git.ls_remote_heads(str(github_v1253_repo / ".." / "origin.git"))["master"] == summary["commits"][0]  # type: ignore[index]
     content = git.show_file(github_v1253_repo, "master", "CHANGELOG/CHANGELOG-1.25.md") or ""

@@ -123,7 +123,7 @@ def plan_stage(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
                 org=profile.upstream.org,
                 repo_name=profile.upstream.repo,
                 # notes describe the release as published, in mock too: images are pulled from production
-                image_registry=profile.nomock.validate_registry,
+                image_registry=profile.notes_registry(),
             )
         )
     for v in versions:
