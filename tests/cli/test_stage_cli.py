@@ -48,7 +48,7 @@ def _profile(flow: FlowEnv, edit: tuple[str, str]) -> str:
         (["stage", "--branch", "release-1.0", "--type", "official"], 2, "official"),
         (["release", "--branch", "release-1.0", "--type", "rc"], 2, "--build-version"),
         (["release", "--branch", "master", "--type", "alpha", "--build-version", BV_1_0], 1,
-         "src.tar.gz is missing; run krel stage"),
+         "holds no staged versions, but this release computes v1.0.0-alpha.1"),
         (["stage", "--profile", "no-such-profile"], 2, "no such built-in profile"),
     ],
 )
