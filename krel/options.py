@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from releng.errors import UsageError
@@ -44,16 +44,41 @@ JsonOpt = Annotated[
 ]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Answer yes to confirmations (needed without a TTY).")]
 
+# Spelled here so `krel --help` loads no release library; tests/unit/test_cli_choices.py pins them to
+# releng.version.RELEASE_TYPES and the keys of releng.gcb.RUNNERS (the dict that opens the runner).
+RELEASE_TYPES = ("alpha", "beta", "rc", "official")
+RUNNER_NAMES = ("local", "gcb")
+
+
+def _choice(flag: str, what: str, names: tuple[str, ...], *, empty_ok: bool = False) -> dict[str, Any]:
+    """typer.Option settings for a closed set of values: shown in help, offered by completion, checked on parse
+    with the library's own one-line error (`--runner: unknown job runner 'x': expected one of local, gcb`)."""
+
+    def check(value: str) -> str:
+        if (value or not empty_ok) and value not in names:
+            raise UsageError(f"{flag}: {what} {value!r}: expected one of {', '.join(names)}")
+        return value
+
+    return {"metavar": "[" + "|".join(names) + "]", "callback": check, "autocompletion": lambda: list(names)}
+
+
 # The options stage, release and the job commands share.
-BranchOpt = Annotated[str, typer.Option("--branch", help="master, main or release-X.Y.")]
-TypeOpt = Annotated[str, typer.Option("--type", help="alpha, beta, rc or official.")]
+BranchOpt = Annotated[str, typer.Option("--branch", metavar="BRANCH", help="master, main or release-X.Y.")]
+TypeOpt = Annotated[
+    str, typer.Option("--type", help="The release type.", **_choice("--type", "invalid release type", RELEASE_TYPES))
+]
 PlanOpt = Annotated[bool, typer.Option("--plan", help="Print the plan (every step and its targets) and stop.")]
 SubmitOpt = Annotated[
     bool, typer.Option("--submit", help="Submit the job to the profile's job runner (Cloud Build or local) instead.")
 ]
 StreamOpt = Annotated[bool, typer.Option("--stream", help="With --submit: follow the job's log until it ends.")]
 RunnerOpt = Annotated[
-    str, typer.Option("--runner", help="Job runner: local (this machine) or gcb (Cloud Build); default from profile.")
+    str,
+    typer.Option(
+        "--runner",
+        **_choice("--runner", "unknown job runner", RUNNER_NAMES, empty_ok=True),
+        help="Job runner: local (this machine) or gcb (Cloud Build); default from profile.",
+    ),
 ]
 ProjectOpt = Annotated[str, typer.Option("--project", help="Cloud Build project (default: the profile's gcb_project).")]
 

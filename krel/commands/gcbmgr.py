@@ -5,18 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from releng.gcb.base import Job
+from releng.gcb.base import Job, JobRunner
 from releng.gcb.config import GcbOptions, validate
 
 from krel import ui
 from krel.jobs import log_level, open_job_runner, stream_to_end, submit_job
 from krel.options import (
     DEFAULT_PROFILE,
+    BranchOpt,
     JsonOpt,
     NomockOpt,
     ProfileOpt,
     ProjectOpt,
     RunnerOpt,
+    TypeOpt,
     YesOpt,
     open_profile,
 )
@@ -49,26 +51,41 @@ def job_rows(jobs: list[Job]) -> list[list[str]]:
 def gcbmgr(
     stage: Annotated[bool, typer.Option("--stage", help="Submit a stage job.")] = False,
     release: Annotated[bool, typer.Option("--release", help="Submit a release job (needs --build-version).")] = False,
-    branch: Annotated[str, typer.Option("--branch", help="master or release-X.Y.")] = "master",
-    release_type: Annotated[str, typer.Option("--type", help="alpha, beta, rc or official.")] = "alpha",
+    branch: BranchOpt = "master",
+    release_type: TypeOpt = "alpha",
     build_version: Annotated[
-        str, typer.Option("--build-version", help="Build to stage/release (stage default: the CI version marker).")
+        str, typer.Option(
+            "--build-version",
+            metavar="VERSION",
+            help="Build to stage/release (stage default: the CI version marker).",
+        )
     ] = "",
     build_at_head: Annotated[
         bool, typer.Option("--build-at-head", help="Stage the branch's current head (git ls-remote).")
     ] = False,
     stream: Annotated[bool, typer.Option("--stream", help="Wait for the job, printing its log.")] = False,
-    list_jobs: Annotated[int, typer.Option("--list-jobs", help="How many recent jobs to list (negative: 5).")] = 5,
-    job_id: Annotated[str, typer.Option("--job", help="Show one job (with --stream: tail it to the end).")] = "",
-    cancel: Annotated[str, typer.Option("--cancel", help="Cancel the job with this id.")] = "",
-    retry: Annotated[
-        str, typer.Option("--retry", help="Run this job's request again as a new job (stage/release resume).")
+    list_jobs: Annotated[
+        int, typer.Option("--list-jobs", metavar="N", help="How many recent jobs to list (negative: 5)."),
+    ] = 5,
+    job_id: Annotated[
+        str, typer.Option("--job", metavar="ID", help="Show one job (with --stream: tail it to the end)."),
     ] = "",
-    gcp_user: Annotated[str, typer.Option("--gcp-user", help="User tag for the job (default: this account).")] = "",
+    cancel: Annotated[str, typer.Option("--cancel", metavar="ID", help="Cancel the job with this id.")] = "",
+    retry: Annotated[
+        str, typer.Option(
+            "--retry",
+            metavar="ID",
+            help="Run this job's request again as a new job (stage/release resume).",
+        )
+    ] = "",
+    gcp_user: Annotated[
+        str, typer.Option("--gcp-user", metavar="USER", help="User tag for the job (default: this account)."),
+    ] = "",
     replay: Annotated[
         str,
         typer.Option(
             "--replay",
+            metavar="DIR",
             help="With --stage: recorded GitHub PR data for the job's release notes (local runner: a directory here; "
             "gcb: a path inside the job's workspace).",
         ),
@@ -109,25 +126,34 @@ def gcbmgr(
         return
     jobs = open_job_runner(prof, runner, project, nomock)
     if cancel:
-        _show(jobs.cancel(cancel), json_out)
+        _cancel(jobs, cancel, json_out)
     elif retry:
-        job = jobs.retry(retry)
-        if stream:
-            stream_to_end(jobs, job, json_out)
-        else:
-            _show(job, json_out)
+        _follow_or_show(jobs, jobs.retry(retry), stream, json_out)
     elif job_id:
-        job = jobs.get(job_id)
-        if stream:
-            stream_to_end(jobs, job, json_out)
-        else:
-            _show(job, json_out)
+        _follow_or_show(jobs, jobs.get(job_id), stream, json_out)
     else:
-        listed = jobs.list_jobs(limit=options.last_jobs)
-        if json_out:
-            ui.print_json([j.as_dict() for j in listed])
-            return
-        ui.table(f"Last {options.last_jobs} jobs ({jobs.name})", COLUMNS, job_rows(listed))
+        _list(jobs, options.last_jobs, json_out)
+
+
+# gcbmgr's modes besides submitting (submit_job, above): cancel, retry, show or follow one job, list recent jobs.
+def _cancel(jobs: JobRunner, job_id: str, json_out: bool) -> None:
+    _show(jobs.cancel(job_id), json_out)
+
+
+def _follow_or_show(jobs: JobRunner, job: Job, stream: bool, json_out: bool) -> None:
+    """--job/--retry: tail the job to its end with --stream, else show its row."""
+    if stream:
+        stream_to_end(jobs, job, json_out)
+    else:
+        _show(job, json_out)
+
+
+def _list(jobs: JobRunner, last: int, json_out: bool) -> None:
+    listed = jobs.list_jobs(limit=last)
+    if json_out:
+        ui.print_json([j.as_dict() for j in listed])
+        return
+    ui.table(f"Last {last} jobs ({jobs.name})", COLUMNS, job_rows(listed))
 
 
 def _show(job: Job, json_out: bool) -> None:

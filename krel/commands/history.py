@@ -15,9 +15,15 @@ from krel.options import DEFAULT_PROFILE, JsonOpt, ProfileOpt, ProjectOpt, Runne
 
 
 def history(
-    branch: Annotated[str, typer.Option("--branch", help="Branch whose jobs to list (the job tag).")] = "master",
-    date_from: Annotated[str, typer.Option("--date-from", help="First day, YYYY-MM-DD (default: today).")] = "",
-    date_to: Annotated[str, typer.Option("--date-to", help="Last day, YYYY-MM-DD (default: --date-from).")] = "",
+    branch: Annotated[
+        str, typer.Option("--branch", metavar="BRANCH", help="Branch whose jobs to list (the job tag)."),
+    ] = "master",
+    date_from: Annotated[
+        str, typer.Option("--date-from", metavar="DATE", help="First day, YYYY-MM-DD (default: today)."),
+    ] = "",
+    date_to: Annotated[
+        str, typer.Option("--date-to", metavar="DATE", help="Last day, YYYY-MM-DD (default: --date-from)."),
+    ] = "",
     runner: RunnerOpt = "",
     project: ProjectOpt = "",
     profile: ProfileOpt = DEFAULT_PROFILE,
@@ -31,7 +37,7 @@ def history(
     jobs = open_job_runner(prof, runner, project, nomock=False)
     rows = gcb_history.history(jobs, branch, date_from or dt.date.today().isoformat(), date_to)
     if json_out:
-        ui.print_json([dict(zip(gcb_history.HEADER, r.cells(), strict=True)) for r in rows])
+        ui.print_json([r.as_json() for r in rows])
         return
     sys.stdout.write(gcb_history.render_history(rows))
     sys.stdout.flush()

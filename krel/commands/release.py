@@ -25,7 +25,9 @@ from krel.options import (
 
 
 def release(
-    build_version: Annotated[str, typer.Option("--build-version", help="The build version krel stage printed.")] = "",
+    build_version: Annotated[
+        str, typer.Option("--build-version", metavar="VERSION", help="The build version krel stage printed."),
+    ] = "",
     branch: BranchOpt = "master",
     release_type: TypeOpt = "alpha",
     profile: ProfileOpt = DEFAULT_PROFILE,

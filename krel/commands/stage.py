@@ -31,10 +31,18 @@ def stage(
     branch: BranchOpt = "master",
     release_type: TypeOpt = "alpha",
     build_version: Annotated[
-        str, typer.Option("--build-version", help="Build to stage (default: the CI marker ci/latest[-X.Y].txt).")
+        str, typer.Option(
+            "--build-version",
+            metavar="VERSION",
+            help="Build to stage (default: the CI marker ci/latest[-X.Y].txt).",
+        )
     ] = "",
     replay: Annotated[
-        str, typer.Option("--replay", help="Recorded GitHub PR data (krel replay format) for the release notes.")
+        str, typer.Option(
+            "--replay",
+            metavar="DIR",
+            help="Recorded GitHub PR data (krel replay format) for the release notes.",
+        )
     ] = "",
     notes: Annotated[
         bool | None,

@@ -26,9 +26,29 @@ class HistoryRow:
     duration: str
     succeeded: str
 
+    # the same job in plain values for --json: no markdown, the runner's own state
+    job: str = ""  # "stage" or "release"
+    nomock: bool = False
+    plain_command: str = ""
+    start_time: datetime | None = None
+    seconds: int = 0
+    state: str = ""  # SUCCESS, FAILURE, CANCELLED, TIMEOUT, ...
+
     def cells(self) -> tuple[str, ...]:
         """The row's columns in HEADER order."""
         return (self.step, self.command, self.link, self.start, self.duration, self.succeeded)
+
+    def as_json(self) -> dict[str, object]:
+        """The row for `krel history --json`: real field names and values (issue 12 item 5)."""
+        return {
+            "step": self.job,
+            "nomock": self.nomock,
+            "command": self.plain_command,
+            "link": self.link,
+            "start": self.start_time.astimezone(UTC).isoformat() if self.start_time else "",
+            "duration_seconds": self.seconds,
+            "state": self.state,
+        }
 
 
 def date_range(date_from: str, date_to: str = "") -> tuple[datetime, datetime]:
@@ -60,20 +80,26 @@ def history_rows(jobs: Iterable[Job]) -> list[HistoryRow]:
     for job in sorted(finished, key=lambda j: (j.create_time or j.start_time or datetime.min.replace(tzinfo=UTC))):
         subs = job.substitutions
         command = (
-            f"`krel {job.kind} --type {subs.get('_TYPE', '')} --branch {subs.get('_RELEASE_BRANCH', '')}"
+            f"krel {job.kind} --type {subs.get('_TYPE', '')} --branch {subs.get('_RELEASE_BRANCH', '')}"
             f" --build-version {subs.get('_BUILDVERSION', '')}"
         )
         nomock = subs.get("_NOMOCK", "")
-        command += f" {nomock}`" if nomock else "`"
+        command += f" {nomock}" if nomock else ""
         assert job.start_time is not None and job.duration is not None
         rows.append(
             HistoryRow(
                 step=f"`{'' if nomock else 'mock '}{job.kind}`",
-                command=command,
+                command=f"`{command}`",
                 link=job.log_url,
                 start=_stamp(job.start_time),
                 duration=_hms(job.duration),
                 succeeded=STATUS_WORDS.get(job.status, job.status),
+                job=job.kind,
+                nomock=bool(nomock),
+                plain_command=command,
+                start_time=job.start_time,
+                seconds=_seconds(job.duration),
+                state=job.status,
             )
         )
     return rows
@@ -83,8 +109,12 @@ def _stamp(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 10000:02d}Z"
 
 
+def _seconds(duration: timedelta) -> int:
+    return max(int(duration.total_seconds()), 0)
+
+
 def _hms(duration: timedelta) -> str:
-    seconds = max(int(duration.total_seconds()), 0)
+    seconds = _seconds(duration)
     return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
