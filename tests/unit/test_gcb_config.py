@@ -7,7 +7,6 @@ import shlex
 
 import pytest
 from releng.errors import UsageError
-from releng.layout import ci_marker_key
 from releng.gcb.base import BuildRequest, substitute
 from releng.gcb.config import (
     GcbFacts,
@@ -18,6 +17,7 @@ from releng.gcb.config import (
     substitutions,
     validate,
 )
+from releng.layout import ci_marker_key
 from releng.profile import load_profile
 
 K8S = load_profile("kubernetes")

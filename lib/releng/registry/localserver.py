@@ -131,8 +131,9 @@ def start_local_registry(
         # A laxer target keeps the heap small (live heap ~10 MB) and halves the CPU per request on this 2-core box.
         env = {**os.environ, "GOGC": str(gogc)}
         process = subprocess.Popen(
-            [binary, "serve", str(config_path)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-            # detach: its own session, so it outlives the command that started it (krel local up) and its signals.
+            [binary, "serve", str(config_path)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            # detach: its own session, so it outlives the command that started it (krel local up) and its signals
             start_new_session=detach,
         )
     registry = LocalRegistry(f"127.0.0.1:{port}", data_dir, config_path, log_path, process,
