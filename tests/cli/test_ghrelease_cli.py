@@ -53,7 +53,9 @@ def test_nomock_publishes_with_the_env_token(
     ghrelease_stub.fail[("PATCH", r".*/releases/\d+")] = (403, "Resource not accessible by integration")
     result = cli.invoke(app, ["--log-level", "debug", *args])
     assert result.exit_code == 1
-    assert result.output.strip().endswith("GitHub answered 403: Resource not accessible by integration")
+    assert result.stderr.strip().endswith("GitHub answered 403: Resource not accessible by integration")
+    # --json: CI reads the same failure as a JSON object on stdout.
+    assert json.loads(result.stdout)["error"].endswith("GitHub answered 403: Resource not accessible by integration")
     outputs.append(result.output)
 
     monkeypatch.delenv("GITHUB_TOKEN")
