@@ -11,9 +11,9 @@ Last run (2 cores shared with other work, 4 min wall): `.venv/bin/python hack/be
     send->verdict p50 38.4 s, p99 69.5 s; in the service p50 8.4 ms, p99 26.7 ms
   registry notifications: 10000 events, 0 lost, 0 rogue not flagged, 0 wrongly flagged; 77 events/s;
     send->verdict p50 55.7 s, p99 58.3 s; in the service p50 6.7 ms, p99 51.0 ms
-All 10,000 events of a phase are sent as one burst, so send->verdict is mostly time queued in the sender: the
-emulator pushes and the registry notifies one request at a time per subscription/endpoint, and the rate is theirs;
-the service itself answers within tens of ms at p99.
+All 10,000 events of a phase are sent as one burst, so send->verdict is mostly time queued in the sender (the
+emulator's push loop; the registry's notification queue, which sends one event per request in order) and the rate
+is the sender's: the service itself answers within tens of ms at p99.
 """
 
 from __future__ import annotations
