@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +14,7 @@ from releng.errors import UsageError
 from releng.promo.audit import app as audit_app
 from releng.promo.audit import pull as audit_pull
 from releng.promo.audit.auth import GOOGLE_JWKS, HeaderCheck, OidcCheck, jwks_keys
-from releng.promo.audit.children import registry_children
+from releng.promo.audit.children import ChildCache, read_while_held, registry_children
 from releng.promo.audit.events import parse_event_file
 from releng.promo.audit.report import (
     ERROR_REPORTING_API,
@@ -67,10 +69,14 @@ def _reporters(jsonl: Path | None, project: str) -> list[Reporter]:
     return reporters
 
 
-def _workdir() -> Path:
+@contextlib.contextmanager
+def _workdir() -> Iterator[Path]:
+    """A fresh directory for the manifests clone under $KREL_HOME/audit, removed when the command ends (each run
+    clones anew: a clone left behind would only pile up)."""
     base = krel_home() / "audit"
     base.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix="manifests-", dir=base))
+    with tempfile.TemporaryDirectory(prefix="manifests-", dir=base) as work:
+        yield Path(work)
 
 
 @audit.command("serve")
@@ -104,8 +110,8 @@ def serve(
         oidc=OidcCheck(push_audience, jwks_keys(push_jwks), email=push_service_account) if push_audience else None,
         registry_header=HeaderCheck(registry_header, secret) if secret else None,
     )
-    with Registries() as registries:
-        auditor = open_auditor(repo, branch, thin_manifest_dir, _workdir(), reader=registry_children(registries),
+    with Registries() as registries, _workdir() as work:
+        auditor = open_auditor(repo, branch, thin_manifest_dir, work, reader=registry_children(registries),
                                reporters=_reporters(report_jsonl, error_reporting_project), interval=interval,
                                hold_seconds=hold)
         ui.err_console.print(f"krel audit: judging against {repo}@{auditor.source.head[:12]}, listening on {listen}")
@@ -131,9 +137,10 @@ def check(
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"event file {event_file}: cannot be read: {exc}") from None
     events = parse_event_file(text, registry_host or None, str(event_file))
-    with Registries() as registries:
-        auditor = open_auditor(repo, branch, thin_manifest_dir, _workdir(), reader=registry_children(registries),
+    with Registries() as registries, _workdir() as work:
+        auditor = open_auditor(repo, branch, thin_manifest_dir, work, reader=registry_children(registries),
                                reporters=_reporters(report_jsonl, ""), hold_seconds=0)
+        auditor.children = ChildCache(read_while_held(registry_children(registries), auditor.held))
         # Offline, no index will come later: a held child is judged at once.
         verdicts = [expire(v) if v.result == HELD else v for v in auditor.handle(events)]
     rows = [record(v) for v in verdicts]
@@ -165,8 +172,8 @@ def pull(
     Example: krel audit pull --subscription projects/p/subscriptions/gcr-audit --repo ../k8s.io --branch main
     --thin-manifest-dir registry.k8s.io
     """
-    with Registries() as registries:
-        auditor = open_auditor(repo, branch, thin_manifest_dir, _workdir(), reader=registry_children(registries),
+    with Registries() as registries, _workdir() as work:
+        auditor = open_auditor(repo, branch, thin_manifest_dir, work, reader=registry_children(registries),
                                reporters=_reporters(report_jsonl, error_reporting_project), interval=interval,
                                hold_seconds=hold)
         handled = audit_pull.pull(auditor, subscription, max_messages=max_messages, timeout=timeout or None)

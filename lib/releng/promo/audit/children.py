@@ -27,6 +27,16 @@ def registry_children(registries: Registries) -> ChildReader:
     return read
 
 
+def read_while_held(read: ChildReader, held: HeldEvents) -> ChildReader:
+    """A reader that asks the registry only while some event waits for its index (`krel audit check` is offline: a
+    promoted digest with nothing held needs no read, and a file of plain events must judge with no network)."""
+
+    def maybe(host: str, path: str, digest: str) -> tuple[str, ...]:
+        return read(host, path, digest) if len(held) else ()
+
+    return maybe
+
+
 class ChildCache:
     """child digest -> the list digests holding it; each (repository, digest) is read at most once."""
 

@@ -161,7 +161,18 @@ def parse_registry_envelope(body: bytes, host: str) -> list[Event]:
 
 
 def parse_event_file(text: str, registry_host: str | None, where: str) -> list[Event]:
-    """One event file for `krel audit check`: a Pub/Sub push body, a GCR payload, or a registry envelope."""
+    """One event file for `krel audit check`: a Pub/Sub push body, a GCR payload, or a registry envelope.
+
+    A file that is no event is bad input on the command line (UsageError, exit 2): exit 1 stays "REJECTED".
+    """
+    try:
+        return _event_file(text, registry_host, where)
+    except EventError as exc:
+        problem = str(exc) if str(exc).startswith(where) else f"{where}: {exc}"
+        raise UsageError(f"event file {problem}") from None
+
+
+def _event_file(text: str, registry_host: str | None, where: str) -> list[Event]:
     doc = _object(_json(text, where), where)
     if "message" in doc:
         return [parse_pubsub_push(text.encode())]
