@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from releng import buildcmd, checksums, digests, git, markers
-from releng.errors import ReleaseError
+from releng import buildcmd, checksums, digests, git, markers, names
+from releng.errors import ReleaseError, UsageError
 from releng.objectstore import ObjectStore, open_store
 from releng.objectstore.base import ObjectExistsError, PreconditionFailedError
 from releng.objectstore.sync import upload_tree
@@ -67,6 +67,7 @@ def ci_build(profile: Profile, home: Path, revision: str = "", *, store: ObjectS
     """Clone the profile's upstream under home, build `revision` (default: the default branch), publish it.
 
     report gets one line per stage; output gets each line the build prints, as it prints it."""
+    _check_revision(revision)
     base = home / "ci-builds" / profile.name
     base.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="build-", dir=base))  # krel's own directory: removed once published
@@ -90,6 +91,15 @@ def ci_build(profile: Profile, home: Path, revision: str = "", *, store: ObjectS
     shutil.rmtree(work, ignore_errors=True)
     files = tuple(CiFile(u.key, u.size, u.sha256) for u in uploaded)
     return CiBuild(version, commit, f"{target.url.rstrip('/')}/{prefix}", files, moved, already)
+
+
+def _check_revision(revision: str) -> None:
+    """The one guard for --revision, before anything is cloned: a sha, tag or branch is a git ref name."""
+    if revision:
+        try:
+            names.check_git_ref(revision)
+        except names.InvalidValue as exc:
+            raise UsageError(f"ci-build --revision: {exc}") from None
 
 
 def resolve_revision(repo: Path, revision: str, url: str) -> str:

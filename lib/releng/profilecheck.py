@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from releng import safeload
+from releng import names, safeload
 from releng.errors import ReleaseError, UsageError
 from releng.files import write_atomic
 from releng.profile import Problem, Profile, collect_problems, load_profile, profile_path
@@ -109,6 +109,7 @@ def init(starter: Starter, variables: dict[str, str]) -> Path:
     if not _SLUG.fullmatch(starter.name):
         raise UsageError(f"profile init: name {starter.name!r} must be lower-case letters, digits, '.', '_' or '-' "
                          "(it names buckets and registry repositories)")
+    _check_fields(starter)
     path = starter.path.expanduser().absolute()
     if path.exists() or path.is_symlink():
         raise UsageError(f"profile init: {path} already exists; choose another path (an existing file is never "
@@ -127,6 +128,16 @@ def init(starter: Starter, variables: dict[str, str]) -> Path:
         raise UsageError(f"profile init: wrote {path}, but it needs fixing: {'; '.join(problems)}")
     load_profile(path, variables)
     return path
+
+
+def _check_fields(starter: Starter) -> None:
+    """No control character in any option, before anything is written (it would land in the file as is)."""
+    for option, value in _fields(starter).items():
+        try:
+            names.check_text(value)
+        except names.InvalidValue as exc:
+            flag = {"profile_name": "name", "build_command": "build"}.get(option, option)
+            raise UsageError(f"profile init --{flag}: {exc}") from None
 
 
 def _fields(starter: Starter) -> dict[str, str]:

@@ -28,6 +28,7 @@ JOB = "abcdef12"
 MARKUP = "[/x]"  # a closing rich tag: crashed the error printer
 OSC = "\x1b]0;pwned\x07"  # sets the terminal title
 CSI = "\x1b[2J"  # clears the screen
+AUDIT_REPO = ["--repo", "{dir}", "--branch", "master", "--thin-manifest-dir", "m"]
 
 CASES = [
     # stage
@@ -207,6 +208,38 @@ CASES = [
         id="backup-manifest-missing",
     ),
     pytest.param(["promote", "snapshot", f"{CSI}127.0.0.1:1/x"], 2, None, id="promote-snapshot-path-csi"),
+    # audit (verdicts and the event files themselves: tests/cli/test_audit_cli.py)
+    pytest.param(["audit", "check", "{home}/missing.json", *AUDIT_REPO], 2, None, id="audit-check-event-missing"),
+    pytest.param(["audit", "check", "{notutf8}", *AUDIT_REPO], 2, None, id="audit-check-event-not-utf8"),
+    pytest.param(["audit", "check", "{file}", *AUDIT_REPO], 2, None, id="audit-check-event-not-json"),
+    pytest.param(["audit", "check", "{dir}", *AUDIT_REPO], 2, None, id="audit-check-event-a-directory"),
+    pytest.param(["audit", "serve", *AUDIT_REPO, "--listen", MARKUP], 2, None, id="audit-serve-listen-markup"),
+    pytest.param(["audit", "serve", *AUDIT_REPO, "--listen", f"127.0.0.1:8080{OSC}"], 2, None,
+                 id="audit-serve-listen-osc"),
+    pytest.param(["audit", "serve", "--repo", "{dir}", "--branch", "master", "--thin-manifest-dir", "../../etc"], 2,
+                 None, id="audit-serve-manifest-dir-escapes"),
+    pytest.param(["audit", "pull", "--subscription", "projects/p/subscriptions/s", "--repo", "{dir}", "--branch",
+                  f"master{CSI}", "--thin-manifest-dir", "m"], 2, None, id="audit-pull-branch-csi"),
+    pytest.param(["audit", "pull", "--subscription", "projects/p/subscriptions/s", "--repo", "{dir}", "--branch",
+                  "--upload-pack=touch /tmp/pwned", "--thin-manifest-dir", "m"], 2, None,
+                 id="audit-pull-branch-option"),
+    # ci-build
+    pytest.param(["ci-build", "--revision", f"master{MARKUP}"], 2, None, id="ci-build-revision-markup"),
+    pytest.param(["ci-build", "--revision", f"v1.0.0{OSC}"], 2, None, id="ci-build-revision-osc"),
+    pytest.param(["ci-build", "--revision", "--upload-pack=touch /tmp/pwned"], 2, None, id="ci-build-revision-option"),
+    pytest.param(["ci-build", "--profile", "{notutf8}"], 2, None, id="ci-build-profile-not-utf8"),
+    pytest.param(["ci-build", "--profile", "{file}"], 2, None, id="ci-build-profile-not-toml"),
+    # profile
+    pytest.param(["profile", "check", "{home}/missing.toml"], 1, None, id="profile-check-missing"),
+    pytest.param(["profile", "show", "--profile", "{notutf8}"], 2, None, id="profile-show-not-utf8"),
+    pytest.param(["profile", "init", "{file}", "--upstream", "https://example.org/a/b.git"], 2, None,
+                 id="profile-init-over-existing-file"),
+    pytest.param(["profile", "init", "{home}/new.toml", "--upstream", f"https://example.org/a/b{OSC}"], 2, None,
+                 id="profile-init-upstream-osc"),
+    pytest.param(["profile", "init", "{home}/new.toml", "--upstream", "https://example.org/a/b.git",
+                  "--build", f"make{CSI}"], 2, None, id="profile-init-build-csi"),
+    pytest.param(["profile", "init", "{home}/new.toml", "--upstream", "https://example.org/a/b.git", "--name",
+                  MARKUP], 2, None, id="profile-init-name-markup"),
     # version
     pytest.param(["version", "--bogus"], 2, None, id="version-unknown-option"),
     pytest.param(["--log-level", MARKUP, "version"], 2, None, id="version-log-level-markup"),
@@ -390,3 +423,22 @@ def test_github_answers_of_another_shape(
     line = assert_one_clean_error(result, 1)
     assert expected in line, line
     assert "ghp_SomeoneElsesToken" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("argv", "left_out"),
+    [
+        pytest.param(["profile", "init", "{home}/new.toml", "--upstream", f"https://example.org/a/b{OSC}"],
+                     "new.toml", id="profile-init"),
+        pytest.param(["ci-build", "--revision", f"master{MARKUP}"], "ci-builds", id="ci-build"),
+        pytest.param(["audit", "pull", "--subscription", "projects/p/subscriptions/s", "--repo", "{dir}", "--branch",
+                      f"master{CSI}", "--thin-manifest-dir", "m"], "audit/*/*", id="audit-pull"),
+    ],
+)
+def test_refused_before_anything_is_written(
+    cli: CliRunner, hostile_env: dict[str, str], argv: list[str], left_out: str
+) -> None:
+    """A bad value is refused where it enters: no file written, nothing cloned, no work directory left."""
+    result = cli.invoke(app, _fill(argv, hostile_env))
+    assert_one_clean_error(result, 2)
+    assert not list(Path(hostile_env["home"]).glob(left_out))

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from releng import git
+from releng import git, names
 from releng.errors import ReleaseError, UsageError
 from releng.promo.audit.verdict import PromotedIndex
 from releng.promo.manifests import parse_thin_dir
@@ -29,12 +29,21 @@ def check_subdir(subdir: str) -> str:
     return path.as_posix()
 
 
+def check_branch(branch: str) -> str:
+    """The one guard for --branch: a git branch name (it goes to `git clone --branch` and `ls-remote`)."""
+    try:
+        names.check_git_ref(branch)
+    except names.InvalidValue as exc:
+        raise UsageError(f"--branch: {exc}") from None
+    return branch
+
+
 class ManifestSource:
     """The promoted index at the head of url's branch; `error` holds the last refresh failure ("" when fresh)."""
 
     def __init__(self, url: str, branch: str, subdir: str, workdir: Path, interval: float = 30.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.url, self.branch, self.subdir = url, branch, check_subdir(subdir)
+        self.url, self.branch, self.subdir = url, check_branch(branch), check_subdir(subdir)
         self._checkout = workdir / "manifests"
         self._interval = interval
         self._clock = clock
