@@ -202,12 +202,17 @@ def test_follow_up_command_names_a_profile_file_by_path(tmp_path: Path) -> None:
     assert release_command(options, "v1.0.0-alpha.0.3+0123456789abcd").endswith(f"--profile={path}")
 
 
+# krel's 2026 community-infra buckets (pkg/release/release.go TestBucket, ProductionBucket).
+MOCK_BUCKET = "gs://5d7373bbdcb8270361b96548387bf2a9ad0d48758c35"
+PROD_BUCKET = "gs://767373bbdcb8270361b96548387bf2a9ad0d48758c35"
+
+
 @pytest.mark.parametrize(
     ("nomock", "bucket", "push_to", "validate_at", "dry_run"),
     [
-        (False, "gs://kubernetes-release-gcb", "gcr.io/k8s-staging-kubernetes/mock",
+        (False, MOCK_BUCKET, "gcr.io/k8s-staging-kubernetes/mock",
          "gcr.io/k8s-staging-kubernetes/mock", True),
-        (True, "gs://kubernetes-release", "gcr.io/k8s-staging-kubernetes", "registry.k8s.io", False),
+        (True, PROD_BUCKET, "gcr.io/k8s-staging-kubernetes", "registry.k8s.io", False),
     ],
 )
 def test_kubernetes_profile_targets(nomock: bool, bucket: str, push_to: str, validate_at: str, dry_run: bool) -> None:
@@ -233,8 +238,8 @@ def test_kubernetes_profile_targets(nomock: bool, bucket: str, push_to: str, val
 @pytest.mark.parametrize(
     ("nomock", "stage_registry", "release_registry", "bucket"),
     [
-        (False, "gcr.io", "gcr.io", "gs://kubernetes-release-gcb"),
-        (True, "gcr.io", "registry.k8s.io", "gs://kubernetes-release"),
+        (False, "gcr.io", "gcr.io", MOCK_BUCKET),
+        (True, "gcr.io", "registry.k8s.io", PROD_BUCKET),
     ],
 )
 def test_stage_and_release_open_with_the_same_checks(
