@@ -177,3 +177,14 @@ def test_token_never_reaches_the_logs(
     assert len(prs.get([1, 2, 3])) == 3
     assert caplog.records and any("secondary rate limit" in r.getMessage() for r in caplog.records)
     assert not [r for r in caplog.records if TOKEN in r.getMessage()]
+
+
+def test_rest_answer_for_another_pull_request_is_never_taken(github_stub: GitHubStub) -> None:
+    # An answer carrying another PR's number would overwrite that PR and silently drop the one asked for.
+    github_stub.prs = synthetic(3)
+    github_stub.prs[2] = {**github_stub.prs[2], "number": 3}
+    sleeps = Sleeps()
+    prs = github.open_pull_requests("o", "r", TOKEN, api_url=github_stub.url, source="rest", policy=policy(sleeps),
+                                    cache_dir=None)
+    with pytest.raises(GitHubError, match=r"pull request #2.*answered pull request 3"):
+        prs.get([1, 2, 3])

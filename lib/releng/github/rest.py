@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import github
 import requests
+from github.Repository import Repository
 
 from releng.github import ratelimit
 from releng.github.base import DEFAULT_API_URL, GitHubError, LiveSource, Progress, from_rest
@@ -34,17 +36,26 @@ class RestPullRequests(LiveSource):
     ) -> None:
         super().__init__(org, repo, policy, token)
         self.concurrency = concurrency
-        # Our retry policy replaces PyGithub's; its default 0.25 s spacing would make 2,000 PRs take minutes.
-        self._gh = github.Github(
-            base_url=api_url.rstrip("/"),
-            auth=github.Auth.Token(token),
-            retry=None,
-            seconds_between_requests=0,
-            seconds_between_writes=0,
-            pool_size=concurrency,
-            lazy=True,  # no GET /repos/{org}/{repo} before the first pull request
-        )
-        self._repo = self._gh.get_repo(f"{org}/{repo}")
+        self._client_args = {"base_url": api_url.rstrip("/"), "token": token, "name": f"{org}/{repo}"}
+        # PyGithub's connection keeps each request's verb and URL on the shared connection object until the
+        # response is read, so threads sharing one client can receive each other's answers: one client per thread.
+        self._local = threading.local()
+
+    def _repo(self) -> Repository:
+        repo: Repository | None = getattr(self._local, "repo", None)
+        if repo is None:
+            args = self._client_args
+            # Our retry policy replaces PyGithub's; its default 0.25 s spacing would make 2,000 PRs take minutes.
+            client = github.Github(
+                base_url=args["base_url"],
+                auth=github.Auth.Token(args["token"]),
+                retry=None,
+                seconds_between_requests=0,
+                seconds_between_writes=0,
+                lazy=True,  # no GET /repos/{org}/{repo} before the first pull request
+            )
+            repo = self._local.repo = client.get_repo(args["name"])
+        return repo
 
     def get(self, numbers: Sequence[int], progress: Progress | None = None) -> dict[int, PullRequest]:
         """All the given pull requests, fetched concurrently."""
@@ -64,7 +75,11 @@ class RestPullRequests(LiveSource):
     def _fetch(self, number: int) -> dict[str, object]:
         self._count_request()
         try:
-            raw: dict[str, object] = self._repo.get_pull(number).raw_data
+            raw: dict[str, object] = self._repo().get_pull(number).raw_data
+            if raw.get("number") != number:
+                # Seen under load with concurrent requests: an answer for another PR must not replace this one
+                # (keyed by its own number, it would overwrite that PR and silently drop this one).
+                raise ratelimit.RetryableError(f"answered pull request {raw.get('number')!r}", 0.2, backoff=True)
             return raw
         except github.UnknownObjectException:
             raise self._not_found(number) from None
