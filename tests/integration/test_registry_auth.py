@@ -189,9 +189,10 @@ def test_429_pauses_everyone_and_honours_retry_after(gate: HTTPServer) -> None:
     assert results == [["v1"]] * 8
     assert bucket.pauses >= 1
     assert time.monotonic() - start >= 0.4
-    # After the 429, the next request anyone sends waits out the Retry-After.
-    later = [t for t in times[1:] if t > times[0] + 0.05]
-    assert later and min(later) >= times[0] + 0.35
+    # After the 429, every request sent waits out the Retry-After. Only the (at most 3) requests the other threads
+    # had in flight when the 429 came back may arrive earlier: on a loaded machine they land well after the first.
+    waited = [t for t in times[1:] if t >= times[0] + 0.35]
+    assert len(waited) >= len(times) - 1 - 3
 
 
 def test_persistent_503_fails_after_retries(gate: HTTPServer) -> None:
