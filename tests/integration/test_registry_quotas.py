@@ -153,7 +153,7 @@ def test_persistent_failures_stop_at_the_budget(stub: HTTPServer, answer: Callab
             pytest.raises(ReleaseError) as err:
         client.list_tags("staging/foo")
     elapsed = time.monotonic() - start
-    assert elapsed < 2.0, "the budget bounds the whole request"
+    assert elapsed < 3.0, "the budget bounds the whole request"  # 1 s budget; room for a loaded machine
     text = str(err.value)
     assert "\n" not in text and text.startswith(f"registry {_host(stub)}")
     assert re.search(message, text), text
@@ -166,7 +166,7 @@ def test_connection_refused_stops_at_the_budget() -> None:
     with RegistryClient(f"127.0.0.1:{free_port()}", backoff=0.05, retry_budget=0.6) as client, \
             pytest.raises(ReleaseError, match=r"unreachable: GET /v2/ failed \(ConnectError\) after \d+ attempts"):
         client.ping()
-    assert time.monotonic() - start < 1.5
+    assert time.monotonic() - start < 3.0  # 0.6 s budget; room for a loaded machine
 
 
 def test_a_refused_connection_gives_up_sooner_than_a_quota() -> None:
@@ -179,7 +179,7 @@ def test_a_refused_connection_gives_up_sooner_than_a_quota() -> None:
         start = time.monotonic()
         with pytest.raises(ReleaseError, match=r"unreachable: GET /v2/ failed \(ConnectError\)"):
             client.ping()
-    assert time.monotonic() - start < 1.5
+    assert time.monotonic() - start < 3.0  # 0.5 s connect budget against 600 s for quotas
 
 
 # -- the token service --------------------------------------------------------------------------------------------
@@ -265,7 +265,7 @@ def test_tokens_for_many_repositories_are_fetched_concurrently(stub: HTTPServer)
     assert tags == [["v1"]] * 20
     assert creds.token_requests == 20, "one token per repository, none fetched twice"
     assert gate.max_concurrent >= 5, "token fetches were serialised"
-    assert elapsed < 4.0, f"{elapsed:.2f}s: token fetches were serialised"
+    assert elapsed < 5.0, f"{elapsed:.2f}s: token fetches were serialised"  # serial: 6 s
 
 
 def test_threads_on_one_scope_wait_for_the_first_fetch(stub: HTTPServer) -> None:
@@ -305,7 +305,7 @@ def test_a_429_pauses_its_host_only(stub: HTTPServer, other: HTTPServer) -> None
             other_elapsed = time.monotonic() - start
             assert slow_host.result() == ["v1"]
         assert registries.limiter.paused_hosts() == [_host(stub)]
-    assert other_elapsed < 0.5, "the other region was paused too"
+    assert other_elapsed < 0.8, "the other region was paused too"  # a shared pause would hold it ~0.9 s
     assert throttled.times[1] - throttled.times[0] >= 0.95
 
 
@@ -319,7 +319,7 @@ def test_rate_is_per_host(stub: HTTPServer, other: HTTPServer) -> None:
         for job in jobs:
             job.result()
         elapsed = time.monotonic() - start
-    assert 0.4 <= elapsed < 1.5
+    assert 0.4 <= elapsed < 1.9  # one shared bucket would take ~2 s
 
 
 # -- upload sessions ----------------------------------------------------------------------------------------------

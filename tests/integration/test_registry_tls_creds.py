@@ -276,7 +276,7 @@ def test_tls_refusals_are_one_line_and_fast(registries: dict[str, LocalRegistry]
     with pytest.raises(ReleaseError, match=message) as err, \
             RegistryClient(t.host, insecure=False, ca_file=ca_file, retry_budget=30) as client:
         client.ping()
-    assert time.monotonic() - start < 5, "an untrusted certificate is not retried until the budget runs out"
+    assert time.monotonic() - start < 15, "an untrusted certificate is not retried until the budget runs out"
     assert "\n" not in str(err.value)
 
 
