@@ -125,7 +125,7 @@ def test_malformed_maps_name_file_and_key(tmp_path: Path, content: str, message:
 
 
 @given(st.text(max_size=200))
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], max_examples=60)
 def test_any_map_file_loads_or_raises_map_error(tmp_path: Path, content: str) -> None:
     (tmp_path / "m.yaml").write_text(content, encoding="utf-8")
     with contextlib.suppress(maps.MapError):
