@@ -9,20 +9,10 @@ import typer
 from releng.promo.backup import BackupOptions, BackupResult, run_backup
 from releng.promo.inventory import Registries
 
+from krel import registries as edge
 from krel import ui
-from krel.commands.promote import (
-    CaFileOpt,
-    NoCacheOpt,
-    RateOpt,
-    RegistryMapOpt,
-    ThreadsOpt,
-    _cache_dir,
-    _credentials,
-    _registry_map,
-)
 from krel.options import JsonOpt
-
-MAX_ROWS = 500
+from krel.registries import MAX_ROWS, CaFileOpt, NoCacheOpt, RateOpt, RegistryMapOpt, ThreadsOpt
 
 
 def backup(
@@ -68,14 +58,14 @@ def backup(
         backup=target,
         manifest=manifest,
         thin_manifest_dir=thin_manifest_dir,
-        registry_map=_registry_map(registry_map),
+        registry_map=edge.registry_map(registry_map),
         confirm=confirm,
         threads=threads,
-        cache_dir=_cache_dir(),
+        cache_dir=edge.cache_dir(),
         reread=no_cache,
     )
     reporter = ui.RichReporter("backup", quiet=json_out)
-    with Registries(_credentials(), rate=rate, max_connections=max(threads, 4), ca_file=ca_file) as registries, \
+    with Registries(edge.credentials(), rate=rate, max_connections=max(threads, 4), ca_file=ca_file) as registries, \
             reporter.live():  # fmt: skip
         result = run_backup(options, registries, reporter)
     if json_out:

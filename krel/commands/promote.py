@@ -3,7 +3,6 @@ and the file promoter."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,13 +10,14 @@ from typing import Annotated
 import typer
 from releng.promo.files.promote import FilePromoteOptions, FilePromotionResult, promote_files
 from releng.promo.inventory import Registries
-from releng.promo.promote import PromoteOptions, PromotionResult, parse_registry_map, promote_images
+from releng.promo.promote import PromoteOptions, PromotionResult, promote_images
 from releng.promo.snapshot import check_format, render, snapshot
-from releng.registry.credentials import Credentials, docker_config_path, env_pair
 from releng.registry.invcache import InventoryCache
 
+from krel import registries as edge
 from krel import ui
-from krel.options import JsonOpt, krel_home
+from krel.options import JsonOpt
+from krel.registries import MAX_ROWS, CaFileOpt, NoCacheOpt, RateOpt, RegistryMapOpt, ThreadsOpt
 
 promote_app = typer.Typer(
     name="promote",
@@ -26,49 +26,6 @@ promote_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
-
-RegistryMapOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--registry-map",
-        help="FROM=TO: read and write registry names starting with FROM at TO instead (repeatable), "
-        "e.g. gcr.io/k8s-cip-test-prod=127.0.0.1:5001/prod. Also KREL_PROMO_REGISTRY_MAP (comma-separated).",
-    ),
-]
-ThreadsOpt = Annotated[int, typer.Option("--threads", min=1, help="Parallel registry requests and copies.")]
-RateOpt = Annotated[
-    float, typer.Option("--rate", min=0.1, help="Requests per second to each registry host, shared by all threads.")
-]
-CaFileOpt = Annotated[
-    Path | None,
-    typer.Option("--ca-file", help="PEM bundle of a private CA to trust for registries (besides the system's)."),
-]
-NoCacheOpt = Annotated[
-    bool,
-    typer.Option(
-        "--no-cache",
-        help="Re-read every tag instead of trusting the inventory cache ($KREL_HOME/cache/registry), and stop if "
-        "a cached production tag moved.",
-    ),
-]
-MAX_ROWS = 500
-
-
-def _credentials() -> Credentials:
-    # Read once, at the edge; the library only sees values.
-    pair = env_pair(os.environ.get("KREL_REGISTRY_USERNAME"), os.environ.get("KREL_REGISTRY_PASSWORD"),
-                    os.environ.get("KREL_REGISTRY_HOST"))
-    return Credentials(docker_config_path(os.environ.get("DOCKER_CONFIG"), Path.home()), pair)
-
-
-def _cache_dir() -> Path:
-    return krel_home() / "cache" / "registry"
-
-
-def _registry_map(items: list[str] | None) -> dict[str, str]:
-    env = [i for i in os.environ.get("KREL_PROMO_REGISTRY_MAP", "").split(",") if i.strip()]
-    return parse_registry_map([*env, *(items or [])])
-
 
 @promote_app.command("images")
 def images(
@@ -106,15 +63,15 @@ def images(
     options = PromoteOptions(
         manifest=manifest,
         thin_manifest_dir=thin_manifest_dir,
-        registry_map=_registry_map(registry_map),
+        registry_map=edge.registry_map(registry_map),
         threads=threads,
         confirm=confirm,
         parse_only=parse_only,
-        cache_dir=_cache_dir(),
+        cache_dir=edge.cache_dir(),
         reread=no_cache,
     )
     reporter = ui.RichReporter("promote", quiet=json_out)
-    with Registries(_credentials(), rate=rate, max_connections=max(threads, 4), ca_file=ca_file) as registries, \
+    with Registries(edge.credentials(), rate=rate, max_connections=max(threads, 4), ca_file=ca_file) as registries, \
             reporter.live():
         result = promote_images(options, registries, reporter)
     if json_out:
@@ -176,8 +133,8 @@ def snapshot_cmd(
     Example: krel promote snapshot us-central1-docker.pkg.dev/k8s-artifacts-prod/images/kubernetes --json
     """
     fmt = check_format("json" if json_out else output)
-    cache = InventoryCache(_cache_dir())
-    with Registries(_credentials(), rate=rate, ca_file=ca_file) as registries:
+    cache = InventoryCache(edge.cache_dir())
+    with Registries(edge.credentials(), rate=rate, ca_file=ca_file) as registries:
         images = snapshot(registries, path, threads=threads, cache=cache, trust_cache=not no_cache)
     ui.console.out(render(images, fmt), end="", highlight=False)
 

@@ -73,13 +73,9 @@ def test_stores_do_not_import_checksum_files(path: Path) -> None:
     assert offending(path, ("releng.checksums",)) == []
 
 
-# backup.py shares promote.py's options: being reworked by the promo commands' own change, not this rule's.
-_SHARING_PENDING = {"backup.py"}
-
-
 @pytest.mark.parametrize(
     "path",
-    sorted(p for p in (ROOT / "krel" / "commands").glob("*.py") if p.name not in _SHARING_PENDING),
+    sorted((ROOT / "krel" / "commands").glob("*.py")),
     ids=lambda p: p.name,
 )
 def test_commands_do_not_import_each_other(path: Path) -> None:
