@@ -85,12 +85,14 @@ def _is_link(dir_fd: int, name: str) -> bool:
         return False
 
 
-def write_atomic(path: Path, data: str | bytes, *, base: Path | None = None, exclusive: bool = False) -> None:
+def write_atomic(path: Path, data: str | bytes, *, base: Path | None = None, exclusive: bool = False,
+                 mode: int = 0o666) -> None:
     """Write `data` (str as UTF-8) to a temp file beside `path`, then rename it into place.
 
     `base` (default: path's own directory) is trusted; below it no directory may be a symlink, and `path` itself
     must not be one: UnsafePathError. With `exclusive`, an existing `path` is never replaced: the temp file is
-    hard-linked to `path`, which fails with FileExistsError when the name is taken. Permissions: 0666 less umask.
+    hard-linked to `path`, which fails with FileExistsError when the name is taken. Permissions: `mode` less umask
+    (0600 for a private key: the bytes are never readable by others, not even in the temp file).
     """
     payload = data.encode("utf-8") if isinstance(data, str) else data
     base = path.parent if base is None else base
@@ -101,7 +103,7 @@ def write_atomic(path: Path, data: str | bytes, *, base: Path | None = None, exc
             raise UnsafePathError.symlink(path, path)
         # Same directory, so the rename cannot cross file systems; a hidden name no reader or glob picks up.
         tmp = f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=dir_fd)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=dir_fd)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(payload)

@@ -12,6 +12,7 @@ SECRET_ENV: tuple[str, ...] = (
     "KREL_SMTP_PASSWORD",
     "DOCKERHUB_TOKEN",
     "KREL_REGISTRY_PASSWORD",
+    "KREL_SIGNING_KEY_PASSWORD",
 )
 # Shorter values would mask ordinary words and digits in every line.
 MIN_SECRET_LEN = 4
