@@ -11,6 +11,23 @@ from releng import version
 SRC_TARBALL = "src.tar.gz"
 NOTES_FILES = ("release-notes.json", "release-notes.html")
 INDEX_KEY = "release/release-notes-index.json"
+# Signing (issue 13): a signature beside each file, DSSE envelopes beside the unsigned documents, and the public key
+# published with each release. Signing outputs are side files, like per-file checksums: never checksummed themselves.
+SIGNATURE_SUFFIX = ".sig"
+ENVELOPE_SUFFIX = ".intoto.jsonl"
+PROVENANCE_ENVELOPE = "provenance.intoto.jsonl"
+PUBLIC_KEY_FILE = "release-key.pub"
+
+
+def envelope_name(name: str) -> str:
+    """The DSSE envelope beside a JSON document: provenance.json -> provenance.intoto.jsonl."""
+    return name.removesuffix(".json") + ENVELOPE_SUFFIX
+
+
+def is_signing_file(name: str) -> bool:
+    """A signature, an envelope or the public key (by base name)."""
+    base = name.rsplit("/", 1)[-1]
+    return base.endswith((SIGNATURE_SUFFIX, ENVELOPE_SUFFIX)) or base == PUBLIC_KEY_FILE
 
 
 def stage_prefix(build_version: str) -> str:
@@ -69,3 +86,16 @@ def build_dir(job: Path, version: str) -> Path:
 
 def gcs_stage_dir(job: Path, version: str) -> Path:
     return build_dir(job, version) / "gcs-stage" / version
+
+
+def packages_repo_prefix(project: str, tag: str) -> str:
+    """<project>:/stable:/vX.Y, or <project>:/prerelease:/vX.Y for a pre-release: pkgs.k8s.io's repository of one
+    minor (`deb [signed-by=…] https://pkgs.k8s.io/core:/stable:/v1.29/deb/ /`), holding deb/ and rpm/."""
+    parsed = version.parse_tag(tag)
+    channel = "prerelease" if parsed.prerelease else "stable"
+    return f"{project}:/{channel}:/v{parsed.major}.{parsed.minor}"
+
+
+def packages_dir(home: Path, profile: str, tag: str) -> Path:
+    """KREL_HOME/packages/<profile>/<tag>: the .deb and .rpm files `krel packages build` writes and publish reads."""
+    return home / "packages" / profile / tag

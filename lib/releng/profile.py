@@ -59,6 +59,11 @@ class Targets:
     fastly_service: str = field(default="", metadata=_rule(names.check_argument, optional=True))
     # public URL of release/<tag>/ files without the tag; default <download_url>/release
     release_url: str = field(default="", metadata=_rule(address.check_link, optional=True))
+    # object store URL of the deb/rpm repositories ([packages]); its public URL (default: the bucket URL), and the
+    # GPG key signing them: "throwaway" (krel's own under $KREL_HOME/keys/) or "env" (KREL_PACKAGES_GPG_HOME)
+    packages_bucket: str = field(default="", metadata=_rule(address.check_bucket, optional=True))
+    packages_url: str = field(default="", metadata=_rule(address.check_link, optional=True))
+    packages_key: str = field(default="throwaway", metadata={"choices": ("throwaway", "env")})
 
     def release_download_url(self) -> str:
         """krel URLPrefixForBucket: https://dl.k8s.io for production, <bucket URL>/release otherwise."""
@@ -144,6 +149,42 @@ class Announce:
 
 
 @dataclass(frozen=True)
+class PackageFile:
+    """One file of a package: from the build output (`src`, may use {arch}) or written out (`content`)."""
+
+    dst: str = field(metadata=_rule(names.check_argument))  # absolute install path; checked in releng.packages.spec
+    src: str = field(default="", metadata=_rule(names.check_argument, optional=True))  # relative to the build output
+    content: str = field(default="", metadata={"multiline": True})  # e.g. a systemd unit
+    mode: str = field(default="0644", metadata=_rule(names.check_argument))  # octal, as a string
+    config: bool = False  # a conffile (deb) / %config(noreplace) (rpm): kept when changed locally
+
+
+@dataclass(frozen=True)
+class Package:
+    """One deb/rpm package built from the release's build output (names and versions checked in releng.packages)."""
+
+    name: str = field(metadata=_rule(names.check_argument))
+    summary: str = field(metadata=_rule(names.check_one_line))
+    files: tuple[PackageFile, ...]
+    description: str = field(default="", metadata=_rule(names.check_one_line, optional=True))
+    depends: tuple[str, ...] = field(default=(), metadata=_rule(names.check_one_line))  # "name (>= 1.2)"
+    postinst: str = field(default="", metadata={"multiline": True})  # maintainer scripts (sh), "" = none
+    prerm: str = field(default="", metadata={"multiline": True})
+    license: str = field(default="Apache-2.0", metadata=_rule(names.check_one_line))
+
+
+@dataclass(frozen=True)
+class Packages:
+    """deb and rpm packages of every release, in one repository per minor as pkgs.k8s.io lays them out."""
+
+    maintainer: str = field(metadata=_rule(names.check_one_line))  # "Name <mail>"
+    package: tuple[Package, ...]
+    project: str = field(default="core", metadata=_rule(names.check_remote_name))  # <project>:/stable:/vX.Y
+    arches: tuple[str, ...] = field(default=(), metadata=_rule(names.check_arch))  # () = build.arches
+    homepage: str = field(default="", metadata=_rule(address.check_link, optional=True))
+
+
+@dataclass(frozen=True)
 class Problem:
     """One thing wrong in a profile file: the dotted key it is about ("" = the file) and what is wrong."""
 
@@ -170,6 +211,7 @@ class Profile:
     announce: Announce = field(default_factory=Announce)
     # the registry named in notes and the changelog (where users pull from); "" = nomock.validate_registry
     public_registry: str = field(default="", metadata=_rule(address.check_registry, optional=True))
+    packages: Packages | None = None  # absent: no packages are built or published
     source: str = field(default="", metadata={"unchecked": True})  # the file it was loaded from, not a TOML value
 
     def targets(self, nomock: bool) -> Targets:
@@ -267,7 +309,7 @@ def _resolve(name: str) -> Path:
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # Filled in later, per release, by whoever formats the link.
-RUNTIME_PLACEHOLDERS = frozenset({"major", "minor", "patch", "tag", "version", "branch"})
+RUNTIME_PLACEHOLDERS = frozenset({"major", "minor", "patch", "tag", "version", "branch", "arch"})
 
 
 def _expand(value: Any, variables: dict[str, str], where: str, problems: list[Problem] | None = None,
@@ -342,7 +384,8 @@ def _check_field(f: dataclasses.Field[Any], value: Any, path: str, key: str) -> 
         if not isinstance(item, str):
             continue
         try:
-            names.check_text(item)
+            # multi-line text (a unit file, a maintainer script) may hold newlines and tabs, no other control char
+            names.check_text(item.replace("\n", "").replace("\t", "") if f.metadata.get("multiline") else item)
             if check is not None and (item or not f.metadata.get("optional")):
                 check(item)
         except InvalidValue as exc:
@@ -350,15 +393,21 @@ def _check_field(f: dataclasses.Field[Any], value: Any, path: str, key: str) -> 
 
 
 def _convert(hint: Any, value: Any, path: str, key: str, problems: list[Problem] | None = None) -> Any:
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, path, key + ".", problems)
     origin = typing.get_origin(hint)
+    item = typing.get_args(hint)[0] if origin is tuple else None
+    if isinstance(item, type) and dataclasses.is_dataclass(item):
+        # an array of tables ([[packages.package]]): each built and named by its index
+        if not isinstance(value, list):
+            raise UsageError(f"profile {path}: {key} must be an array of tables ([[{key}]]), got {value!r}")
+        return tuple(_build(item, v, path, f"{key}[{i}].", problems) for i, v in enumerate(value))
     if origin is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise UsageError(f"profile {path}: {key} must be a list of strings, got {value!r}")
         return tuple(value)
-    if origin in (types.UnionType, typing.Union):
-        hint = next(a for a in typing.get_args(hint) if a is not type(None))
     expected = {"str": str, "int": int, "bool": bool}.get(getattr(hint, "__name__", ""), hint)
     if (expected is int and isinstance(value, bool)) or not isinstance(value, expected):
         raise UsageError(f"profile {path}: {key} must be {expected.__name__}, got {value!r}")
@@ -386,6 +435,12 @@ def _refuse_shared_targets(profile: Profile, path: str) -> None:
         shared.append("git_push = 'push' in mock")
     if mock.github_release == "publish":
         shared.append("github_release = 'publish' in mock")
+    # packages: the mock repositories never inside a production bucket or repository
+    for nomock_key in ("packages_bucket", "bucket"):
+        mock_value, nomock_value = mock.packages_bucket, getattr(nomock, nomock_key)
+        if mock_value and nomock_value and address.bucket_place(mock_value).overlaps(
+                address.bucket_place(nomock_value)):
+            shared.append(_overlap("packages_bucket", mock_value, nomock_key, nomock_value))
     production = {address.mail_key(a): a for a in nomock.mail_to}
     lists = sorted(_same_list(a, production[key]) for a in mock.mail_to if (key := address.mail_key(a)) in production)
     if lists:

@@ -75,7 +75,7 @@ def resolved(profile: Profile) -> dict[str, Any]:
 
 def to_toml(data: dict[str, Any]) -> str:
     """Plain profile data as TOML (strings, numbers, booleans, lists of strings, tables)."""
-    scalars = [f"{k} = {_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    scalars = [f"{k} = {_value(v)}" for k, v in data.items() if not isinstance(v, dict) and v is not None]
     tables = [f"\n[{k}]\n" + "\n".join(f"{sk} = {_value(sv)}" for sk, sv in v.items())
               for k, v in data.items() if isinstance(v, dict)]
     return "\n".join(scalars) + "\n" + "\n".join(tables) + "\n"
@@ -88,6 +88,8 @@ def _value(value: Any) -> str:
         return str(value)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # a table inside an array ([[packages.package]]): an inline table
+        return "{ " + ", ".join(f"{k} = {_value(v)}" for k, v in value.items() if v is not None) + " }"
     return json.dumps(str(value))  # a JSON string is a valid TOML basic string
 
 
