@@ -75,7 +75,7 @@ def ci_build(profile: Profile, home: Path, revision: str = "", *, store: ObjectS
     report(f"cloning {profile.upstream.url} into {repo}")
     git.clone(profile.upstream.url, repo)
     commit = resolve_revision(repo, revision or profile.upstream.default_branch, profile.upstream.url)
-    git.run(repo, "checkout", "--quiet", "--detach", commit)
+    git.checkout_detached(repo, commit)
     version = build_version_from_describe(git.describe(repo, commit))
     report(f"building {version} ({commit[:14]}) with {profile.build.command!r}")
     out = run_build(profile, repo, version, work / "build.log", output)

@@ -12,6 +12,7 @@ from pathlib import Path
 from releng import git
 from releng.errors import ReleaseError, UsageError
 from releng.profile import Author
+from releng.releaseissue import issue_title
 from releng.version import is_release_branch
 
 log = logging.getLogger(__name__)
@@ -129,13 +130,10 @@ def prepare_fast_forward(options: FastForwardOptions) -> FastForward:
         return dataclasses.replace(base, noop=noop, release_rev=release_rev, tag=default_tag)
 
     previous = git.current_branch(repo) or git.rev_parse(repo, "HEAD")
-    if git.ref_exists(repo, f"refs/heads/{branch}"):
-        # The local branch is reset to the remote one; an earlier dry run's merge may go, other work may not.
-        own = git.run(repo, "rev-list", "--no-merges", f"refs/heads/{branch}", f"^{remote_branch}", f"^{options.ref}")
-        if own.strip():
-            raise ReleaseError(
-                f"ff: local branch {branch} in {repo} has commits not on {remote_branch}; push or drop them"
-            )
+    # The local branch is reset to the remote one; an earlier dry run's merge may go, other work may not.
+    local = f"refs/heads/{branch}"
+    if git.ref_exists(repo, local) and git.own_commits(repo, local, remote_branch, options.ref):
+        raise ReleaseError(f"ff: local branch {branch} in {repo} has commits not on {remote_branch}; push or drop them")
     try:
         git.checkout(repo, branch, force_create=True, start=remote_branch)
         head_rev = git.merge(repo, options.ref, author=options.author)
@@ -147,8 +145,9 @@ def prepare_fast_forward(options: FastForwardOptions) -> FastForward:
 
 
 def cut_issue_title(pattern: str, branch: str) -> str:
-    """The release-cut issue's title for release-X.Y: the pattern with {version} as vX.Y.0 (krel branchToVersion)."""
-    return pattern.replace("{version}", f"v{branch.removeprefix('release-')}.0")
+    """The release-cut issue's title for release-X.Y: the pattern with {version} as vX.Y.0 (krel branchToVersion),
+    the title `krel release-issue open --tag vX.Y.0` gives the issue it keeps."""
+    return issue_title(pattern, f"v{branch.removeprefix('release-')}.0")
 
 
 def _release_cut_in_progress(options: FastForwardOptions, branch: str) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from releng.errors import ReleaseError
 from releng.profile import Author
 from releng.secrets import strip_url_credentials
+from releng.version import release_branch_minor
 
 # krel's order: merge commit, cherry-pick, revert, squash; the first pattern that matches wins.
 _PR_PATTERNS = (
@@ -19,7 +20,6 @@ _PR_PATTERNS = (
     re.compile(r"\(#(\d+)\)\s+This reverts commit"),
     re.compile(r"\(#(\d+)\)"),
 )
-_RELEASE_BRANCH = re.compile(r"^release-(\d+)\.(\d+)$")
 
 # A repository's own config (a restored src.tar.gz, a clone) can name programs git runs: hooks, fsmonitor, ssh,
 # pager, editors, credential helpers, the ext:: transport. `-c` on the command line beats every config file, so
@@ -247,11 +247,43 @@ def is_on_commit(repo: Path, sha: str, target: str) -> bool:
 
 def _is_empty_commit_on(repo: Path, sha: str, parent: str) -> bool:
     """True when sha is an empty commit whose only parent is `parent` (krel's release commit)."""
-    parents = _git(["rev-list", "--parents", "-n", "1", _EOO, positional(sha, "commit")], cwd=repo).split()
-    if parents[1:] != [parent]:
+    if parents(repo, sha) != [parent]:
         return False
     # Same tree as the parent: compared by tree id, which also covers what diff-tree hides (merges).
     return rev_parse_tree(repo, sha) == rev_parse_tree(repo, parent)
+
+
+def parents(repo: Path, rev: str) -> list[str]:
+    """The parent shas of one commit, first parent first."""
+    return _git(["rev-list", "--parents", "-n", "1", _EOO, positional(rev, "commit")], cwd=repo).split()[1:]
+
+
+def commit_message(repo: Path, rev: str) -> str:
+    """The full message of one commit, without its trailing newline."""
+    return _git(["log", "-1", "--format=%B", _EOO, positional(rev, "commit")], cwd=repo).strip()
+
+
+def root_commits(repo: Path, end: str) -> list[str]:
+    """The parentless commits reachable from end (a repository's first commit; more after an unrelated merge)."""
+    return _git(["rev-list", "--max-parents=0", _EOO, positional(end, "revision")], cwd=repo).split()
+
+
+def count_commits(repo: Path, start: str, end: str) -> int:
+    """How many commits `end` has that `start` has not (git rev-list --count start..end)."""
+    spec = f"{positional(start, 'revision')}..{end}"
+    return int(_git(["rev-list", "--count", _EOO, spec], cwd=repo).strip())
+
+
+def own_commits(repo: Path, rev: str, *others: str) -> list[str]:
+    """The non-merge commits of rev that none of `others` has (git rev-list --no-merges rev ^other...)."""
+    excluded = [f"^{positional(other, 'revision')}" for other in others]
+    return _git(["rev-list", "--no-merges", _EOO, positional(rev, "revision"), *excluded], cwd=repo).split()
+
+
+def merged_tags(repo: Path, end: str, pattern: str = "v*") -> list[str]:
+    """The tags matching pattern that are reachable from end."""
+    args = ["tag", "--merged", positional(end, "revision"), "--list", _EOO, positional(pattern, "tag pattern")]
+    return _git(args, cwd=repo).split()
 
 
 def rev_parse_tree(repo: Path, rev: str) -> str:
@@ -276,6 +308,56 @@ def tag(
     _git(["tag", "--annotate", "--message", message, _EOO, positional(name, "tag"), target], cwd=repo,
          author=author)
     return True
+
+
+def update_ref(repo: Path, ref: str, new: str | None, old: str) -> None:
+    """Move ref from old to new (None deletes it); git refuses when ref is no longer at old."""
+    if new is None:
+        _git(["update-ref", "-d", _EOO, positional(ref, "ref"), old], cwd=repo)
+    else:
+        _git(["update-ref", _EOO, positional(ref, "ref"), positional(new, "commit"), old], cwd=repo)
+
+
+def reset_keep(repo: Path, rev: str) -> None:
+    """Move the checked-out branch and its files to rev, refusing to touch a file with local changes."""
+    _git(["reset", "--quiet", "--keep", positional(rev, "commit")], cwd=repo)  # reset takes no --end-of-options
+
+
+def unstage(repo: Path, paths: list[str]) -> None:
+    """Best effort: take paths out of the index again (git reset -- paths); a failure is ignored."""
+    _git(["reset", "--quiet", "--", *paths], cwd=repo, check=False)
+
+
+def dirty_paths(repo: Path, paths: list[str]) -> list[str]:
+    """The paths below `paths` with uncommitted, untracked or ignored content, sorted."""
+    args = ["status", "--porcelain", "-z", "--untracked-files=all", "--ignored", "--", *paths]
+    return sorted({entry[3:] for entry in _git(args, cwd=repo).split("\0") if len(entry) > 3})
+
+
+def tracked_files(repo: Path, under: str) -> list[str]:
+    """The files git tracks below the directory `under`."""
+    return [name for name in _git(["ls-files", "-z", "--", under], cwd=repo).split("\0") if name]
+
+
+def tree_modes(repo: Path, ref: str, paths: list[str]) -> list[tuple[str, str]]:
+    """(mode, path) of each entry of ref's tree at `paths` (whole-tree paths; 120000 is a symbolic link)."""
+    args = ["ls-tree", "-z", "--full-tree", positional(ref, "branch"), "--", *paths]
+    entries = []
+    for entry in filter(None, _git(args, cwd=repo).split("\0")):
+        meta, name = entry.split("\t", 1)
+        entries.append((meta.split()[0], name))
+    return entries
+
+
+def config_file_entries(repo: Path, path: Path) -> list[tuple[str, str]]:
+    """(key, value) of every entry in one config file, read as a plain file: its includes are not followed."""
+    listing = _git(["config", "--file", str(path), "--no-includes", "--list", "-z"], cwd=repo)
+    return [(key, value) for key, _, value in (entry.partition("\n") for entry in filter(None, listing.split("\0")))]
+
+
+def checkout_detached(repo: Path, rev: str) -> None:
+    """Check out rev on a detached HEAD."""
+    _git(["checkout", "--quiet", "--detach", positional(rev, "revision"), "--"], cwd=repo)
 
 
 def release_commit(repo: Path, message: str, author: Author) -> str:
@@ -331,6 +413,14 @@ def fetch(repo: Path, remote: str = "origin", refspecs: tuple[str, ...] = ()) ->
     _git([*args, *(positional(r, "refspec") for r in refspecs)], cwd=repo)
 
 
+def fetch_branches(repo: Path, url: str, branches: list[str], *, filter: str, depth: int | None = None,
+                   tags: bool = False) -> None:
+    """Fetch branches of url into the same-named local branches, partially (`--filter`), optionally shallow."""
+    options = [f"--filter={filter}", *([f"--depth={depth}"] if depth else []), *(["--tags"] if tags else [])]
+    refspecs = [f"+refs/heads/{b}:refs/heads/{b}" for b in (positional(b, "branch") for b in branches)]
+    _git(["fetch", "--quiet", *options, _EOO, positional(url, "upstream URL"), *refspecs], cwd=repo)
+
+
 def _ls_remote(args: list[str]) -> list[tuple[str, str]]:
     pairs = []
     for line in _git(["ls-remote", *args]).splitlines():  # args end with --end-of-options URL [refs]
@@ -376,5 +466,5 @@ def push(
 
 def latest_release_branch(url: str) -> str | None:
     """The highest release-X.Y branch on the remote."""
-    found = [(int(m.group(1)), int(m.group(2)), b) for b in ls_remote_heads(url) if (m := _RELEASE_BRANCH.match(b))]
-    return max(found)[2] if found else None
+    found = [(minor, b) for b in ls_remote_heads(url) if (minor := release_branch_minor(b))]
+    return max(found)[1] if found else None

@@ -178,7 +178,13 @@ def validate_release_type(release_type: str) -> str:
 
 def is_release_branch(branch: str) -> bool:
     """True for release-X.Y branch names."""
-    return _BRANCH_RE.fullmatch(branch) is not None
+    return release_branch_minor(branch) is not None
+
+
+def release_branch_minor(branch: str) -> tuple[int, int] | None:
+    """(X, Y) of a release-X.Y branch name, None for any other name (the one definition of the pattern)."""
+    found = _BRANCH_RE.fullmatch(branch)
+    return (int(found["major"]), int(found["minor"])) if found else None
 
 
 def validate_branch(branch: str) -> str:

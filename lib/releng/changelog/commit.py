@@ -71,8 +71,7 @@ def _commit_files(repo: Path, writes: dict[str, str], removals: list[str], messa
 
 def _check_clean(repo: Path, paths: list[str]) -> None:
     """Refuse to overwrite uncommitted or untracked content at the paths krel writes: it is not krel's to lose."""
-    status = git.run(repo, "status", "--porcelain", "-z", "--untracked-files=all", "--ignored", "--", *paths)
-    dirty = sorted({entry[3:] for entry in status.split("\0") if len(entry) > 3})
+    dirty = git.dirty_paths(repo, paths)
     if dirty:
         listed = ", ".join(dirty)
         raise ReleaseError(f"{repo}: {listed}: uncommitted content krel would overwrite; commit or remove it first")
@@ -80,7 +79,7 @@ def _check_clean(repo: Path, paths: list[str]) -> None:
 
 def _restore(repo: Path, before: dict[str, bytes | None], done: list[str]) -> None:
     """Put back what krel changed before a failed commit: only its own files, never through a link."""
-    git.run(repo, "reset", "--quiet", "--", *done, check=False)
+    git.unstage(repo, done)
     for rel in done:
         previous = before[rel]
         # best effort: the failure being reported matters more than a file that cannot be put back
@@ -93,7 +92,7 @@ def _restore(repo: Path, before: dict[str, bytes | None], done: list[str]) -> No
 
 def _other_changelogs(repo: Path, path: str) -> list[str]:
     """Tracked CHANGELOG/CHANGELOG-*.md files other than path (untracked files are not krel's to delete)."""
-    listed = git.run(repo, "ls-files", "-z", "--", "CHANGELOG/").split("\0")
+    listed = git.tracked_files(repo, "CHANGELOG/")
     return sorted(
         rel for rel in listed
         if rel != path and PurePosixPath(rel).parent.as_posix() == "CHANGELOG"
@@ -104,10 +103,8 @@ def _other_changelogs(repo: Path, path: str) -> list[str]:
 def check_tree(repo: Path, ref: str, paths: list[str]) -> None:
     """Refuse a branch whose tree has a symbolic link (mode 120000) at one of paths or a directory above them."""
     prefixes = sorted({p for rel in paths for p in _prefixes(rel)})
-    listed = git.run(repo, "ls-tree", "-z", "--full-tree", git.positional(ref, "branch"), "--", *prefixes).split("\0")
-    for entry in filter(None, listed):
-        meta, name = entry.split("\t", 1)
-        if meta.split()[0] == "120000":
+    for mode, name in git.tree_modes(repo, ref, prefixes):
+        if mode == "120000":
             raise UnsafePathError.in_tree(name, ref)
 
 
@@ -132,7 +129,7 @@ def check_not_behind(repo: Path, remote: str, branches: list[str]) -> None:
         if not (git.ref_exists(repo, local) and git.ref_exists(repo, tracking)):
             continue
         if not git.is_ancestor(repo, tracking, local):
-            behind = git.run(repo, "rev-list", "--count", f"{local}..{tracking}").strip()
+            behind = git.count_commits(repo, local, tracking)
             raise ReleaseError(
                 f"{branch} is {behind} commit(s) behind {remote}/{branch}: update it (git pull --ff-only) and rerun"
             )
@@ -161,10 +158,7 @@ def _rewind(repo: Path, before: dict[str, str | None]) -> None:
         if now == sha or now is None:
             continue
         if branch == current:
-            # --keep moves the checked-out branch and its files, refusing to touch a file with local changes
             if sha is not None:
-                git.run(repo, "reset", "--quiet", "--keep", sha)
-        elif sha is None:
-            git.run(repo, "update-ref", "-d", ref, now)
+                git.reset_keep(repo, sha)
         else:
-            git.run(repo, "update-ref", ref, sha, now)
+            git.update_ref(repo, ref, sha, now)

@@ -29,7 +29,7 @@ def start_tag(repo: Path, tag: str, end: str) -> str:
         if version.minor == 0:
             raise UsageError(f"{tag}: no previous minor release to start from; pass --start-rev")
         return f"v{version.major}.{version.minor - 1}.0"
-    reachable = git.run(repo, "tag", "--merged", end, "--list", "v*").split()
+    reachable = git.merged_tags(repo, end)
     older = []
     for name in reachable:
         try:
