@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "release-notes": ("release_notes", "Release notes for a revision range; validate note maps."),
     "changelog": ("changelog", "Write the CHANGELOG entry for a tag, commit and push it."),
     "announce": ("announce", "Build or send the release announcement; the GitHub release page."),
+    "packages": ("packages", "Build deb/rpm packages of a release; publish their signed repositories."),
     "ff": ("ff", "Fast-forward the latest release branch from master."),
     "fast-forward": ("ff", ""),
     "promote": ("promote", "Promote images (or files) by manifest; snapshot a registry."),

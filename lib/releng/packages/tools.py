@@ -13,7 +13,7 @@ from releng.errors import ReleaseError
 _TIMEOUT_S = 300
 # apt package of each tool, for the error that says what to install
 PROVIDED_BY = {"dpkg-deb": "dpkg", "rpmbuild": "rpm", "rpmsign": "rpm", "apt-ftparchive": "apt-utils",
-               "createrepo_c": "createrepo-c", "gpg": "gnupg", "gpgconf": "gnupg"}
+               "createrepo_c": "createrepo-c", "gpg": "gnupg", "gpgconf": "gnupg", "rpm": "rpm"}
 
 
 class ToolError(ReleaseError):

@@ -1,0 +1,49 @@
+"""The two entry points `krel packages` (and the stage/release steps) call: build a tag's packages, publish them."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from releng.errors import UsageError
+from releng.objectstore import open_store
+from releng.packages import build, keys, publish, spec
+from releng.profile import Packages, Profile, Targets
+
+
+def packages_of(profile: Profile) -> Packages:
+    """The profile's [packages]; a profile without one builds no packages."""
+    if profile.packages is None:
+        raise UsageError(f"profile {profile.name}: no [packages] section: it describes no packages to build")
+    return profile.packages
+
+
+def build_release(profile: Profile, tag: str, arches: tuple[str, ...], build_dir: Path, repo: Path,
+                  out_dir: Path) -> tuple[build.Built, ...]:
+    """Every package of the tag from build_dir, dated at the tag's commit in repo, into out_dir."""
+    packages = packages_of(profile)
+    chosen = spec.package_arches(packages, profile.build.arches, arches)
+    epoch = build.release_epoch(repo, tag)
+    return build.build_packages(packages, tag, chosen, build_dir, out_dir, epoch)
+
+
+def key_source(targets: Targets, keys_dir: Path, gpg_home: str, gpg_key: str) -> keys.KeySource:
+    """Where the targets' signing key comes from; the throwaway key is one per packages bucket."""
+    name = "packages-" + hashlib.sha256(targets.packages_bucket.encode()).hexdigest()[:8]
+    return keys.KeySource(keys_dir, name, gpg_home, gpg_key)
+
+
+def publish_release(profile: Profile, targets: Targets, tag: str, from_dir: Path,
+                    source: keys.KeySource) -> tuple[publish.Repository, publish.Repository]:
+    """Publish the tag's package files in from_dir to the targets' packages bucket, signed with their key."""
+    packages = packages_of(profile)
+    if not targets.packages_bucket:
+        raise UsageError(f"profile {profile.name}: these targets have no packages_bucket to publish packages to")
+    files = sorted(p for p in from_dir.glob("*") if p.suffix in (".deb", ".rpm")) if from_dir.is_dir() else []
+    store = open_store(targets.packages_bucket)
+    key = keys.open_key(targets.packages_key, source)
+    try:
+        return publish.publish(files, tag, packages.project, store, targets.packages_url or targets.packages_bucket,
+                               key)
+    finally:
+        keys.stop_agent(key)
