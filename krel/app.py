@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "changelog": ("changelog", "Write the CHANGELOG entry for a tag, commit and push it."),
     "announce": ("announce", "Build or send the release announcement; the GitHub release page."),
     "packages": ("packages", "Build deb/rpm packages of a release; publish their signed repositories."),
+    "release-issue": ("release_issue", "Open, update and close the release-cut tracking issue."),
     "ff": ("ff", "Fast-forward the latest release branch from master."),
     "fast-forward": ("ff", ""),
     "promote": ("promote", "Promote images (or files) by manifest; snapshot a registry."),

@@ -102,7 +102,7 @@ def ff(
 
 def _cut_issue_lookup(prof: Profile) -> Callable[[str], str] | None:
     """title -> URL of that open issue in the profile's cut_issue_repo, with the token and API URL read here."""
-    repository = prof.upstream.cut_issue_repo
+    repository = prof.cut_issue_repository()  # the repository `krel release-issue` keeps the cut's issue in
     if not repository:
         return None
     token, api_url = github_token(), github_api_url()

@@ -185,6 +185,23 @@ class Packages:
 
 
 @dataclass(frozen=True)
+class ReleaseIssue:
+    """The release team's tracking issue for each cut ("Cut vX.Y.Z release", `krel release-issue`)."""
+
+    # stage, release and announce send update it at their end (the manual command works either way)
+    enabled: bool = False
+    # owner/name of the release team's repository; "" = upstream.cut_issue_repo (the one krel ff's guard reads)
+    repo: str = field(default="", metadata=_rule(_check_owner_repo, optional=True))
+    managers: tuple[str, ...] = field(default=(), metadata=_rule(names.check_github_owner))  # GitHub logins
+
+
+@dataclass(frozen=True)
+class ReleaseSettings:
+    # krel release sends the announcement at its end (after the GitHub page), as `krel announce send` would
+    announce: bool = False
+
+
+@dataclass(frozen=True)
 class Problem:
     """One thing wrong in a profile file: the dotted key it is about ("" = the file) and what is wrong."""
 
@@ -209,6 +226,8 @@ class Profile:
     links: Links = field(default_factory=Links)
     templates: Templates = field(default_factory=Templates)
     announce: Announce = field(default_factory=Announce)
+    release_issue: ReleaseIssue = field(default_factory=ReleaseIssue)
+    release: ReleaseSettings = field(default_factory=ReleaseSettings)
     # the registry named in notes and the changelog (where users pull from); "" = nomock.validate_registry
     public_registry: str = field(default="", metadata=_rule(address.check_registry, optional=True))
     packages: Packages | None = None  # absent: no packages are built or published
@@ -217,6 +236,11 @@ class Profile:
     def targets(self, nomock: bool) -> Targets:
         """The nomock targets with --nomock, the mock targets otherwise."""
         return self.nomock if nomock else self.mock
+
+    def cut_issue_repository(self) -> str:
+        """Where the cut's tracking issue lives: [release_issue] repo, else upstream.cut_issue_repo ('' = nowhere).
+        One repository for `krel release-issue` and krel ff's guard, so the guard reads the issue the tool keeps."""
+        return self.release_issue.repo or self.upstream.cut_issue_repo
 
     def notes_registry(self) -> str:
         """The registry users pull released images from, as notes and the changelog name it."""

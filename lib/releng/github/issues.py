@@ -47,22 +47,35 @@ class OpenIssues(LiveSource):
     def find(self, title: str) -> str:
         """The web URL of the open issue titled exactly `title` (pull requests aside), or '' when there is none."""
         try:
-            for page in range(1, MAX_PAGES + 1):
-                items = self._retried(functools.partial(self._page, page), f"{self.api} {self.endpoint} page {page}")
-                for item in items:
-                    if "pull_request" not in item and item.get("title") == title:
-                        return str(item.get("html_url") or item.get("url") or "")
-                if len(items) < PER_PAGE:
-                    return ""
+            item = self.find_item(title)
         finally:
             self._client.close()
+        return str(item.get("html_url") or item.get("url") or "") if item else ""
+
+    def find_item(self, title: str) -> dict[str, Any] | None:
+        """The open issue titled exactly `title` as GitHub sends it (pull requests aside), or None."""
+        for page in range(1, MAX_PAGES + 1):
+            items = self._retried(functools.partial(self._page, page), f"{self.api} {self.endpoint} page {page}")
+            for item in items:
+                if "pull_request" not in item and item.get("title") == title:
+                    return item
+            if len(items) < PER_PAGE:
+                return None
         raise GitHubError(f"{self.api} {self.endpoint}: more than {MAX_PAGES} pages of open issues; refusing to go on")
 
     def _page(self, page: int) -> list[dict[str, Any]]:
         self._count_request()
         params: dict[str, str | int] = {"state": "open", "per_page": PER_PAGE, "page": page}
+        answer = self._request("GET", self.endpoint, params=params)
+        if not isinstance(answer, list):
+            raise GitHubError(f"{self.api} {self.endpoint}: expected a JSON list of issues")
+        return [expect_object(item, f"{self.api} {self.endpoint}: issue") for item in answer]
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> Any:
+        """One call and its JSON answer; rate limits, 5xx and connection errors raise RetryableError (the caller
+        retries), anything else that is not a 2xx is one GitHubError naming the call."""
         try:
-            response = self._client.get(self.endpoint, params=params)
+            response = self._client.request(method, url, **kwargs)
         except httpx.TransportError as exc:
             raise ratelimit.RetryableError(f"connection error: {type(exc).__name__}", 1.0, backoff=True) from exc
         retry = ratelimit.classify(response.status_code, response.headers, response.text, self.policy)
@@ -73,15 +86,14 @@ class OpenIssues(LiveSource):
             raise self._unauthorized()
         if response.status_code == 404:
             raise GitHubError(f"{self.api}: repository {self.org}/{self.repo} not found or not readable")
-        if response.status_code != 200:
-            raise GitHubError(f"{self.api} {self.endpoint}: HTTP {response.status_code}")
+        if response.status_code not in (200, 201):
+            detail = self._server_text(response.text)
+            suffix = f": {detail}" if detail else ""
+            raise GitHubError(f"{self.api} {method} {url}: HTTP {response.status_code}{suffix}")
         try:
-            answer = response.json()
+            return response.json()
         except ValueError:
-            raise GitHubError(f"{self.api} {self.endpoint}: answer is not JSON") from None
-        if not isinstance(answer, list):
-            raise GitHubError(f"{self.api} {self.endpoint}: expected a JSON list of issues")
-        return [expect_object(item, f"{self.api} {self.endpoint}: issue") for item in answer]
+            raise GitHubError(f"{self.api} {method} {url}: answer is not JSON") from None
 
 
 def open_issue_titled(
