@@ -1,0 +1,212 @@
+"""Image signatures as cosign stores them: a simple-signing payload per image digest, signed, kept in the image's
+repository as an OCI manifest tagged `sha256-<hex>.sig` whose layers carry the signatures in an annotation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from releng import safeload
+from releng.errors import ReleaseError
+from releng.registry import oci
+from releng.registry.client import RegistryClient
+from releng.signing.blobs import SignatureError, decode_signature, sign_blob
+from releng.signing.keys import SigningKey, VerifyKey
+
+SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
+SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
+SIGNATURE_TYPE = "cosign container image signature"
+SIG_TAG = re.compile(r"\Asha256-([0-9a-f]{64})\.sig\Z", re.ASCII)
+# A payload is a few hundred bytes; a layer claiming more is not one krel or cosign wrote.
+MAX_PAYLOAD = 64 * 1024
+# cosign's config: zero times, empty os/architecture, one diff_id per layer.
+_ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def signature_tag(digest: str) -> str:
+    """The tag cosign keeps an image's signatures under: `sha256:<hex>` -> `sha256-<hex>.sig`."""
+    return oci.check_digest(digest).replace(":", "-", 1) + ".sig"
+
+
+def signed_digest(tag: str) -> str | None:
+    """The image digest a `sha256-<hex>.sig` tag holds signatures for, None for any other tag."""
+    match = SIG_TAG.fullmatch(tag)
+    return f"sha256:{match.group(1)}" if match else None
+
+
+def simple_signing_payload(docker_reference: str, digest: str) -> bytes:
+    """The payload cosign signs, byte for byte as Go's encoding/json writes its struct (field order, no spaces)."""
+    doc = {
+        "critical": {
+            "identity": {"docker-reference": docker_reference},
+            "image": {"docker-manifest-digest": oci.check_digest(digest)},
+            "type": SIGNATURE_TYPE,
+        },
+        "optional": None,
+    }
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class SignatureLayer:
+    """One layer of a `.sig` manifest: the payload blob's descriptor and its base64 signature annotation."""
+
+    digest: str
+    size: int
+    signature: str
+
+
+@dataclass(frozen=True)
+class SignResult:
+    """What sign_image did: "signed" (a layer added) or "present" (this key had signed the digest already)."""
+
+    reference: str
+    tag: str
+    outcome: str
+    key_id: str
+
+
+def _where(client: RegistryClient, repo: str, digest: str) -> str:
+    return f"{client.host}/{repo}@{digest}"
+
+
+def _layers(doc: dict[str, Any], where: str) -> list[SignatureLayer]:
+    layers = doc.get("layers")
+    if not isinstance(layers, list):
+        raise SignatureError(f"{where}: signature manifest has no list of layers")
+    out = []
+    for layer in layers:
+        if not isinstance(layer, dict) or layer.get("mediaType") != SIMPLESIGNING:
+            continue  # cosign tolerates other layers (attachments); they carry no simple-signing signature
+        annotations = layer.get("annotations")
+        signature = annotations.get(SIGNATURE_ANNOTATION) if isinstance(annotations, dict) else None
+        size = layer.get("size")
+        digest = layer.get("digest")
+        if not isinstance(signature, str) or not isinstance(size, int) or not isinstance(digest, str):
+            raise SignatureError(f"{where}: a signature layer has no {SIGNATURE_ANNOTATION}, size or digest")
+        out.append(SignatureLayer(oci.check_digest(digest), size, signature))
+    return out
+
+
+def read_signatures(client: RegistryClient, repo: str, digest: str) -> list[SignatureLayer] | None:
+    """The simple-signing layers under the digest's `.sig` tag, None when the image has no signature tag."""
+    tag = signature_tag(digest)
+    if client.head_manifest(repo, tag) is None:
+        return None
+    raw, _media_type, _ = client.get_manifest(repo, tag)
+    where = f"{_where(client, repo, digest)}: {tag}"
+    return _layers(oci.parse_manifest(raw, where), where)
+
+
+def _payload(client: RegistryClient, repo: str, layer: SignatureLayer, where: str) -> bytes:
+    if layer.size > MAX_PAYLOAD:
+        raise SignatureError(f"{where}: signature payload {layer.digest} is {layer.size} bytes, not a payload")
+    return client.get_blob(repo, layer.digest)  # checked against its digest by the client
+
+
+def check_payload(payload: bytes, digest: str, where: str) -> str:
+    """The docker-reference of a payload that signs `digest`; SignatureError saying what else it signs."""
+    try:
+        doc = safeload.load_json(payload, where, max_bytes=MAX_PAYLOAD)
+        critical = doc["critical"]
+        claimed = critical["image"]["docker-manifest-digest"]
+        kind = critical["type"]
+        reference = critical["identity"]["docker-reference"]
+    except (ReleaseError, KeyError, TypeError):
+        raise SignatureError(f"{where}: signature payload is not a cosign simple-signing document") from None
+    if kind != SIGNATURE_TYPE:
+        raise SignatureError(f"{where}: signature payload has type {kind!r}, expected {SIGNATURE_TYPE!r}")
+    if claimed != digest:
+        raise SignatureError(f"{where}: signature payload signs {claimed!r}, not this image")
+    return str(reference)
+
+
+def _verifies(client: RegistryClient, repo: str, digest: str, layer: SignatureLayer, key: VerifyKey,
+              where: str) -> str:
+    """The payload's docker-reference when this layer is `key`'s valid signature of `digest`; SignatureError else."""
+    payload = _payload(client, repo, layer, where)
+    reference = check_payload(payload, digest, where)
+    if not key.verify(payload, decode_signature(layer.signature, where)):
+        raise SignatureError.mismatch(where, key)
+    return reference
+
+
+def verify_image(client: RegistryClient, repo: str, digest: str, key: VerifyKey) -> str:
+    """Check that `repo@digest` has a cosign signature by `key`; returns the signed docker-reference.
+
+    As `cosign verify --key`: any one simple-signing layer whose payload names this digest and whose signature
+    verifies is enough. Otherwise SignatureError naming the image and the most telling reason.
+    """
+    where = _where(client, repo, digest)
+    layers = read_signatures(client, repo, digest)
+    if layers is None:
+        raise SignatureError(f"{where}: no signature (no {signature_tag(digest)} tag in {repo})")
+    if not layers:
+        raise SignatureError(f"{where}: the {signature_tag(digest)} manifest holds no simple-signing layer")
+    failures: list[str] = []
+    for layer in layers:
+        try:
+            return _verifies(client, repo, digest, layer, key, where)
+        except SignatureError as exc:
+            failures.append(str(exc).removeprefix(f"{where}: "))
+    raise SignatureError(f"{where}: no signature verifies with key {key.key_id} ({'; '.join(failures)})")
+
+
+def _config(layers: list[SignatureLayer]) -> bytes:
+    doc = {
+        "architecture": "", "created": _ZERO_TIME, "history": [{"created": _ZERO_TIME}], "os": "",
+        "rootfs": {"type": "layers", "diff_ids": [layer.digest for layer in layers]}, "config": {},
+    }
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _manifest(config: bytes, layers: list[SignatureLayer]) -> bytes:
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": oci.OCI_MANIFEST,
+        "config": {"mediaType": oci.OCI_CONFIG, "size": len(config), "digest": oci.sha256_digest(config)},
+        "layers": [
+            {"mediaType": SIMPLESIGNING, "size": layer.size, "digest": layer.digest,
+             "annotations": {SIGNATURE_ANNOTATION: layer.signature}}
+            for layer in layers
+        ],
+    }
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _signed_by(client: RegistryClient, repo: str, digest: str, layers: list[SignatureLayer], key: VerifyKey) -> bool:
+    where = _where(client, repo, digest)
+    for layer in layers:
+        try:
+            _verifies(client, repo, digest, layer, key, where)
+        except SignatureError:
+            continue
+        return True
+    return False
+
+
+def sign_image(client: RegistryClient, repo: str, digest: str, key: SigningKey,
+               docker_reference: str | None = None) -> SignResult:
+    """Sign `repo@digest` as `cosign sign --key` does and store it under the `.sig` tag.
+
+    A `.sig` manifest already there gains a layer (cosign appends), unless it already holds a valid signature by
+    this key for this digest: then nothing is written, so a rerun is a no-op.
+    """
+    where = _where(client, repo, digest)
+    if client.head_manifest(repo, digest) is None:
+        raise SignatureError(f"{where}: no such image to sign")
+    tag = signature_tag(digest)
+    existing = read_signatures(client, repo, digest) or []
+    if _signed_by(client, repo, digest, existing, key.public):
+        return SignResult(where, tag, "present", key.key_id)
+    payload = simple_signing_payload(docker_reference or f"{client.host}/{repo}", digest)
+    layer = SignatureLayer(oci.sha256_digest(payload), len(payload), sign_blob(key, payload))
+    layers = [*existing, layer]
+    config = _config(layers)
+    client.push_blob(repo, payload)
+    client.push_blob(repo, config)
+    client.put_manifest(repo, tag, _manifest(config, layers), oci.OCI_MANIFEST)
+    return SignResult(where, tag, "signed", key.key_id)
