@@ -18,6 +18,7 @@ from typer.exceptions import TyperException
 
 from krel import ui
 from krel.logfilter import install_secret_filter, mask
+from krel.options import plain_flags
 
 log = logging.getLogger("krel")
 
@@ -57,6 +58,11 @@ class KrelGroup(TyperGroup):
     _listing = False
 
     _loaded: dict[str, click.Command]
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        # the root's flags, completion's included (typer adds those after building the group); commands: in _load
+        plain_flags(self, recurse=False)
+        return super().get_params(ctx)
 
     @property  # type: ignore[override]
     def commands(self) -> dict[str, click.Command]:
@@ -157,7 +163,7 @@ def _load(module_name: str, markup: Any) -> dict[str, click.Command]:
     scratch = typer.Typer(add_completion=False, rich_markup_mode=markup, pretty_exceptions_enable=False)
     module.register(scratch)
     group = typer.main.get_group(scratch)
-    return {name: group.commands[name] for name in group.commands}
+    return {name: plain_flags(group.commands[name]) for name in group.commands}
 
 
 def _unlisted_commands() -> dict[str, str]:
@@ -244,7 +250,13 @@ def _print_version(value: bool) -> None:
 def _root(
     ctx: typer.Context,
     log_level: Annotated[
-        LogLevel, typer.Option("--log-level", "-l", help="How much to log (trace = debug with tracebacks).")
+        LogLevel,
+        typer.Option(
+            "--log-level",
+            "-l",
+            metavar="[trace|debug|info|warn|error]",
+            help="How much to log (trace = debug with tracebacks).",
+        ),
     ] = "info",
     _version: Annotated[
         bool,

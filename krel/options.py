@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from releng.errors import UsageError
+from typer import _click as click
+from typer.core import TyperArgument, TyperOption
 
 from krel import ui
 
@@ -16,7 +18,10 @@ if TYPE_CHECKING:  # imported where used: `krel --help` and `krel version` load 
     from releng.profile import Profile, Targets, Upstream
 
 ProfileOpt = Annotated[
-    str, typer.Option("--profile", help="Release profile: a built-in name (kubernetes, local) or a TOML path.")
+    str,
+    typer.Option(
+        "--profile", metavar="NAME|FILE", help="Release profile: a built-in name (kubernetes, local) or a TOML path."
+    ),
 ]
 # `krel --nomock <command>` (krel's persistent root flag): the root callback records it here, NomockOpt reads it.
 ROOT_NOMOCK = "krel.nomock"
@@ -44,13 +49,36 @@ JsonOpt = Annotated[
 ]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Answer yes to confirmations (needed without a TTY).")]
 
-# Spelled here so `krel --help` loads no release library; tests/unit/test_cli_choices.py pins them to
+# Spelled here so `krel --help` loads no release library; tests/cli/test_choices_cli.py pins them to
 # releng.version.RELEASE_TYPES and the keys of releng.gcb.RUNNERS (the dict that opens the runner).
 RELEASE_TYPES = ("alpha", "beta", "rc", "official")
 RUNNER_NAMES = ("local", "gcb")
 
 
-def _choice(flag: str, what: str, names: tuple[str, ...], *, empty_ok: bool = False) -> dict[str, Any]:
+def _no_type(ctx: click.Context) -> None:
+    return None
+
+
+def plain_flags(command: click.Command, *, recurse: bool = True) -> click.Command:
+    """Help rows without Python types: a flag takes no value, so it shows no placeholder (typer would print
+    `<bool>`), and an argument shows its metavar alone.
+
+    Applied once to every command as it is loaded (krel.app), so no command spells it per flag.
+    """
+    help_option = command.get_help_option(click.Context(command))  # built once per command, then cached by click
+    for param in [*command.params, help_option]:
+        if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
+            param.metavar = ""
+        elif isinstance(param, TyperArgument) and param.metavar:
+            # typer prints an argument's Python type (`<path>`) beside its metavar, which already says what it is
+            param.display_type_rich = _no_type  # type: ignore[method-assign]
+    nested: dict[str, click.Command] = getattr(command, "commands", {}) if recurse else {}
+    for sub in nested.values():
+        plain_flags(sub)
+    return command
+
+
+def choice(flag: str, what: str, names: tuple[str, ...], *, empty_ok: bool = False) -> dict[str, Any]:
     """typer.Option settings for a closed set of values: shown in help, offered by completion, checked on parse
     with the library's own one-line error (`--runner: unknown job runner 'x': expected one of local, gcb`)."""
 
@@ -65,7 +93,7 @@ def _choice(flag: str, what: str, names: tuple[str, ...], *, empty_ok: bool = Fa
 # The options stage, release and the job commands share.
 BranchOpt = Annotated[str, typer.Option("--branch", metavar="BRANCH", help="master, main or release-X.Y.")]
 TypeOpt = Annotated[
-    str, typer.Option("--type", help="The release type.", **_choice("--type", "invalid release type", RELEASE_TYPES))
+    str, typer.Option("--type", help="The release type.", **choice("--type", "invalid release type", RELEASE_TYPES))
 ]
 PlanOpt = Annotated[bool, typer.Option("--plan", help="Print the plan (every step and its targets) and stop.")]
 SubmitOpt = Annotated[
@@ -76,29 +104,54 @@ RunnerOpt = Annotated[
     str,
     typer.Option(
         "--runner",
-        **_choice("--runner", "unknown job runner", RUNNER_NAMES, empty_ok=True),
+        **choice("--runner", "unknown job runner", RUNNER_NAMES, empty_ok=True),
         help="Job runner: local (this machine) or gcb (Cloud Build); default from profile.",
     ),
 ]
-ProjectOpt = Annotated[str, typer.Option("--project", help="Cloud Build project (default: the profile's gcb_project).")]
+ProjectOpt = Annotated[
+    str, typer.Option("--project", metavar="PROJECT", help="Cloud Build project (default: the profile's gcb_project).")
+]
 
 # The pull-request source options of every command that reads GitHub (release-notes, changelog).
+# Spelled here for the same reason as RELEASE_TYPES; tests/cli/test_choices_cli.py pins them to releng.github's.
+PR_SOURCES = ("graphql", "rest")
 ReplayOpt = Annotated[
-    Path | None, typer.Option("--replay", help="Serve GitHub data from a krel recording (GetPullRequest-<seq>.json).")
+    Path | None,
+    typer.Option(
+        "--replay", metavar="DIR", help="Serve GitHub data from a krel recording (GetPullRequest-<seq>.json)."
+    ),
 ]
-RecordOpt = Annotated[Path | None, typer.Option("--record", help="Record every GitHub answer into DIR (krel format).")]
+RecordOpt = Annotated[
+    Path | None, typer.Option("--record", metavar="DIR", help="Record every GitHub answer into DIR (krel format).")
+]
 MapsOpt = Annotated[
-    list[Path] | None, typer.Option("--maps-from", help="Directory of note map YAML files (repeatable).")
+    list[Path] | None,
+    typer.Option("--maps-from", metavar="DIR", help="Directory of note map YAML files (repeatable)."),
 ]
-OrgOpt = Annotated[str | None, typer.Option("--org", help="GitHub organisation (default: the profile's upstream).")]
-RepoNameOpt = Annotated[str | None, typer.Option("--repo-name", help="GitHub repository (default: the profile's).")]
-SourceOpt = Annotated[str, typer.Option("--source", help="Live GitHub source: graphql (batched) or rest (PyGithub).")]
+OrgOpt = Annotated[
+    str | None, typer.Option("--org", metavar="ORG", help="GitHub organisation (default: the profile's upstream).")
+]
+RepoNameOpt = Annotated[
+    str | None, typer.Option("--repo-name", metavar="REPO", help="GitHub repository (default: the profile's).")
+]
+SourceOpt = Annotated[
+    str,
+    typer.Option(
+        "--source",
+        help="Live GitHub source: graphql (batched) or rest (PyGithub).",
+        **choice("--source", "unknown GitHub source", PR_SOURCES),
+    ),
+]
 CacheOpt = Annotated[
-    Path | None, typer.Option("--cache-dir", help="PR cache directory (default: $KREL_HOME/cache/github).")
+    Path | None,
+    typer.Option("--cache-dir", metavar="DIR", help="PR cache directory (default: $KREL_HOME/cache/github)."),
 ]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Always ask GitHub, never the on-disk cache.")]
 ApiUrlOpt = Annotated[
-    str | None, typer.Option("--github-api-url", help="GitHub API base URL (default $KREL_GITHUB_API_URL or GitHub).")
+    str | None,
+    typer.Option(
+        "--github-api-url", metavar="URL", help="GitHub API base URL (default $KREL_GITHUB_API_URL or GitHub)."
+    ),
 ]
 
 DEFAULT_PROFILE = os.environ.get("KREL_PROFILE", "local")

@@ -15,18 +15,27 @@ from krel.options import krel_home
 RegistryMapOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--registry-map",
-        help="FROM=TO: read and write registry names starting with FROM at TO instead (repeatable), "
+        "--registry-map", metavar="FROM=TO",
+        help="Read and write registry names starting with FROM at TO instead (repeatable), "
         "e.g. gcr.io/k8s-cip-test-prod=127.0.0.1:5001/prod. Also KREL_PROMO_REGISTRY_MAP (comma-separated).",
     ),
 ]
-ThreadsOpt = Annotated[int, typer.Option("--threads", min=1, help="Parallel registry requests and copies.")]
+ThreadsOpt = Annotated[int, typer.Option(
+    "--threads", metavar="N", min=1,
+    help="Parallel registry requests and copies.",
+)]
 RateOpt = Annotated[
-    float, typer.Option("--rate", min=0.1, help="Requests per second to each registry host, shared by all threads.")
+    float, typer.Option(
+        "--rate", metavar="RPS", min=0.1,
+        help="Requests per second to each registry host, shared by all threads.",
+    )
 ]
 CaFileOpt = Annotated[
     Path | None,
-    typer.Option("--ca-file", help="PEM bundle of a private CA to trust for registries (besides the system's)."),
+    typer.Option(
+        "--ca-file", metavar="FILE",
+        help="PEM bundle of a private CA to trust for registries (besides the system's).",
+    ),
 ]
 NoCacheOpt = Annotated[
     bool,

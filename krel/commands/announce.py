@@ -35,21 +35,33 @@ announce_app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-TagOpt = Annotated[str, typer.Option("--tag", "-t", help="Release tag, e.g. v1.30.0-rc.1.")]
+TagOpt = Annotated[str, typer.Option("--tag", "-t", metavar="TAG", help="Release tag, e.g. v1.30.0-rc.1.")]
 
 
 @announce_app.command("build")
 def build(
     tag: TagOpt,
     branch: Annotated[
-        str, typer.Option("--branch", "-b", help="Write the branch-cut announcement for this release-X.Y branch.")
+        str, typer.Option(
+            "--branch", "-b", metavar="BRANCH",
+            help="Write the branch-cut announcement for this release-X.Y branch.",
+        )
     ] = "",
     changelog_html: Annotated[
-        Path | None, typer.Option("--changelog-html", help="HTML file of the changelog section to embed.")
+        Path | None, typer.Option(
+            "--changelog-html", metavar="FILE",
+            help="HTML file of the changelog section to embed.",
+        )
     ] = None,
-    work_dir: Annotated[Path, typer.Option("--work-dir", help="Directory to write the two files into.")] = Path("."),
+    work_dir: Annotated[Path, typer.Option(
+        "--work-dir", metavar="DIR",
+        help="Directory to write the two files into.",
+    )] = Path("."),
     go_version: Annotated[
-        str, typer.Option("--go-version", help="Toolchain version to quote (default: from `go version`).")
+        str, typer.Option(
+            "--go-version", metavar="VERSION",
+            help="Toolchain version to quote (default: from `go version`).",
+        )
     ] = "",
     profile: ProfileOpt = DEFAULT_PROFILE,
     json_out: JsonOpt = False,
@@ -85,8 +97,14 @@ def build(
 def send_cmd(
     tag: TagOpt,
     print_only: Annotated[bool, typer.Option("--print-only", "-p", help="Show the message; send nothing.")] = False,
-    name: Annotated[str, typer.Option("--name", "-n", help="Sender name (default: the profile's).")] = "",
-    email: Annotated[str, typer.Option("--email", "-e", help="Sender address (default: the profile's).")] = "",
+    name: Annotated[str, typer.Option(
+        "--name", "-n", metavar="NAME",
+        help="Sender name (default: the profile's).",
+    )] = "",
+    email: Annotated[str, typer.Option(
+        "--email", "-e", metavar="EMAIL",
+        help="Sender address (default: the profile's).",
+    )] = "",
     nomock: NomockOpt = False,
     yes: YesOpt = False,
     profile: ProfileOpt = DEFAULT_PROFILE,
@@ -141,10 +159,13 @@ def send_cmd(
 def github_page(
     tag: TagOpt,
     asset: Annotated[
-        list[Path] | None, typer.Option("--asset", help="File to attach (repeatable); its digests go in the body.")
+        list[Path] | None, typer.Option(
+            "--asset", metavar="FILE",
+            help="File to attach (repeatable); its digests go in the body.",
+        )
     ] = None,
     notes_file: Annotated[
-        Path | None, typer.Option("--notes-file", help="Markdown release notes for the body.")
+        Path | None, typer.Option("--notes-file", metavar="FILE", help="Markdown release notes for the body.")
     ] = None,
     nomock: NomockOpt = False,
     profile: ProfileOpt = DEFAULT_PROFILE,

@@ -45,16 +45,30 @@ audit = typer.Typer(
     no_args_is_help=True,
 )
 
-RepoOpt = Annotated[str, typer.Option("--repo", help="Manifests repository: URL or local path.")]
-BranchOpt = Annotated[str, typer.Option("--branch", help="Branch whose head is the truth.")]
-DirOpt = Annotated[str, typer.Option("--thin-manifest-dir", help="Thin manifests directory inside the repository.")]
+RepoOpt = Annotated[str, typer.Option("--repo", metavar="URL|DIR", help="Manifests repository: URL or local path.")]
+BranchOpt = Annotated[str, typer.Option("--branch", metavar="BRANCH", help="Branch whose head is the truth.")]
+DirOpt = Annotated[str, typer.Option(
+    "--thin-manifest-dir", metavar="DIR",
+    help="Thin manifests directory inside the repository.",
+)]
 RegistryHostOpt = Annotated[str, typer.Option(
-    "--registry-host", help="The registry that sends distribution notifications (they carry no host name).")]
-IntervalOpt = Annotated[float, typer.Option("--interval", help="Ask `git ls-remote` for the head at most every N s.")]
-HoldOpt = Annotated[float, typer.Option("--hold", help="Seconds an unknown child waits for its index.")]
-JsonlOpt = Annotated[Path | None, typer.Option("--report-jsonl", help="Append every rejection to this JSONL file.")]
+    "--registry-host", metavar="HOST",
+    help="The registry that sends distribution notifications (they carry no host name).")]
+IntervalOpt = Annotated[float, typer.Option(
+    "--interval", metavar="SECONDS",
+    help="Ask `git ls-remote` for the head at most every N s.",
+)]
+HoldOpt = Annotated[float, typer.Option(
+    "--hold", metavar="SECONDS",
+    help="Seconds an unknown child waits for its index.",
+)]
+JsonlOpt = Annotated[Path | None, typer.Option(
+    "--report-jsonl", metavar="FILE",
+    help="Append every rejection to this JSONL file.",
+)]
 ProjectOpt = Annotated[str, typer.Option(
-    "--error-reporting-project", help="Also send rejections to Google Error Reporting in this project (ADC).")]
+    "--error-reporting-project", metavar="PROJECT",
+    help="Also send rejections to Google Error Reporting in this project (ADC).")]
 
 _REGISTRY_SECRET = "KREL_AUDIT_REGISTRY_SECRET"
 
@@ -85,19 +99,30 @@ def serve(
     branch: BranchOpt,
     thin_manifest_dir: DirOpt,
     registry_host: RegistryHostOpt = "",
-    listen: Annotated[str, typer.Option("--listen", help="HOST:PORT to serve on.")] = "127.0.0.1:8080",
+    listen: Annotated[str, typer.Option(
+        "--listen", metavar="HOST:PORT",
+        help="HOST:PORT to serve on.",
+    )] = "127.0.0.1:8080",
     interval: IntervalOpt = 30.0,
     hold: HoldOpt = 60.0,
     report_jsonl: JsonlOpt = None,
     error_reporting_project: ProjectOpt = "",
     push_audience: Annotated[str, typer.Option(
-        "--push-audience", help="Check Pub/Sub OIDC tokens for this audience (401 without one).")] = "",
-    push_jwks: Annotated[str, typer.Option("--push-jwks", help="JWKS URL for the push tokens.")] = GOOGLE_JWKS,
+        "--push-audience", metavar="AUDIENCE",
+        help="Check Pub/Sub OIDC tokens for this audience (401 without one).")] = "",
+    push_jwks: Annotated[str, typer.Option(
+        "--push-jwks", metavar="URL",
+        help="JWKS URL for the push tokens.",
+    )] = GOOGLE_JWKS,
     push_service_account: Annotated[str, typer.Option(
-        "--push-service-account", help="The push subscription's service account (token email).")] = "",
+        "--push-service-account", metavar="EMAIL", help="The push subscription's service account (token email).")] = "",
     registry_header: Annotated[str, typer.Option(
-        "--registry-header", help=f"Header carrying ${_REGISTRY_SECRET} on registry notifications.")] = "Authorization",
-    max_body: Annotated[int, typer.Option("--max-body", help="Largest accepted body, bytes.")] = audit_app.MAX_BODY,
+        "--registry-header", metavar="HEADER",
+        help=f"Header carrying ${_REGISTRY_SECRET} on registry notifications.")] = "Authorization",
+    max_body: Annotated[int, typer.Option(
+        "--max-body", metavar="BYTES",
+        help="Largest accepted body, bytes.",
+    )] = audit_app.MAX_BODY,
 ) -> None:
     """Serve Pub/Sub pushes on / and registry notifications on /registry until interrupted.
 
@@ -120,7 +145,9 @@ def serve(
 
 @audit.command("check")
 def check(
-    event_file: Annotated[Path, typer.Argument(help="A Pub/Sub push body, a GCR payload or a registry envelope.")],
+    event_file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="A Pub/Sub push body, a GCR payload or a registry envelope.")
+    ],
     repo: RepoOpt,
     branch: BranchOpt,
     thin_manifest_dir: DirOpt,
@@ -156,7 +183,10 @@ def check(
 
 @audit.command("pull")
 def pull(
-    subscription: Annotated[str, typer.Option("--subscription", help="projects/P/subscriptions/S to pull from.")],
+    subscription: Annotated[str, typer.Option(
+        "--subscription", metavar="SUBSCRIPTION",
+        help="projects/P/subscriptions/S to pull from.",
+    )],
     repo: RepoOpt,
     branch: BranchOpt,
     thin_manifest_dir: DirOpt,
@@ -164,8 +194,14 @@ def pull(
     hold: HoldOpt = 60.0,
     report_jsonl: JsonlOpt = None,
     error_reporting_project: ProjectOpt = "",
-    max_messages: Annotated[int, typer.Option("--max-messages", help="Stop after N messages (0: never).")] = 0,
-    timeout: Annotated[float, typer.Option("--timeout", help="Stop after N seconds (0: never).")] = 0.0,
+    max_messages: Annotated[int, typer.Option(
+        "--max-messages", metavar="N",
+        help="Stop after N messages (0: never).",
+    )] = 0,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", metavar="SECONDS",
+        help="Stop after N seconds (0: never).",
+    )] = 0.0,
 ) -> None:
     """Pull GCR events from a Pub/Sub subscription instead of receiving pushes.
 

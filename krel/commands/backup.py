@@ -17,17 +17,29 @@ from krel.registries import MAX_ROWS, CaFileOpt, NoCacheOpt, RateOpt, RegistryMa
 
 def backup(
     source: Annotated[
-        str, typer.Option("--from", help="Production: REGISTRY or REGISTRY/PREFIX, e.g. us.gcr.io/k8s-artifacts-prod.")
+        str, typer.Option(
+            "--from", metavar="REGISTRY[/PREFIX]",
+            help="Production: REGISTRY or REGISTRY/PREFIX, e.g. us.gcr.io/k8s-artifacts-prod.",
+        )
     ],
     target: Annotated[
-        str, typer.Option("--to", help="The backup: REGISTRY or REGISTRY/PREFIX, not at, inside or around --from.")
+        str, typer.Option(
+            "--to", metavar="REGISTRY[/PREFIX]",
+            help="The backup: REGISTRY or REGISTRY/PREFIX, not at, inside or around --from.",
+        )
     ],
     manifest: Annotated[
-        Path | None, typer.Option("--manifest", help="Back up what this promoter manifest promotes under --from.")
+        Path | None, typer.Option(
+            "--manifest", metavar="FILE",
+            help="Back up what this promoter manifest promotes under --from.",
+        )
     ] = None,
     thin_manifest_dir: Annotated[
         Path | None,
-        typer.Option("--thin-manifest-dir", help="Back up what this thin-manifest tree promotes under --from."),
+        typer.Option(
+            "--thin-manifest-dir", metavar="DIR",
+            help="Back up what this thin-manifest tree promotes under --from.",
+        ),
     ] = None,
     confirm: Annotated[
         bool, typer.Option("--confirm", help="Copy for real (default: dry run, writes nothing).")

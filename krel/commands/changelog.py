@@ -34,19 +34,46 @@ from krel.options import (
 
 
 def changelog(
-    tag: Annotated[str, typer.Option("--tag", help="The release tag, vX.Y.Z[-pre].")],
-    branch: Annotated[str | None, typer.Option("--branch", help="Release branch (default release-X.Y).")] = None,
-    repo: Annotated[Path, typer.Option("--repo", help="Local clone to read and commit into.")] = Path("."),
-    start_rev: Annotated[str | None, typer.Option("--start-rev", help="Override krel's start revision.")] = None,
-    end_rev: Annotated[str | None, typer.Option("--end-rev", help="Override the end (default: branch head).")] = None,
-    tars: Annotated[Path | None, typer.Option("--tars", help="Directory of release tarballs to list (sha512).")] = None,
+    tag: Annotated[str, typer.Option("--tag", metavar="TAG", help="The release tag, vX.Y.Z[-pre].")],
+    branch: Annotated[str | None, typer.Option(
+        "--branch", metavar="BRANCH",
+        help="Release branch (default release-X.Y).",
+    )] = None,
+    repo: Annotated[Path, typer.Option(
+        "--repo", metavar="DIR",
+        help="Local clone to read and commit into.",
+    )] = Path("."),
+    start_rev: Annotated[str | None, typer.Option(
+        "--start-rev", metavar="REV",
+        help="Override krel's start revision.",
+    )] = None,
+    end_rev: Annotated[str | None, typer.Option(
+        "--end-rev", metavar="REV",
+        help="Override the end (default: branch head).",
+    )] = None,
+    tars: Annotated[Path | None, typer.Option(
+        "--tars", metavar="DIR",
+        help="Directory of release tarballs to list (sha512).",
+    )] = None,
     images: Annotated[
-        Path | None, typer.Option("--images", help="release-images directory (<arch>/<name>.tar) to list.")
+        Path | None, typer.Option(
+            "--images", metavar="DIR",
+            help="release-images directory (<arch>/<name>.tar) to list.",
+        )
     ] = None,
-    html_file: Annotated[Path | None, typer.Option("--html-file", help="Write the HTML notes here.")] = None,
-    json_file: Annotated[Path | None, typer.Option("--json-file", help="Write the notes JSON here.")] = None,
+    html_file: Annotated[Path | None, typer.Option(
+        "--html-file", metavar="FILE",
+        help="Write the HTML notes here.",
+    )] = None,
+    json_file: Annotated[Path | None, typer.Option(
+        "--json-file", metavar="FILE",
+        help="Write the notes JSON here.",
+    )] = None,
     draft: Annotated[
-        Path | None, typer.Option("--draft", help="Curated notes markdown for an X.Y.0 (replaces generated notes).")
+        Path | None, typer.Option(
+            "--draft", metavar="FILE",
+            help="Curated notes markdown for an X.Y.0 (replaces generated notes).",
+        )
     ] = None,
     no_dependencies: Annotated[
         bool, typer.Option("--no-dependencies", help="Leave out the go.mod Dependencies section.")

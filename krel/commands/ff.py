@@ -34,12 +34,21 @@ PUSH_QUESTION = "Are you ready to push the local branch fast-forward changes ups
 
 def ff(
     branch: Annotated[
-        str, typer.Option("--branch", help="Release branch (default: the latest release-X.Y on the remote).")
+        str, typer.Option(
+            "--branch", metavar="BRANCH",
+            help="Release branch (default: the latest release-X.Y on the remote).",
+        )
     ] = "",
-    ref: Annotated[str, typer.Option("--ref", help="What to merge (default: origin/<default branch>).")] = "",
+    ref: Annotated[str, typer.Option(
+        "--ref", metavar="REF",
+        help="What to merge (default: origin/<default branch>).",
+    )] = "",
     repo: Annotated[
         Path | None,
-        typer.Option("--repo", help="Work tree to use (cloned from the profile's upstream when missing)."),
+        typer.Option(
+            "--repo", metavar="DIR",
+            help="Work tree to use (cloned from the profile's upstream when missing).",
+        ),
     ] = None,
     cleanup: Annotated[
         bool, typer.Option("--cleanup", help="Remove the work tree afterwards (only when this run cloned it).")

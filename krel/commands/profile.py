@@ -65,10 +65,13 @@ def check(profile: ProfileArg, json_out: JsonOpt = False) -> None:
 def init(
     path: Annotated[Path, typer.Argument(metavar="FILE", help="Where to write the profile (must not exist).")],
     upstream: Annotated[str, typer.Option("--upstream", metavar="URL", help="Clone URL of the project.")],
-    org: Annotated[str, typer.Option("--org", help="GitHub owner (default: from --upstream).")] = "",
-    repo: Annotated[str, typer.Option("--repo", help="GitHub repository (default: from --upstream).")] = "",
-    name: Annotated[str, typer.Option("--name", help="Profile name (default: the file name).")] = "",
-    product: Annotated[str, typer.Option("--product", help="Product name in notes and mail.")] = "",
+    org: Annotated[str, typer.Option("--org", metavar="ORG", help="GitHub owner (default: from --upstream).")] = "",
+    repo: Annotated[str, typer.Option(
+        "--repo", metavar="REPO",
+        help="GitHub repository (default: from --upstream).",
+    )] = "",
+    name: Annotated[str, typer.Option("--name", metavar="NAME", help="Profile name (default: the file name).")] = "",
+    product: Annotated[str, typer.Option("--product", metavar="NAME", help="Product name in notes and mail.")] = "",
     build: Annotated[str, typer.Option("--build", metavar="COMMAND", help="The build command.")] = "make release",
 ) -> None:
     """Write a starter profile for a new project: every target on this machine, checked before it is written.

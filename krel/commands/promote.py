@@ -11,12 +11,12 @@ import typer
 from releng.promo.files.promote import FilePromoteOptions, FilePromotionResult, promote_files
 from releng.promo.inventory import Registries
 from releng.promo.promote import PromoteOptions, PromotionResult, promote_images
-from releng.promo.snapshot import check_format, render, snapshot
+from releng.promo.snapshot import FORMATS, check_format, render, snapshot
 from releng.registry.invcache import InventoryCache
 
 from krel import registries as edge
 from krel import ui
-from krel.options import JsonOpt
+from krel.options import JsonOpt, choice
 from krel.registries import MAX_ROWS, CaFileOpt, NoCacheOpt, RateOpt, RegistryMapOpt, ThreadsOpt
 
 promote_app = typer.Typer(
@@ -29,11 +29,15 @@ promote_app = typer.Typer(
 
 @promote_app.command("images")
 def images(
-    manifest: Annotated[Path | None, typer.Option("--manifest", help="A plain promoter manifest file.")] = None,
+    manifest: Annotated[Path | None, typer.Option(
+        "--manifest", metavar="FILE",
+        help="A plain promoter manifest file.",
+    )] = None,
     thin_manifest_dir: Annotated[
         Path | None,
         typer.Option(
-            "--thin-manifest-dir", help="A tree of manifests/<p>/promoter-manifest.yaml + images/<p>/images.yaml."
+            "--thin-manifest-dir", metavar="DIR",
+            help="A tree of manifests/<p>/promoter-manifest.yaml + images/<p>/images.yaml."
         ),
     ] = None,
     confirm: Annotated[
@@ -117,9 +121,17 @@ def _render(result: PromotionResult) -> None:
 
 @promote_app.command("snapshot")
 def snapshot_cmd(
-    path: Annotated[str, typer.Argument(help="REGISTRY/REPO: a repository or a prefix holding repositories.")],
+    path: Annotated[
+        str, typer.Argument(metavar="REGISTRY/REPO", help="A repository or a prefix holding repositories.")
+    ],
     output: Annotated[
-        str, typer.Option("--output", "-o", help="yaml (images.yaml form), csv (name@digest,name:tag) or json.")
+        str,
+        typer.Option(
+            "--output",
+            "-o",
+            help="yaml (images.yaml form), csv (name@digest,name:tag) or json.",
+            **choice("--output", "unknown snapshot format", FORMATS),
+        ),
     ] = "yaml",
     threads: ThreadsOpt = 20,
     rate: RateOpt = 50.0,
@@ -143,14 +155,23 @@ def snapshot_cmd(
 def files_cmd(
     filestores: Annotated[
         Path | None,
-        typer.Option("--filestores", help="A filestores manifest (filepromoter-manifest.yaml); needs --files."),
+        typer.Option(
+            "--filestores", metavar="FILE",
+            help="A filestores manifest (filepromoter-manifest.yaml); needs --files.",
+        ),
     ] = None,
     files: Annotated[
-        Path | None, typer.Option("--files", help="A files manifest, or a directory of them (read recursively).")
+        Path | None, typer.Option(
+            "--files", metavar="FILE|DIR",
+            help="A files manifest, or a directory of them (read recursively).",
+        )
     ] = None,
     manifests: Annotated[
         Path | None,
-        typer.Option("--manifests", help="A tree of filestores/<p>/filepromoter-manifest.yaml + manifests/<p>/*.yaml."),
+        typer.Option(
+            "--manifests", metavar="DIR",
+            help="A tree of filestores/<p>/filepromoter-manifest.yaml + manifests/<p>/*.yaml.",
+        ),
     ] = None,
     confirm: Annotated[
         bool, typer.Option("--confirm", help="Copy for real (default: dry run, writes nothing).")

@@ -24,21 +24,35 @@ from krel.options import (
     ReplayOpt,
     RepoNameOpt,
     SourceOpt,
+    choice,
     open_profile,
     open_source,
 )
 
+FORMATS = ("markdown", "json")
 notes_app = typer.Typer(no_args_is_help=False, add_completion=False)
 
 
 @notes_app.callback(invoke_without_command=True)
 def release_notes(
     ctx: typer.Context,
-    repo: Annotated[Path | None, typer.Option("--repo", help="Local clone to walk.")] = None,
-    start_rev: Annotated[str | None, typer.Option("--start-rev", help="Start revision (tag or sha).")] = None,
-    end_rev: Annotated[str | None, typer.Option("--end-rev", help="End revision (tag, branch or sha).")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="markdown or json.")] = "markdown",
-    output: Annotated[Path | None, typer.Option("--output", help="Write to this file instead of stdout.")] = None,
+    repo: Annotated[Path | None, typer.Option("--repo", metavar="DIR", help="Local clone to walk.")] = None,
+    start_rev: Annotated[str | None, typer.Option(
+        "--start-rev", metavar="REV",
+        help="Start revision (tag or sha).",
+    )] = None,
+    end_rev: Annotated[str | None, typer.Option(
+        "--end-rev", metavar="REV",
+        help="End revision (tag, branch or sha).",
+    )] = None,
+    fmt: Annotated[
+        str,
+        typer.Option("--format", help="Notes as markdown or JSON.", **choice("--format", "unknown format", FORMATS)),
+    ] = "markdown",
+    output: Annotated[Path | None, typer.Option(
+        "--output", metavar="FILE",
+        help="Write to this file instead of stdout.",
+    )] = None,
     replay: ReplayOpt = None,
     record: RecordOpt = None,
     maps_from: MapsOpt = None,
@@ -59,8 +73,6 @@ def release_notes(
         return
     if repo is None or start_rev is None or end_rev is None:
         raise UsageError("release-notes needs --repo, --start-rev and --end-rev (or the `validate DIR` subcommand)")
-    if fmt not in ("markdown", "json"):
-        raise UsageError(f"--format {fmt!r}: expected markdown or json")
     if output is not None and not output.parent.is_dir():
         raise UsageError(f"--output {output}: directory {output.parent} does not exist")
     upstream = open_profile(profile).upstream
@@ -93,7 +105,7 @@ def release_notes(
 
 @notes_app.command("validate")
 def validate(
-    path: Annotated[Path, typer.Argument(help="Directory of map YAML files.")],
+    path: Annotated[Path, typer.Argument(metavar="DIR", help="Directory of map YAML files.")],
     json_out: JsonOpt = False,
 ) -> None:
     """Check note map files the way krel does (YAML, `pr`, text ending in punctuation).

@@ -69,7 +69,7 @@ def test_record_with_stub_then_replay(
     ("extra", "code", "message"),
     [
         ([], 2, "GITHUB_TOKEN is not set"),
-        (["--replay", "REPLAY", "--format", "yaml"], 2, "--format 'yaml'"),
+        (["--replay", "REPLAY", "--format", "yaml"], 2, "--format: unknown format 'yaml'"),
         (["--replay", "MISSING"], 1, "GetPullRequest-100.json is missing"),
         (["--replay", "REPLAY", "--maps-from", "BADMAP"], 2, "not valid YAML"),
         (["--replay", "UNBALANCED"], 1, "#112902: its release-note block has no closing ``` fence"),
