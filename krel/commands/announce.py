@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from releng.announce import compose, ghrelease, send, sendgrid
-from releng.announce.mail import MailAccess, open_mailer
+from releng.announce import compose, ghrelease, send
 from releng.objectstore import open_store
 
-from krel import ui
+from krel import cutflow, ui
 from krel.options import (
     DEFAULT_PROFILE,
     JsonOpt,
@@ -119,40 +117,48 @@ def send_cmd(
     Example: krel announce send --tag v1.30.0 --nomock --yes
     """
     prof = open_profile(profile)
-    targets = targets_for(prof, nomock)
-    outgoing = send.prepare_send(prof, targets, tag, open_store(targets.bucket), sender_name=name, sender_email=email)
-    access = MailAccess(
-        smtp_user=os.environ.get("KREL_SMTP_USER", ""),
-        smtp_password=os.environ.get("KREL_SMTP_PASSWORD", ""),
-        sendgrid_api_key=os.environ.get("SENDGRID_API_KEY", ""),
-        sendgrid_host=os.environ.get("KREL_SENDGRID_HOST", sendgrid.DEFAULT_HOST),
-    )
-    mailer = open_mailer(prof.mail, access)
+    mailer = cutflow.mailer(prof)
+    if print_only:
+        targets = targets_for(prof, nomock)
+        outgoing = send.prepare_send(prof, targets, tag, open_store(targets.bucket), sender_name=name,
+                                     sender_email=email)
+        summary = _summary(tag, outgoing, mailer.describe())
+        if json_out:
+            ui.print_json({**summary, "sent": False, "html": outgoing.message.html})
+            return
+        ui.table(f"announcement for {tag} (print only, nothing sent)", ["field", "value"], _rows(summary))
+        ui.console.print(outgoing.message.html, markup=False, highlight=False)
+        return
+
+    def confirm(outgoing: send.Outgoing) -> None:
+        # the same checks and question as krel release's announcement at its end (krel.cutflow)
+        if not json_out:
+            ui.table(f"announcement for {tag}", ["field", "value"], _rows(_summary(tag, outgoing, mailer.describe())))
+        confirm_production(prof, nomock, cutflow.send_question(outgoing.message.recipients), yes, local_too=True)
+
+    sent = cutflow.announce(prof, nomock, tag, mailer, confirm, name, email)
+    summary = _summary(tag, sent.outgoing, mailer.describe())
+    issue = cutflow.after_announce(prof, nomock, tag, sent)
+    if json_out:
+        ui.print_json({**summary, "sent": True, "receipt": sent.receipt,
+                       **({"release_issue": issue.as_json()} if issue else {})})
+        return
+    ui.console.print(f"sent: {sent.receipt}", markup=False, highlight=False)
+    if issue:
+        ui.console.print(f"release issue closed: {issue.url}", markup=False, highlight=False)
+
+
+def _summary(tag: str, outgoing: send.Outgoing, transport: str) -> dict[str, object]:
     msg = outgoing.message
-    summary = {
+    return {
         "tag": tag,
         "source": outgoing.source,
         "from": f"{msg.sender_name} <{msg.sender_email}>",
         "to": list(msg.recipients),
         "subject": msg.subject,
-        "transport": mailer.describe(),
+        "transport": transport,
         "checksums_verified": len(outgoing.checksums),
     }
-    if print_only:
-        if json_out:
-            ui.print_json({**summary, "sent": False, "html": msg.html})
-            return
-        ui.table(f"announcement for {tag} (print only, nothing sent)", ["field", "value"], _rows(summary))
-        ui.console.print(msg.html, markup=False, highlight=False)
-        return
-    if not json_out:
-        ui.table(f"announcement for {tag}", ["field", "value"], _rows(summary))
-    confirm_production(prof, nomock, f"Send email to {', '.join(msg.recipients)}?", yes, local_too=True)
-    receipt = send.deliver(outgoing, mailer)
-    if json_out:
-        ui.print_json({**summary, "sent": True, "receipt": receipt})
-        return
-    ui.console.print(f"sent: {receipt}", markup=False, highlight=False)
 
 
 @announce_app.command("github-page")

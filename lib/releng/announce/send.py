@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -137,6 +138,31 @@ def prepare_send(
 def deliver(outgoing: Outgoing, mailer: Mailer) -> str:
     """Apply: one send to every recipient of the mode; the mailer raises (and sends nothing) on refusal."""
     return mailer.send(outgoing.message)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """An announcement mailed: what went out and the transport's receipt."""
+
+    outgoing: Outgoing
+    receipt: str
+
+
+def send_announcement(
+    profile: Profile,
+    targets: Targets,
+    tag: str,
+    store: ObjectStore,
+    mailer: Mailer,
+    confirm: Callable[[Outgoing], None],
+    sender_name: str = "",
+    sender_email: str = "",
+) -> Sent:
+    """`krel announce send`, and `krel release` at its end when the profile says so: read the published announcement,
+    check every checksum it quotes, let `confirm` see the message (it raises to refuse), then mail it once."""
+    outgoing = prepare_send(profile, targets, tag, store, sender_name=sender_name, sender_email=sender_email)
+    confirm(outgoing)
+    return Sent(outgoing=outgoing, receipt=deliver(outgoing, mailer))
 
 
 def _plain_text(announcement_html: str) -> str:
