@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from releng import layout
 from releng.digests import ALGORITHMS, hash_files, hash_stream
 from releng.errors import ReleaseError
 from releng.objectstore import open_store
@@ -17,9 +18,9 @@ _SKIP_SUFFIXES = (".sha256", ".sha512")
 
 
 def is_checksum_file(name: str) -> bool:
-    """True for the files write_checksums produces (never themselves checksummed, as in krel)."""
+    """True for the files write_checksums produces, and for signing's side files (never checksummed, as in krel)."""
     base = name.rsplit("/", 1)[-1]
-    return base in SUMS_FILES.values() or base.endswith(_SKIP_SUFFIXES)
+    return base in SUMS_FILES.values() or base.endswith(_SKIP_SUFFIXES) or layout.is_signing_file(base)
 
 
 def _tree_files(root: Path) -> list[Path]:
@@ -72,10 +73,21 @@ def _parse_sums(text: str, where: str, sums_name: str) -> dict[str, str]:
     return entries
 
 
-def verify_checksums(source: ObjectStore | Path | str, prefix: str = "", workers: int = 4) -> Verified:
+def listed_files(store: ObjectStore, prefix: str) -> tuple[str, ...]:
+    """The paths SHA256SUMS under prefix lists (read only; verify_checksums checks them)."""
+    base = prefix.strip("/")
+    name = SUMS_FILES["sha256"]
+    text = store.get(f"{base}/{name}" if base else name).decode()
+    return tuple(sorted(_parse_sums(text, f"{store.url}/{base}" if base else store.url, name)))
+
+
+def verify_checksums(
+    source: ObjectStore | Path | str, prefix: str = "", workers: int = 4, unlisted_ok: bool = False
+) -> Verified:
     """Check every file listed in SHA256SUMS/SHA512SUMS (and its .sha256/.sha512 files) under prefix.
 
-    source is a store, a local directory (Path) or a store URL (str).
+    source is a store, a local directory (Path) or a store URL (str). `unlisted_ok`: other files may sit beside
+    them (a release directory also holds notes and the announcement).
     """
     if isinstance(source, Path):
         store = open_store(source.resolve().as_uri())
@@ -99,7 +111,7 @@ def verify_checksums(source: ObjectStore | Path | str, prefix: str = "", workers
         raise ReleaseError(f"{where}: SHA256SUMS and SHA512SUMS list different files (e.g. {odd[0]})")
     listed = {info.key[len(base) + 1:] if base else info.key for info in store.list(f"{base}/" if base else "")}
     unlisted = sorted(rel for rel in listed if not is_checksum_file(rel) and rel not in sums["sha256"])
-    if unlisted:
+    if unlisted and not unlisted_ok:
         raise ReleaseError(f"{where}: {unlisted[0]} is not in SHA256SUMS ({len(unlisted)} unlisted files)")
 
     def check(rel: str) -> None:

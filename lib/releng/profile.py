@@ -201,6 +201,37 @@ class ReleaseSettings:
     announce: bool = False
 
 
+def _check_key_path(text: str) -> None:
+    """A key file path, absolute or below the home directory: the job runs from other directories."""
+    if not text.startswith(("/", "~")):
+        raise InvalidValue(f"{text!r} must be an absolute path (or start with ~)")
+
+
+@dataclass(frozen=True)
+class SigningTargets:
+    """What one set of targets signs, and with which key (issue 13; keyless Sigstore signing is left for later)."""
+
+    artifacts: bool = False  # a `.sig` beside every staged file, the SBOM in a DSSE envelope, the public key
+    images: bool = False  # cosign signatures of every pushed image, in its repository
+    provenance: bool = False  # provenance.json in a DSSE envelope (provenance.intoto.jsonl)
+    # PEM private key (ECDSA P-256). "" = mock: $KREL_HOME/keys/mock/signing.key; nomock: $KREL_SIGNING_KEY.
+    # Its password always comes from $KREL_SIGNING_KEY_PASSWORD.
+    key: str = field(default="", metadata=_rule(_check_key_path, optional=True))
+    # create the key on first use: always so in mock (a throwaway key); in nomock only for a demo profile
+    generate_key: bool = False
+
+    def signs(self) -> bool:
+        return self.artifacts or self.images or self.provenance
+
+
+@dataclass(frozen=True)
+class Signing:
+    """[signing.mock] and [signing.nomock]; an absent section signs nothing."""
+
+    mock: SigningTargets = field(default_factory=SigningTargets)
+    nomock: SigningTargets = field(default_factory=SigningTargets)
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong in a profile file: the dotted key it is about ("" = the file) and what is wrong."""
@@ -226,6 +257,7 @@ class Profile:
     links: Links = field(default_factory=Links)
     templates: Templates = field(default_factory=Templates)
     announce: Announce = field(default_factory=Announce)
+    signing: Signing = field(default_factory=Signing)
     release_issue: ReleaseIssue = field(default_factory=ReleaseIssue)
     release: ReleaseSettings = field(default_factory=ReleaseSettings)
     # the registry named in notes and the changelog (where users pull from); "" = nomock.validate_registry
@@ -241,6 +273,10 @@ class Profile:
         """Where the cut's tracking issue lives: [release_issue] repo, else upstream.cut_issue_repo ('' = nowhere).
         One repository for `krel release-issue` and krel ff's guard, so the guard reads the issue the tool keeps."""
         return self.release_issue.repo or self.upstream.cut_issue_repo
+
+    def signing_for(self, nomock: bool) -> SigningTargets:
+        """What the chosen targets sign, and with which key."""
+        return self.signing.nomock if nomock else self.signing.mock
 
     def notes_registry(self) -> str:
         """The registry users pull released images from, as notes and the changelog name it."""
@@ -455,6 +491,16 @@ def _refuse_shared_targets(profile: Profile, path: str) -> None:
         # whole and images are one segment, so a mock path below production never names a production repository.
         if mock_place.overlaps(nomock_place) and not mock_place.below(nomock_place):
             shared.append(_overlap(mock_key, mock_value, nomock_key, nomock_value))
+    mock_key, nomock_key = profile.signing.mock.key, profile.signing.nomock.key
+    if mock_key and nomock_key and _same_file(mock_key, nomock_key):
+        # production keys never touch mock
+        shared.append(f"signing.mock.key {mock_key} is signing.nomock.key {nomock_key}")
+    # packages: the mock repositories never inside a production bucket or repository
+    for nomock_key in ("packages_bucket", "bucket"):
+        mock_value, nomock_value = mock.packages_bucket, getattr(nomock, nomock_key)
+        if mock_value and nomock_value and address.bucket_place(mock_value).overlaps(
+                address.bucket_place(nomock_value)):
+            shared.append(_overlap("packages_bucket", mock_value, nomock_key, nomock_value))
     if mock.git_push == "push":
         shared.append("git_push = 'push' in mock")
     if mock.github_release == "publish":
@@ -471,6 +517,11 @@ def _refuse_shared_targets(profile: Profile, path: str) -> None:
         shared.append(f"mail list {', '.join(lists)}")
     if shared:
         raise UsageError(f"profile {path}: mock targets must not reach production: {'; '.join(shared)}")
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Two key paths name one file, however spelled (~, .., symlinks)."""
+    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
 
 
 def _overlap(mock_key: str, mock_value: str, nomock_key: str, nomock_value: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from releng import digests
+from releng import digests, layout
 from releng.errors import ReleaseError, UsageError
 from releng.objectstore import ObjectStore
 from releng.objectstore.base import check_key
@@ -24,6 +24,8 @@ BUILD_TYPE = "https://github.com/kubernetes/release/krel-stage@v1"
 PROVENANCE_FILE = "provenance.json"
 # Written below stage/<bv>/ after the provenance (ArchiveLog), so never one of its subjects.
 UNRECORDED_PREFIXES = ("logs/",)
+# The statement itself, and its signed envelope (written from it, so after it).
+UNRECORDED_FILES = (PROVENANCE_FILE, layout.PROVENANCE_ENVELOPE)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -179,7 +181,7 @@ def staged_names(store: ObjectStore, stage_prefix: str) -> dict[str, int]:
     base = stage_prefix.rstrip("/") + "/"
     names = {info.key[len(base):]: info.size for info in store.list(base)}
     return {name: size for name, size in names.items()
-            if name != PROVENANCE_FILE and not name.startswith(UNRECORDED_PREFIXES)}
+            if name not in UNRECORDED_FILES and not name.startswith(UNRECORDED_PREFIXES)}
 
 
 def verify_statement(store: ObjectStore, stage_prefix: str, data: bytes) -> dict[str, Subject]:
