@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 
-from releng.errors import UsageError
+from releng.errors import ReleaseError, UsageError
 from releng.names import InvalidValue, check_argument, is_repository_path
 from releng.objectstore.local import root_of
 
@@ -146,6 +146,41 @@ def registry_place(address: str) -> Place:
     if path and not is_repository_path(path):
         raise InvalidValue(f"{address!r}: the path must be lower-case names ([a-z0-9] joined by '.', '_' or '-')")
     return Place("registry", host, segments, ports)
+
+
+@dataclass(frozen=True)
+class RegistryAddress:
+    """`host[:port][/prefix]` split once: the host a client talks to and the repository prefix below it.
+
+    Only splits (the profile, manifests and flags check the form where the value enters, with registry_place or
+    reference.REGISTRY_PATH); one trailing '/' is dropped, as registry_place drops it, so `host/p/` is `host/p`.
+    """
+
+    host: str
+    prefix: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> RegistryAddress:
+        """Split `host[:port][/prefix]`; InvalidValue when there is no host."""
+        host, _, prefix = text.partition("/")
+        if not host:
+            raise InvalidValue(f"{text!r} is not a registry address like HOST[:PORT][/PATH]: the host is empty")
+        return cls(host, prefix.removesuffix("/"))
+
+    @classmethod
+    def repository(cls, text: str) -> RegistryAddress:
+        """A registry path naming a repository, `host[:port]/repo/path`: the prefix must not be empty."""
+        host, _, prefix = text.partition("/")
+        if not host or not prefix.removesuffix("/"):
+            raise ReleaseError(f"{text!r} is not a registry path like HOST/REPO (e.g. gcr.io/k8s-staging-foo)")
+        return cls(host, prefix.removesuffix("/"))
+
+    def repo(self, name: str) -> str:
+        """The repository path of image `name` below this address (`prefix/name`, or `name` at the root)."""
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def __str__(self) -> str:
+        return f"{self.host}/{self.prefix}" if self.prefix else self.host
 
 
 def check_registry(address: str) -> None:

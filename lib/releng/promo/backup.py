@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from releng.address import Place, registry_place
+from releng.address import Place, RegistryAddress, registry_place
 from releng.errors import ReleaseError, UsageError
 from releng.names import InvalidValue
 from releng.promo.delta import COPY, Copy, Inventory, Lost, TagMove, compute_delta, repo_path
@@ -23,17 +23,16 @@ from releng.promo.edges import EdgeGroup, plan_edges
 from releng.promo.inventory import (
     InventoryError,
     LiveInventory,
-    Registries,
     Wanted,
     read_children,
     read_inventory,
-    split_repo,
 )
 from releng.promo.promote import Outcome, PromoteOptions, execute, load_manifests, order_copies, without_unreadable
 from releng.promo.snapshot import find_repositories
 from releng.registry import oci
 from releng.registry.invcache import InventoryCache, RepoCache
 from releng.registry.listing import Listing
+from releng.registry.pool import Registries
 from releng.report import NullReporter, Reporter
 
 
@@ -270,10 +269,10 @@ def _source_groups(
         if not groups:
             raise NothingToBackUpError(f"--from {options.source}: no manifest destination is at or under it")
         return groups, None
-    host, _, prefix = options.source.partition("/")
-    client = registries.client(host)
-    listings = find_repositories(client, prefix) if prefix else dict.fromkeys(client.catalog())
-    names = {f"{host}/{repo}": listing for repo, listing in listings.items()}
+    source = RegistryAddress.parse(options.source)
+    client = registries.client(source.host)
+    listings = find_repositories(client, source.prefix) if source.prefix else dict.fromkeys(client.catalog())
+    names = {f"{source.host}/{repo}": listing for repo, listing in listings.items()}
     inv = _read(
         registries, dict.fromkeys(names), options, cache, result, {p: x for p, x in names.items() if x is not None}
     )
@@ -351,5 +350,6 @@ def remember(cache: InventoryCache, done: Iterable[Copy], inv: LiveInventory) ->
             seen.children[c.digest] = kids
             seen.digests.update({k: inv.media_types.get(k, "") for k in kids})
     for path, seen in by_repo.items():
-        host, repo = split_repo(path)
+        address = RegistryAddress.repository(path)
+        host, repo = address.host, address.prefix
         cache.save(host, repo, (cache.load(host, repo) or RepoCache()).merged(seen))

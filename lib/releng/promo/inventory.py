@@ -7,98 +7,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from threading import Lock
 from typing import TypeVar
 
+from releng.address import RegistryAddress
 from releng.errors import ReleaseError
 from releng.promo.edges import EdgeGroup
 from releng.registry import oci
-from releng.registry.auth import Auth
-from releng.registry.client import RegistryClient
-from releng.registry.credentials import Credentials
 from releng.registry.invcache import InventoryCache, MovedTag, MovedTagError, RepoCache
 from releng.registry.listing import Listing, read_listing
-from releng.registry.ratelimit import HostLimits
+from releng.registry.pool import Registries
 from releng.report import NullReporter, Reporter
 
 T = TypeVar("T")
-AuthFor = Callable[[str], Auth]
-
-
-def split_repo(path: str) -> tuple[str, str]:
-    """`host[:port]/repo/path` -> (host, repo/path)."""
-    host, _, repo = path.partition("/")
-    if not repo:
-        raise ReleaseError(f"{path!r} is not a registry path like HOST/REPO (e.g. gcr.io/k8s-staging-foo)")
-    return host, repo
-
-
-class Registries:
-    """One RegistryClient per host, each with its host's token bucket (a 429 pauses that host's threads only)."""
-
-    def __init__(
-        self,
-        auth_for: AuthFor | None = None,
-        *,
-        rate: float = 50.0,
-        retries: int | None = None,
-        retry_budget: float = 600.0,
-        timeout: float = 60.0,
-        max_connections: int = 32,
-        ca_file: Path | None = None,
-    ) -> None:
-        self.limiter = HostLimits(rate)
-        self._retry_budget = retry_budget
-        self._ca_file = ca_file
-        self._auth_for = auth_for
-        self._retries = retries
-        self._timeout = timeout
-        self._max_connections = max_connections
-        self._clients: dict[str, RegistryClient] = {}
-        self._lock = Lock()
-
-    def use_service_accounts(self, accounts: Mapping[str, str]) -> None:
-        """Write to Google hosts as the manifests' service accounts (host -> account), when the credentials
-        can impersonate (the CLI's Credentials); other auth strategies ignore them."""
-        if isinstance(self._auth_for, Credentials):
-            self._auth_for.use_service_accounts(accounts)
-
-    def client(self, host: str) -> RegistryClient:
-        """The shared client for host (created on first use)."""
-        with self._lock:
-            found = self._clients.get(host)
-            if found is None:
-                found = RegistryClient(
-                    host,
-                    auth=self._auth_for(host) if self._auth_for else None,
-                    rate_limiter=self.limiter.for_host(host),
-                    retries=self._retries,
-                    retry_budget=self._retry_budget,
-                    ca_file=self._ca_file,
-                    timeout=self._timeout,
-                    max_connections=self._max_connections,
-                )
-                self._clients[host] = found
-            return found
-
-    def for_path(self, path: str) -> tuple[RegistryClient, str]:
-        """The client and the repository for a `host/repo` path."""
-        host, repo = split_repo(path)
-        return self.client(host), repo
-
-    def close(self) -> None:
-        """Close every client's connections."""
-        with self._lock:
-            for c in self._clients.values():
-                c.close()
-            self._clients.clear()
-
-    def __enter__(self) -> Registries:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 @dataclass
@@ -168,6 +89,11 @@ class _Repo:
     @property
     def expand(self) -> bool:
         return self.want is None or self.want.children
+
+
+def _repo(path: str, want: Wanted | None) -> _Repo:
+    address = RegistryAddress.repository(path)
+    return _Repo(path, address.host, address.prefix, want)
 
 
 @dataclass
@@ -311,7 +237,7 @@ def read_children(
     for path, digest in sorted(set(indexes)):
         repo = repos.get(path)
         if repo is None:
-            repo = repos[path] = _Repo(path, *split_repo(path), None)
+            repo = repos[path] = _repo(path, None)
             repo.loaded = repo.cached = cache.load(repo.host, repo.name) if cache is not None else None
         items.append((repo, digest))
     with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="krel-inventory") as pool:
@@ -340,7 +266,7 @@ def read_inventory(
     """
     report = report or NullReporter()
     state = _Read(registries, cache, trust_cache)
-    repos = [_Repo(p, *split_repo(p), wanted[p]) for p in sorted(wanted)]
+    repos = [_repo(p, wanted[p]) for p in sorted(wanted)]
     with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="krel-inventory") as pool:
         report.progress("read tags", 0, len(repos))
         _run_all(pool, [(r, (listed or {}).get(r.path)) for r in repos], lambda r, x: _list(state, r, x), state)

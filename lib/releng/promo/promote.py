@@ -19,7 +19,6 @@ from releng.promo.edges import EdgeGroup, count_edges, plan_edges
 from releng.promo.inventory import (
     InventoryError,
     LiveInventory,
-    Registries,
     read_children,
     read_inventory,
     repos_to_read,
@@ -29,6 +28,7 @@ from releng.registry import oci
 from releng.registry.copy import copy_image
 from releng.registry.credentials import service_accounts
 from releng.registry.invcache import InventoryCache
+from releng.registry.pool import Registries
 from releng.report import NullReporter, Reporter
 
 

@@ -13,12 +13,14 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from releng.address import RegistryAddress
 from releng.errors import ReleaseError, UsageError
-from releng.promo.inventory import InventoryError, Registries, read_inventory, split_repo
+from releng.promo.inventory import InventoryError, read_inventory
 from releng.promo.manifests import REGISTRY_NAME_RE
 from releng.registry.client import RegistryClient, RegistryError
 from releng.registry.invcache import InventoryCache
 from releng.registry.listing import Listing, read_listing
+from releng.registry.pool import Registries
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,8 @@ def check_path(path: str) -> tuple[str, str]:
     path = path.rstrip("/")
     if not REGISTRY_NAME_RE.match(path) or "/" not in path:
         raise UsageError(f"snapshot {path!r}: expected REGISTRY/REPO, e.g. 127.0.0.1:5000/prod")
-    return split_repo(path)
+    address = RegistryAddress.repository(path)
+    return address.host, address.prefix
 
 
 def snapshot(

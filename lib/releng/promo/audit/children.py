@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from releng.promo.audit.events import Event
 from releng.promo.audit.verdict import Verdict
-from releng.promo.inventory import Registries
 from releng.registry import oci
+from releng.registry.pool import Registries
 
 # (host, repository path, digest) -> the digests of its children (empty for a single-platform image).
 ChildReader = Callable[[str, str, str], tuple[str, ...]]
