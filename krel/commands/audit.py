@@ -26,7 +26,7 @@ from releng.promo.audit.report import (
 )
 from releng.promo.audit.service import open_auditor
 from releng.promo.audit.verdict import HELD, REJECTED, expire
-from releng.promo.inventory import Registries
+from releng.registry.pool import Registries
 
 from krel import ui
 from krel.options import JsonOpt, krel_home

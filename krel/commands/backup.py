@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 from releng.promo.backup import BackupOptions, BackupResult, run_backup
-from releng.promo.inventory import Registries
+from releng.registry.pool import Registries
 
 from krel import registries as edge
 from krel import ui

@@ -9,10 +9,10 @@ from typing import Annotated
 
 import typer
 from releng.promo.files.promote import FilePromoteOptions, FilePromotionResult, promote_files
-from releng.promo.inventory import Registries
 from releng.promo.promote import PromoteOptions, PromotionResult, promote_images
 from releng.promo.snapshot import FORMATS, check_format, render, snapshot
 from releng.registry.invcache import InventoryCache
+from releng.registry.pool import Registries
 
 from krel import registries as edge
 from krel import ui
