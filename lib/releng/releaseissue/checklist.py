@@ -176,10 +176,12 @@ def _entry(value: Any) -> Entry | None:
 
 
 def state_comment(entries: Mapping[str, Entry]) -> str:
-    """The block's state line: compact JSON, items in checklist order; '--' never appears inside (it would end the
-    HTML comment), so the result is always one comment."""
+    """The block's state line: compact JSON with '-', '<' and '>' escaped, so nothing in it can end the HTML comment
+    or open a tag: the result is always one comment."""
     data = {key: asdict(entries[key]) for key in KEYS if key in entries and entries[key] != Entry()}
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True).replace("--", "-\\u002d")
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    for raw, escaped in (("-", "\\u002d"), ("<", "\\u003c"), (">", "\\u003e")):
+        text = text.replace(raw, escaped)  # JSON escapes that keep the comment one comment (no "--", no tags)
     return f"<!-- krel:release-issue:state {text} -->"
 
 
