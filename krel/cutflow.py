@@ -105,3 +105,20 @@ def after_announce(prof: Profile, nomock: bool, tag: str, sent: Sent) -> tracker
             f"announce: sent ({sent.receipt}), but the release issue was not closed: {exc}; "
             f"run krel release-issue update --tag {tag}, then krel release-issue close --tag {tag}"
         ) from exc
+
+
+def after_job(prof: Profile, job: str, nomock: bool, versions: Sequence[str], started: dt.datetime, log_file: str,
+              command: str) -> tracker.Outcome | None:
+    """At the end of a successful stage or release: this run into the cut's issue (the prime version's issue)."""
+    if not versions:
+        return None
+    return record(prof, versions[0], job_run(prof, job, nomock, started, log_file, command))
+
+
+def release_announce(prof: Profile, nomock: bool, tag: str) -> tuple[Sent, tracker.Outcome | None] | None:
+    """krel release with [release] announce: mail the announcement (asked for before the release started, by
+    confirm_release_announce), then tick it in the cut's issue and close the issue."""
+    if not prof.release.announce:
+        return None
+    sent = announce(prof, nomock, tag, mailer(prof), lambda _outgoing: None)
+    return sent, after_announce(prof, nomock, tag, sent)
