@@ -41,6 +41,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "promote": ("promote", "Promote images (or files) by manifest; snapshot a registry."),
     "backup": ("backup", "Copy what a backup registry lacks, never moving a tag."),
     "audit": ("audit", "Audit registry changes against the promoter manifests."),
+    "sign": ("sign", "Sign files and images with a key, in cosign's formats; generate a key."),
+    "verify": ("verify", "Verify file and image signatures with a public key."),
     "profile": ("profile", "Show, check (every problem with file:line) or start a release profile."),
     "local": ("local", "Start, stop or inspect the local profile's services."),
     "version": ("version", "Print krel's version, git commit and Python."),

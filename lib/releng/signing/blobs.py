@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import utils
@@ -28,6 +30,18 @@ class SignatureError(ReleaseError):
     @classmethod
     def malformed(cls, name: str, why: str) -> SignatureError:
         return cls(f"{name}: malformed signature: {why}")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One artifact of a sign or verify run: ok, or why not (the line `krel sign|verify` prints for it)."""
+
+    artifact: str
+    ok: bool
+    detail: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
 
 
 def sign_blob(key: SigningKey, data: bytes) -> str:
@@ -104,3 +118,26 @@ def verify_file(key: VerifyKey, path: Path, sig_path: Path | None = None) -> Non
     der = decode_signature(_read_signature(sig_path, str(path)), str(path))
     if not key.verify_digest(_file_digest(path), der):
         raise SignatureError.mismatch(str(path), key)
+
+
+def sign_files(key: SigningKey, paths: Iterable[Path], output_dir: Path | None = None) -> list[Outcome]:
+    """Sign each file (`krel sign blobs`); one failure is reported and the rest are still signed."""
+    outcomes = []
+    for path in paths:
+        try:
+            outcomes.append(Outcome(str(path), True, str(sign_file(key, path, output_dir))))
+        except ReleaseError as exc:
+            outcomes.append(Outcome(str(path), False, str(exc)))
+    return outcomes
+
+
+def verify_files(key: VerifyKey, paths: Iterable[Path], sig_dir: Path | None = None) -> list[Outcome]:
+    """Check each file against `<file>.sig` beside it (or in `sig_dir`); `krel verify blobs`."""
+    outcomes = []
+    for path in paths:
+        try:
+            verify_file(key, path, signature_path(path, sig_dir))
+            outcomes.append(Outcome(str(path), True, f"signed by key {key.key_id}"))
+        except ReleaseError as exc:
+            outcomes.append(Outcome(str(path), False, str(exc)))
+    return outcomes

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,9 @@ from releng import safeload
 from releng.errors import ReleaseError
 from releng.registry import oci
 from releng.registry.client import RegistryClient
-from releng.signing.blobs import SignatureError, decode_signature, sign_blob
+from releng.registry.pool import Registries
+from releng.registry.reference import ImageRef, parse_image_ref
+from releng.signing.blobs import Outcome, SignatureError, decode_signature, sign_blob
 from releng.signing.keys import SigningKey, VerifyKey
 
 SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
@@ -210,3 +213,45 @@ def sign_image(client: RegistryClient, repo: str, digest: str, key: SigningKey,
     client.push_blob(repo, config)
     client.put_manifest(repo, tag, _manifest(config, layers), oci.OCI_MANIFEST)
     return SignResult(where, tag, "signed", key.key_id)
+
+
+def _resolve(registries: Registries, ref: ImageRef) -> tuple[RegistryClient, str]:
+    """The client and the digest `ref` names (a tag is resolved once: what is signed is always a digest)."""
+    client = registries.client(ref.host)
+    if ref.digest:
+        return client, ref.digest
+    found = client.head_manifest(ref.repo, ref.ref)
+    if found is None:
+        raise SignatureError(f"{ref}: no such image")
+    return client, found.digest
+
+
+def parse_refs(refs: Sequence[str]) -> list[ImageRef]:
+    """Every reference parsed before any registry is asked: a typo is a usage error, not a half-done run."""
+    return [parse_image_ref(ref, require_ref=True) for ref in refs]
+
+
+def sign_images(registries: Registries, refs: Sequence[str], key: SigningKey) -> list[Outcome]:
+    """Sign each image by digest in its own repository (`krel sign images`); failures are reported per image."""
+    outcomes = []
+    for ref in parse_refs(refs):
+        try:
+            client, digest = _resolve(registries, ref)
+            result = sign_image(client, ref.repo, digest, key)
+            outcomes.append(Outcome(str(ref), True, f"{result.outcome} {digest} as {result.tag}"))
+        except ReleaseError as exc:
+            outcomes.append(Outcome(str(ref), False, str(exc)))
+    return outcomes
+
+
+def verify_images(registries: Registries, refs: Sequence[str], key: VerifyKey) -> list[Outcome]:
+    """Check each image's cosign signature with `key` (`krel verify images`)."""
+    outcomes = []
+    for ref in parse_refs(refs):
+        try:
+            client, digest = _resolve(registries, ref)
+            reference = verify_image(client, ref.repo, digest, key)
+            outcomes.append(Outcome(str(ref), True, f"{digest} signed by key {key.key_id} as {reference}"))
+        except ReleaseError as exc:
+            outcomes.append(Outcome(str(ref), False, str(exc)))
+    return outcomes
