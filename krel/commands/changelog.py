@@ -128,6 +128,7 @@ def changelog(
         remote=prof.upstream.remote,
         master=prof.upstream.default_branch,
         drop_downloads=drop_downloads,
+        template_dir=prof.template_dir(),
     )
     reporter = ui.RichReporter("changelog", quiet=json_out)
     with reporter.live():

@@ -75,8 +75,8 @@ def release_notes(
         raise UsageError("release-notes needs --repo, --start-rev and --end-rev (or the `validate DIR` subcommand)")
     if output is not None and not output.parent.is_dir():
         raise UsageError(f"--output {output}: directory {output.parent} does not exist")
-    upstream = open_profile(profile).upstream
-    prs = open_source(upstream, org, repo_name, replay, record, source, cache_dir, no_cache, github_api_url)
+    prof = open_profile(profile)
+    prs = open_source(prof.upstream, org, repo_name, replay, record, source, cache_dir, no_cache, github_api_url)
     reporter = ui.RichReporter("release-notes")
     with reporter.live():
         gathered = gather.gather(
@@ -90,7 +90,7 @@ def release_notes(
     if fmt == "json":
         text = render.notes_json(gathered.notes)
     else:
-        text = render.markdown(document.build(list(gathered.notes)), end_rev)
+        text = render.markdown(document.build(list(gathered.notes)), end_rev, profile_dir=prof.template_dir())
     if output is None:
         ui.console.out(text, end="", highlight=False)
     else:

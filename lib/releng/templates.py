@@ -20,6 +20,14 @@ def templates_dir() -> Path:
     return Path(__file__).resolve().parent / "templates"
 
 
+def template_path(name: str, profile_dir: Path | None = None) -> Path:
+    """The file for templates/<name> that is read as is (Cloud Build configs): the profile's own when its template
+    directory has one, else the built-in; the same order the jinja environment below searches."""
+    if profile_dir is not None and (profile_dir / name).is_file():
+        return profile_dir / name
+    return templates_dir() / name
+
+
 def safe_url(url: object) -> str:
     """The URL if it is a link a page or mail may hold (address.check_link: http(s)/mailto/file, nothing that could
     end the quoted attribute or start a new one); '' stays ''. Anything else is refused loudly, not dropped."""

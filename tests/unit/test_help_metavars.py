@@ -19,9 +19,9 @@ from krel import options
 from krel.app import app
 from krel.commands import release_notes
 
-# What a value is, in capitals (BRANCH, DIR, FILE|DIR, FROM=TO, HOST:PORT, REGISTRY[/PREFIX]), or a closed set of
-# lower-case choices in brackets ([graphql|rest]). typer's own rendering of a Python type is `<...>`: never allowed.
-METAVAR = re.compile(r"[A-Z][A-Z0-9_]*(?:[|=:/]?\[?/?[A-Z][A-Z0-9_]*\]?)*")
+# What a value is, in capitals (BRANCH, DIR, FILE|DIR, FROM=TO, HOST:PORT, REGISTRY[/PREFIX], FILE...), or a closed
+# set of lower-case choices in brackets ([graphql|rest]). typer renders a Python type as `<...>`: never allowed.
+METAVAR = re.compile(r"[A-Z][A-Z0-9_]*(?:[|=:/]?\[?/?[A-Z][A-Z0-9_]*\]?)*(?:\.\.\.)?")
 CHOICES = re.compile(r"\[[a-z0-9-]+(?:\|[a-z0-9-]+)+\]")
 
 

@@ -77,6 +77,7 @@ def render_release_page(profile: Profile, tag: str, assets: Sequence[ReleaseAsse
     changelog_url = link(profile.links.changelog, tag)
     return render(
         "announce/github-release.md.j2",
+        profile_dir=profile.template_dir(),
         logo="",
         product=profile.product,
         tag=tag,

@@ -13,7 +13,8 @@ ChangelogOptions(repo: Path, tag: str, pull_requests: PullRequests, author: Auth
     download_url: str = "https://dl.k8s.io", dependencies: bool = True, draft: Path | None = None,
     html_file: Path | None = None, json_file: Path | None = None,
     push: str = "none",                   # "none" | "dry-run" | "push"
-    remote: str = "origin", master: str = "master")
+    remote: str = "origin", master: str = "master",
+    template_dir: Path | None = None)     # the profile's template directory: its files override the built-in ones
 ChangelogResult(tag, branch, start_rev, end_sha, markdown, html, notes_json, path, commits, counts, pushed)
 
 Everything is computed before the work tree is touched, so a failure leaves no commit and no partial file.
@@ -60,6 +61,7 @@ class ChangelogOptions:
     remote: str = "origin"
     master: str = "master"
     drop_downloads: bool = False  # a rerun may remove the Downloads / Container Images its entry listed
+    template_dir: Path | None = None  # the profile's template directory, searched before the built-in templates
 
 
 @dataclass(frozen=True)
@@ -90,10 +92,10 @@ def _validate(options: ChangelogOptions) -> tuple[str, str]:
     return f"{version.major}.{version.minor}", options.branch or revisions.release_branch(options.tag)
 
 
-def _dependencies_md(repo: Path, start: str, end: str) -> str:
+def _dependencies_md(repo: Path, start: str, end: str, template_dir: Path | None) -> str:
     before = git.show_file(repo, start, "go.mod") or ""
     after = git.show_file(repo, end, "go.mod") or ""
-    return render.dependencies_markdown(dependencies.diff(before, after))
+    return render.dependencies_markdown(dependencies.diff(before, after), profile_dir=template_dir)
 
 
 def _counts(doc: document.Document) -> dict[str, int]:
@@ -102,17 +104,27 @@ def _counts(doc: document.Document) -> dict[str, int]:
     return counts
 
 
-def render_section(doc: document.Document, tag: str, previous: str, notes_md: str, dependencies_md: str = "") -> str:
+def render_section(
+    doc: document.Document,
+    tag: str,
+    previous: str,
+    notes_md: str,
+    dependencies_md: str = "",
+    *,
+    profile_dir: Path | None = None,
+) -> str:
     """The tag's CHANGELOG section (krel releaseNotesTemplate; an X.Y.0 head as krel's CreateDownloadsTable writes)."""
-    head = render.minor_downloads_markdown(doc, tag, previous) if revisions.needs_draft(tag) else ""
+    needs_head = revisions.needs_draft(tag)
+    head = render.minor_downloads_markdown(doc, tag, previous, profile_dir=profile_dir) if needs_head else ""
     return templates.render(
         "changelog/section.md.j2",
+        profile_dir=profile_dir,
         tag=tag,
         previous=previous,
         head=head,
         # krel's template adds two blank lines before a Source Code table, none before the others
         source_code=bool(doc.downloads) and doc.downloads[0].title == "Source Code",
-        downloads_md=render.downloads_markdown(doc),
+        downloads_md=render.downloads_markdown(doc, profile_dir=profile_dir),
         notes_md=notes_md,
         dependencies_md=dependencies_md,
     )
@@ -144,13 +156,13 @@ def write_changelog(options: ChangelogOptions, progress: Progress | None = None)
     else:
         gathered = gather.gather(repo, start_sha, end_sha, options.pull_requests, options.maps_from, progress)
         doc = document.build(list(gathered.notes), files, images)
-        notes_md = render.notes_markdown(doc, changelog=True)
+        notes_md = render.notes_markdown(doc, changelog=True, profile_dir=options.template_dir)
         notes_json = render.notes_json(gathered.notes)
         walked, excluded = gathered.pull_requests, gathered.excluded
-    section = render_section(
-        doc, tag, start_rev, notes_md, _dependencies_md(repo, start_sha, end_sha) if options.dependencies else ""
-    )
-    html = render.html(section, tag)
+    templates_from = options.template_dir
+    deps_md = _dependencies_md(repo, start_sha, end_sha, templates_from) if options.dependencies else ""
+    section = render_section(doc, tag, start_rev, notes_md, deps_md, profile_dir=templates_from)
+    html = render.html(section, tag, profile_dir=templates_from)
 
     path = f"CHANGELOG/CHANGELOG-{minor}.md"
     readme = "CHANGELOG/README.md"
@@ -161,8 +173,10 @@ def write_changelog(options: ChangelogOptions, progress: Progress | None = None)
     existing = commit.show(repo, master, path)
     if not options.drop_downloads:
         _check_nothing_dropped(toc.existing_section(existing, tag, f"{master}:{path}"), section, tag, path)
-    merged = toc.merge(existing, section, tag, f"{master}:{path}")
-    readme_text = toc.readme_with(commit.show(repo, master, readme), f"CHANGELOG-{minor}.md")
+    merged = toc.merge(existing, section, tag, f"{master}:{path}", profile_dir=templates_from)
+    readme_text = toc.readme_with(
+        commit.show(repo, master, readme), f"CHANGELOG-{minor}.md", profile_dir=templates_from
+    )
     outputs = [(out, text) for out, text in ((options.html_file, html), (options.json_file, notes_json)) if out]
     for out, _ in outputs:
         check_writable(out, base=out.parent)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from releng import templates
 from releng.errors import ReleaseError
@@ -179,7 +180,7 @@ def existing_section(existing: str | None, tag: str, path: str) -> str | None:
     return body[span[0] : span[1]] if span else None
 
 
-def merge(existing: str | None, section: str, tag: str, path: str) -> str:
+def merge(existing: str | None, section: str, tag: str, path: str, *, profile_dir: Path | None = None) -> str:
     """The file with `section` prepended (or replacing the same tag's section) and the TOC regenerated.
 
     Everything else in an existing file stays byte for byte: what precedes the TOC, every other section, its line
@@ -190,17 +191,20 @@ def merge(existing: str | None, section: str, tag: str, path: str) -> str:
     body = parsed.body
     span = _section_span(body, section, tag, path)
     body = body[: span[0]] + section + body[span[1] :] if span else section + body
-    head = templates.render("changelog/file.md.j2", begin=TOC_BEGIN, end=TOC_END, entries=toc_entries(body), body="")
+    entries = toc_entries(body)
+    head = templates.render(
+        "changelog/file.md.j2", profile_dir=profile_dir, begin=TOC_BEGIN, end=TOC_END, entries=entries, body=""
+    )
     if parsed.newline != "\n":
         head = head.replace("\n", parsed.newline)
     return parsed.prefix + head + body
 
 
-def readme_with(existing: str | None, filename: str) -> str:
+def readme_with(existing: str | None, filename: str, *, profile_dir: Path | None = None) -> str:
     """CHANGELOG/README.md with `- [file](./file)` inserted before the first list entry (once)."""
     line = f"- [{filename}](./{filename})"
     if existing is None:
-        return templates.render("changelog/readme.md.j2", entries=[filename])
+        return templates.render("changelog/readme.md.j2", profile_dir=profile_dir, entries=[filename])
     lines = existing.split("\n")
     if line in lines:
         return existing

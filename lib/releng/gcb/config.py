@@ -14,7 +14,7 @@ from releng.errors import ReleaseError, UsageError
 from releng.gcb.base import BuildRequest, StepSpec, substitute
 from releng.profile import BUILTIN_DIR, Profile
 from releng.registry import reference
-from releng.templates import templates_dir
+from releng.templates import template_path
 
 DEFAULT_LIST_JOBS = 5
 DISK_SIZE_GB = 500  # krel's release.DefaultDiskSize
@@ -213,7 +213,7 @@ def build_request(
     """The whole job: steps from templates/cloudbuild/<job>.yaml, substitutions, tags, timeout, machine, secrets."""
     subs = substitutions(options, profile, facts)
     secrets = tuple(_secret(entry, profile.source) for entry in profile.gcb.secrets)
-    config = _template(options.job_type)
+    config = _template(options.job_type, profile.template_dir())
     values = {
         "builder_image": builder_image(profile),
         "krel": krel_command,
@@ -252,8 +252,8 @@ def builder_image(profile: Profile) -> str:
     return image
 
 
-def _template(job: str) -> dict[str, Any]:
-    path = templates_dir() / "cloudbuild" / f"{job}.yaml"
+def _template(job: str, profile_dir: Path | None) -> dict[str, Any]:
+    path = template_path(f"cloudbuild/{job}.yaml", profile_dir)  # the profile's own config first
     config = safeload.load_yaml(safeload.read_text(path), str(path))
     if not isinstance(config, dict) or not isinstance(config.get("steps"), list):
         raise ReleaseError(f"{path}: expected a mapping with a list of steps")

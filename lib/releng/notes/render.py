@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -15,18 +16,23 @@ from releng.notes.dependencies import Dependencies
 from releng.notes.document import DOWNLOAD_GROUPS, Document
 from releng.notes.note import ReleaseNote
 
+# Every function takes the profile's template directory (`profile_dir`): its files override the built-in ones.
 
-def downloads_markdown(doc: Document) -> str:
+
+def downloads_markdown(doc: Document, *, profile_dir: Path | None = None) -> str:
     """The download tables and the Container Images table ('' when there are none)."""
     if not doc.downloads and not doc.images:
         return ""
-    return templates.render("notes/downloads.md.j2", downloads=doc.downloads, images=doc.images)
+    return templates.render(
+        "notes/downloads.md.j2", profile_dir=profile_dir, downloads=doc.downloads, images=doc.images
+    )
 
 
-def notes_markdown(doc: Document, changelog: bool = False) -> str:
+def notes_markdown(doc: Document, changelog: bool = False, *, profile_dir: Path | None = None) -> str:
     """Security information, urgent upgrade notes and changes by kind (krel's changelog variant when `changelog`)."""
     return templates.render(
         "notes/notes.md.j2",
+        profile_dir=profile_dir,
         cves=doc.cves,
         action_required=doc.action_required,
         kinds=doc.kinds,
@@ -34,12 +40,13 @@ def notes_markdown(doc: Document, changelog: bool = False) -> str:
     )
 
 
-def minor_downloads_markdown(doc: Document, tag: str, previous: str) -> str:
+def minor_downloads_markdown(doc: Document, tag: str, previous: str, *, profile_dir: Path | None = None) -> str:
     """A minor release's title, Documentation link and download tables, as krel's CreateDownloadsTable writes them."""
     by_title = {group.title: group.files for group in doc.downloads}
     groups = [(title, by_title.get(title, ())) for title, _ in DOWNLOAD_GROUPS]
     return templates.render(
         "changelog/minor_downloads.md.j2",
+        profile_dir=profile_dir,
         tag=tag,
         previous=previous,
         files=bool(doc.downloads),
@@ -48,17 +55,21 @@ def minor_downloads_markdown(doc: Document, tag: str, previous: str) -> str:
     )
 
 
-def markdown(doc: Document, tag: str) -> str:
+def markdown(doc: Document, tag: str, *, profile_dir: Path | None = None) -> str:
     """krel's default notes document (`--format markdown`)."""
     return templates.render(
-        "notes/document.md.j2", tag=tag, downloads_md=downloads_markdown(doc), notes_md=notes_markdown(doc)
+        "notes/document.md.j2",
+        profile_dir=profile_dir,
+        tag=tag,
+        downloads_md=downloads_markdown(doc, profile_dir=profile_dir),
+        notes_md=notes_markdown(doc, profile_dir=profile_dir),
     )
 
 
-def dependencies_markdown(deps: Dependencies) -> str:
+def dependencies_markdown(deps: Dependencies, *, profile_dir: Path | None = None) -> str:
     """### Added / Changed / Removed with `_Nothing has changed._` for empty lists."""
     sections = [("Added", deps.added), ("Changed", deps.changed), ("Removed", deps.removed)]
-    return templates.render("notes/dependencies.md.j2", sections=sections)
+    return templates.render("notes/dependencies.md.j2", profile_dir=profile_dir, sections=sections)
 
 
 def notes_json(notes: Iterable[ReleaseNote]) -> str:
@@ -88,12 +99,12 @@ _MD.add_render_rule("s_open", _del)
 _MD.add_render_rule("s_close", _del)
 
 
-def html(markdown_text: str, title: str) -> str:
+def html(markdown_text: str, title: str, *, profile_dir: Path | None = None) -> str:
     """The markdown rendered with markdown-it-py inside krel's page shell."""
     # The one place HTML is made from markdown (raw HTML and script links refused above): the page keeps it as HTML.
     # krel puts the renderer's output in as is, its final newline included
     body = Markup(_MD.render(markdown_text))
-    return templates.render("notes/page.html.j2", title=title, body=body)
+    return templates.render("notes/page.html.j2", profile_dir=profile_dir, title=title, body=body)
 
 
 def heading_html(title: str) -> str:
