@@ -187,6 +187,11 @@ CASES = [
         ["ff", "--repo", "{file}", "--branch", f"release-1.0{MARKUP}"], 2, None, id="ff-repo-file-branch-markup"
     ),
     pytest.param(["ff", "--repo", "{notutf8}", "--ref", f"origin/master{OSC}"], 2, None, id="ff-repo-file-ref-osc"),
+    # release-issue (the stateful GitHub cases: tests/integration/test_release_issue.py)
+    pytest.param(["release-issue", "open", "--tag", f"v1.0.0{OSC}"], 2, None, id="release-issue-open-tag-osc"),
+    pytest.param(["release-issue", "update", "--tag", "v1.0.0\n@everyone"], 2, None, id="release-issue-tag-mention"),
+    pytest.param(["release-issue", "close", "--tag", f"v1.0.0{MARKUP}"], 2, None, id="release-issue-close-tag-markup"),
+    pytest.param(["release-issue", "close", "--tag", "v1.0.0"], 2, None, id="release-issue-no-repository"),
     # promote
     pytest.param(
         ["promote", "images", "--manifest", "{home}/missing.yaml"], 1, None, id="promote-images-manifest-missing"
