@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from releng import checksums, layout, provenance
+from releng import address, checksums, layout, provenance
 from releng.errors import ReleaseError, UsageError
 from releng.objectstore import ObjectStore
 from releng.profile import SigningTargets
 from releng.provenance import Subject
-from releng.signing import blobs, dsse, keys
+from releng.registry.client import RegistryClient
+from releng.signing import blobs, cosign, dsse, keys
 
 # Mock's throwaway key, below KREL_HOME; created on first use.
 MOCK_KEY = Path("keys") / "mock" / "signing.key"
@@ -284,3 +285,74 @@ def signed_statement(store: ObjectStore, statement_key: str, envelope_key: str,
         return provenance.parse(payload, f"{store.url}/{envelope_key}")
     except ReleaseError:
         return None
+
+
+# ---- images ---------------------------------------------------------------------------------------------------
+
+
+def image_repos(images: Iterable[str], arches: Iterable[str]) -> list[str]:
+    """Each image's manifest list repository and its per-arch repositories, as stage pushes them (krel layout)."""
+    arch_list = list(arches)
+    return [name for image in images for name in (image, *(f"{image}-{arch}" for arch in arch_list))]
+
+
+def sign_images(client: RegistryClient, registry: str, repos: Iterable[str], version: str,
+                key: keys.SigningKey) -> list[str]:
+    """Sign `<registry>/<repo>:<version>` by digest as cosign does; returns one line per image (a rerun: present)."""
+    where = address.RegistryAddress.parse(registry)
+    lines = []
+    for name in repos:
+        repo = where.repo(name)
+        found = client.head_manifest(repo, version)
+        if found is None:
+            raise ReleaseSignatureError(f"{client.host}/{repo}:{version}: no such image to sign")
+        result = cosign.sign_image(client, repo, found.digest, key)
+        lines.append(f"{result.reference} {result.outcome} as {result.tag}")
+    return lines
+
+
+def _check_image(client: RegistryClient, repo: str, version: str, verify_key: keys.VerifyKey) -> str:
+    found = client.head_manifest(repo, version)
+    if found is None:
+        raise ReleaseSignatureError(f"{client.host}/{repo}:{version}: no such image")
+    cosign.verify_image(client, repo, found.digest, verify_key)
+    return f"{found.digest[:19]}… key {verify_key.key_id}"
+
+
+def check_images(client: RegistryClient, registry: str, repos: Iterable[str], version: str,
+                 verify_key: keys.VerifyKey) -> list[Finding]:
+    """Each `<registry>/<repo>:<version>` has a cosign signature by the key over its digest."""
+    where = address.RegistryAddress.parse(registry)
+    return [_finding(f"{client.host}/{where.repo(name)}:{version}", "image signature", _check_image, client,
+                     where.repo(name), version, verify_key) for name in repos]
+
+
+# ---- a published release (`krel verify release`) --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReleaseTarget:
+    """Where one release was published: its bucket and registry, and the images stage pushed."""
+
+    bucket: str
+    registry: str
+    images: tuple[str, ...]
+    arches: tuple[str, ...]
+
+
+def verify_release(store: ObjectStore, client: RegistryClient | None, target: ReleaseTarget, tag: str,
+                   verify_key: keys.VerifyKey) -> list[Finding]:
+    """Every check of release/<tag>: the files (checksums, .sig, SBOM envelope, public key, signed provenance's
+    digests), the provenance envelope, and every image's signature. Failures are findings, not exceptions."""
+    prefix = layout.release_prefix(tag)
+    statement_key = f"{prefix}/{provenance.PROVENANCE_FILE}"
+    envelope_key = f"{prefix}/{layout.PROVENANCE_ENVELOPE}"
+    findings = [check_provenance(store, statement_key, envelope_key, verify_key)]
+    recorded = signed_statement(store, statement_key, envelope_key, verify_key)
+    # the statement names files relative to stage/<bv>/: <tag>/gcs-stage/<tag>/<path>
+    stage = layout.stage_prefix("bv")
+    findings += check_tree(store, prefix, verify_key, recorded,
+                           layout.gcs_stage_prefix("bv", tag).removeprefix(stage + "/"))
+    if client is not None:
+        findings += check_images(client, target.registry, image_repos(target.images, target.arches), tag, verify_key)
+    return findings
