@@ -16,19 +16,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from releng import buildcmd, checksums, digests, git, markers, names
+from releng import buildcmd, checksums, digests, git, layout, markers, names
 from releng.errors import ReleaseError, UsageError
 from releng.objectstore import ObjectStore, open_store
-from releng.objectstore.base import ObjectExistsError, PreconditionFailedError
+from releng.objectstore.base import ObjectExistsError
 from releng.objectstore.sync import upload_tree
+from releng.objectstore.update import update
 from releng.paths import inside, refuse_special_files
 from releng.profile import Profile
 from releng.version import build_version_from_describe
 
 log = logging.getLogger(__name__)
-
-CI_PREFIX = "ci"
-_MARKER_TRIES = 5
 
 
 @dataclass(frozen=True)
@@ -57,11 +55,6 @@ class BuildFailedError(ReleaseError):
         return cls(f"ci-build: build command {command!r} failed with exit code {code}: {last} (full log: {log_path})")
 
 
-def ci_prefix(version: str) -> str:
-    """ci/<version>: one CI build's objects (krel's gs://<bucket>/ci/<version>)."""
-    return f"{CI_PREFIX}/{version}"
-
-
 def ci_build(profile: Profile, home: Path, revision: str = "", *, store: ObjectStore | None = None,
              report: Callable[[str], None] = log.info, output: Callable[[str], None] = lambda line: None) -> CiBuild:
     """Clone the profile's upstream under home, build `revision` (default: the default branch), publish it.
@@ -81,12 +74,12 @@ def ci_build(profile: Profile, home: Path, revision: str = "", *, store: ObjectS
     out = run_build(profile, repo, version, work / "build.log", output)
     checksums.write_checksums(out)
     target = store or open_store(profile.ci_bucket)
-    prefix = ci_prefix(version)
+    prefix = layout.ci_key(version)  # krel's gs://<bucket>/ci/<version>
     already = refuse_conflicts(target, prefix, out)
     uploaded = upload_tree(out, target, prefix)
     moved = tuple(
         (key, move_marker(target, key, version, report))
-        for key in (f"{CI_PREFIX}/{name}" for name in markers.marker_names(version, "ci"))
+        for key in (layout.ci_key(name) for name in markers.marker_names(version, "ci"))
     )
     shutil.rmtree(work, ignore_errors=True)
     files = tuple(CiFile(u.key, u.size, u.sha256) for u in uploaded)
@@ -156,19 +149,10 @@ def refuse_conflicts(store: ObjectStore, prefix: str, out: Path) -> bool:
 
 def move_marker(store: ObjectStore, key: str, version: str, report: Callable[[str], None]) -> str:
     """Move one marker forward to version (never back), under a generation precondition, then read it back."""
-    for _ in range(_MARKER_TRIES):
-        current = store.read_generation(key)
-        published = current[0].decode("utf-8", "replace").strip() if current else None
-        if not markers.check_move(store.url, key, published, version, guarded=False):
-            report(f"{key} holds {published}; not moved")
-            return f"kept {published}"
-        try:
-            store.put_if_generation(key, version.encode(), current[1] if current else None, "text/plain")
-        except PreconditionFailedError:
-            continue  # another build wrote it meanwhile: re-read and decide again
-        back = store.get(key).decode("utf-8", "replace").strip()
-        if back != version:
-            raise ReleaseError(f"ci-build: {store.url}/{key} reads back {back!r} after writing {version!r}")
-        report(f"{key} -> {version}")
-        return "moved"
-    raise ReleaseError(f"ci-build: {store.url}/{key}: generation kept changing; another build is writing markers")
+    done = update(store, key, lambda content: markers.moved_content(store.url, key, content, version, guarded=False),
+                  "text/plain", contender="another build is writing markers", read_back=True)
+    if done.after is None:
+        report(f"{key} holds {markers.published(done.before)}; not moved")
+        return f"kept {markers.published(done.before)}"
+    report(f"{key} -> {version}")
+    return "moved"

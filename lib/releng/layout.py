@@ -35,25 +35,46 @@ def stage_prefix(build_version: str) -> str:
     return f"stage/{build_version}"
 
 
+def staged_tree(version: str) -> str:
+    """<v>/gcs-stage/<v>: one version's release tree, relative to stage/<bv>/ (provenance subjects are named so)."""
+    return f"{version}/gcs-stage/{version}"
+
+
+def staged_images(version: str) -> str:
+    """<v>/release-images: one version's image tarballs per arch, relative to stage/<bv>/."""
+    return f"{version}/release-images"
+
+
 def gcs_stage_prefix(build_version: str, version: str) -> str:
     """stage/<bv>/<v>/gcs-stage/<v>: the tree `krel release` copies to release/<v>."""
-    return f"{stage_prefix(build_version)}/{version}/gcs-stage/{version}"
+    return f"{stage_prefix(build_version)}/{staged_tree(version)}"
 
 
 def images_prefix(build_version: str, version: str) -> str:
     """stage/<bv>/<v>/release-images: the image tarballs per arch."""
-    return f"{stage_prefix(build_version)}/{version}/release-images"
+    return f"{stage_prefix(build_version)}/{staged_images(version)}"
+
+
+def ci_key(name: str) -> str:
+    """ci/<name>: one CI build's prefix (ci/<build-version>) or a CI marker (ci/latest-1.30.txt)."""
+    return f"ci/{name}"
 
 
 def ci_marker_key(branch: str) -> str:
     """The CI version marker for a branch: ci/latest.txt on master/main, ci/latest-X.Y.txt on release-X.Y."""
     if version.is_release_branch(branch):
-        return f"ci/latest-{branch.removeprefix('release-')}.txt"
-    return "ci/latest.txt"
+        return ci_key(f"latest-{branch.removeprefix('release-')}.txt")
+    return ci_key("latest.txt")
 
 
 def release_prefix(version: str) -> str:
+    """release/<v>: everything released for one version."""
     return f"release/{version}"
+
+
+def release_key(version: str, name: str) -> str:
+    """release/<v>/<name>: one released file (the announcement, a .sha512, the GitHub release page)."""
+    return f"{release_prefix(version)}/{name}"
 
 
 def archive_prefix(version: str) -> str:
@@ -85,7 +106,18 @@ def build_dir(job: Path, version: str) -> Path:
 
 
 def gcs_stage_dir(job: Path, version: str) -> Path:
-    return build_dir(job, version) / "gcs-stage" / version
+    """_output-<v>/gcs-stage/<v>: the release tree a build assembles."""
+    return stage_tree_dir(build_dir(job, version), version)
+
+
+def stage_tree_dir(build: Path, version: str) -> Path:
+    """<build dir>/gcs-stage/<v>: where in one build's outputs the release tree sits (staged as staged_tree)."""
+    return build / "gcs-stage" / version
+
+
+def images_dir(build: Path) -> Path:
+    """<build dir>/release-images: one build's image tarballs (staged as staged_images)."""
+    return build / "release-images"
 
 
 def packages_repo_prefix(project: str, tag: str) -> str:

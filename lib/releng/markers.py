@@ -83,6 +83,16 @@ def _is_up_to_date(old: semver.Version, new: semver.Version) -> bool:
     return bool(new.compare(old) <= 0)
 
 
+def published(content: bytes | None) -> str | None:
+    """The version a marker object holds (None when absent); undecodable bytes stay visible in the error they cause."""
+    return content.decode("utf-8", "replace").strip() if content is not None else None
+
+
+def moved_content(url: str, key: str, content: bytes | None, version: str, guarded: bool) -> bytes | None:
+    """The marker's new content when it moves to version, None when it stays (check_move's rule, for update())."""
+    return version.encode() if check_move(url, key, published(content), version, guarded) else None
+
+
 def check_move(url: str, key: str, published: str | None, version: str, guarded: bool) -> bool:
     """True when the marker at key should move to version; a guarded (minor line) marker never moves back.
 

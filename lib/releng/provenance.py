@@ -79,8 +79,8 @@ def object_subject(store: ObjectStore, key: str, name: str) -> Subject:
 
 def subjects_of(build_dir: Path, version: str) -> list[Subject]:
     """Subjects of one build staged below stage/<bv>/: <v>/gcs-stage/<v>/… and <v>/release-images/<arch>/…."""
-    return [*tree_subjects(build_dir / "gcs-stage" / version, f"{version}/gcs-stage/{version}"),
-            *tree_subjects(build_dir / "release-images", f"{version}/release-images")]
+    return [*tree_subjects(layout.stage_tree_dir(build_dir, version), layout.staged_tree(version)),
+            *tree_subjects(layout.images_dir(build_dir), layout.staged_images(version))]
 
 
 def statement(

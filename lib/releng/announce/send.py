@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from releng import layout
 from releng.announce.compose import ANNOUNCEMENT_FILE, subject_for
 from releng.announce.mail import Mailer
 from releng.announce.message import Message, check_sender
@@ -88,7 +89,7 @@ def verify_checksums(store: ObjectStore, tag: str, announcement_html: str) -> tu
     """Compare every quoted sha512 with release/<tag>/<file>.sha512; the first mismatch raises."""
     results: list[QuotedChecksum] = []
     for name, quoted in quoted_checksums(announcement_html, tag):
-        key = f"release/{tag}/{name}.sha512"
+        key = layout.release_key(tag, f"{name}.sha512")
         if not store.exists(key):
             raise ReleaseError(
                 f"announce: the announcement quotes a sha512 for {name} but {store.url}/{key} does not exist; "
@@ -116,7 +117,7 @@ def prepare_send(
         raise UsageError(f"announce: {exc}") from exc
     # --name/--email are checked before the bucket is read (the profile's own values were checked on load).
     check_sender(sender_name or profile.mail.from_name, sender_email or profile.mail.from_email)
-    key = f"release/{tag}/{ANNOUNCEMENT_FILE}"
+    key = layout.release_key(tag, ANNOUNCEMENT_FILE)
     source = f"{store.url.rstrip('/')}/{key}"
     if not store.exists(key):
         raise ReleaseError(f"announce: no announcement for {tag}: {source} does not exist (run `krel release` first)")
