@@ -73,15 +73,16 @@ def publish(
 ) -> None:
     """Publish the tag's packages (write-once) and rebuild the signed apt and rpm indexes of its minor.
 
-    Signing key: the targets' packages_key — krel's throwaway key under $KREL_HOME/keys, or the one in
-    KREL_PACKAGES_GPG_HOME (KREL_PACKAGES_GPG_KEY: its fingerprint when there are several).
+    Signing key: the targets' packages_key — krel's throwaway key under $KREL_HOME/keys, or the release key from
+    KREL_PACKAGES_GPG_HOME (a GnuPG home) or KREL_PACKAGES_GPG_KEY_FILE (an armoured secret key, imported into a
+    temporary GnuPG home removed afterwards); KREL_PACKAGES_GPG_KEY: its fingerprint when there are several;
+    KREL_PACKAGES_GPG_PASSPHRASE: its passphrase.
 
     Example: krel packages publish --tag v1.0.0 --nomock
     """
     loaded = open_profile(profile)
     targets = targets_for(loaded, nomock)
-    source = run.key_source(targets, krel_home() / "keys", os.environ.get("KREL_PACKAGES_GPG_HOME", ""),
-                            os.environ.get("KREL_PACKAGES_GPG_KEY", ""))
+    source = run.key_source(targets, krel_home() / "keys", os.environ)
     repos = run.publish_release(loaded, targets, tag, _packages_dir(loaded.name, tag, from_dir), source)
     if json_out:
         ui.print_json([dataclasses.asdict(r) for r in repos])

@@ -13,6 +13,7 @@ SECRET_ENV: tuple[str, ...] = (
     "DOCKERHUB_TOKEN",
     "KREL_REGISTRY_PASSWORD",
     "KREL_SIGNING_KEY_PASSWORD",
+    "KREL_PACKAGES_GPG_PASSPHRASE",
 )
 # Shorter values would mask ordinary words and digits in every line.
 MIN_SECRET_LEN = 4

@@ -50,7 +50,7 @@ def world() -> Iterator[tuple[Path, Profile]]:
 @pytest.fixture(scope="module")
 def published(world: tuple[Path, Profile]) -> dict[str, object]:
     home, profile = world
-    source = run.key_source(profile.mock, home / "keys", "", "")
+    source = run.key_source(profile.mock, home / "keys", {})
     first = run.build_release(profile, TAGS[0], (), home / "out", home / "src", home / "p1")
     again = run.build_release(profile, TAGS[0], (), home / "out", home / "src", home / "p1again")
     repos1 = run.publish_release(profile, profile.mock, TAGS[0], home / "p1", source)
@@ -160,12 +160,13 @@ def test_a_published_package_with_other_bytes_is_refused(world: tuple[Path, Prof
     snapshot = {p: p.stat().st_mtime_ns for p in bucket.rglob("*") if p.is_file()}
     with pytest.raises(ReleaseError, match=f"{deb.name} is already published with different content"):
         run.publish_release(profile, profile.mock, TAGS[0], tmp_path,
-                            run.key_source(profile.mock, home / "keys", "", ""))
+                            run.key_source(profile.mock, home / "keys", {}))
     assert {p: p.stat().st_mtime_ns for p in bucket.rglob("*") if p.is_file()} == snapshot
 
 
 @pytest.mark.parametrize(("gpg_home", "fragment"), [
-    ("", "KREL_PACKAGES_GPG_HOME (a GnuPG home holding the secret key), which is not set"),
+    ("", "KREL_PACKAGES_GPG_HOME (a GnuPG home holding the secret key) or KREL_PACKAGES_GPG_KEY_FILE (an armoured "
+         "secret key file): neither is set"),
     ("/nonexistent/gnupg", "is not a directory"),
 ])
 def test_env_key_missing_writes_nothing(world: tuple[Path, Profile], gpg_home: str, fragment: str) -> None:
@@ -175,7 +176,7 @@ def test_env_key_missing_writes_nothing(world: tuple[Path, Profile], gpg_home: s
     targets = dataclasses.replace(profile.nomock, packages_key="env")
     with pytest.raises(ReleaseError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
         run.publish_release(profile, targets, TAGS[0], home / "p1",
-                            run.key_source(targets, home / "keys", gpg_home, ""))
+                            run.key_source(targets, home / "keys", {"KREL_PACKAGES_GPG_HOME": gpg_home}))
     assert not Path(targets.packages_bucket.removeprefix("file://")).exists()
 
 
@@ -183,4 +184,4 @@ def test_files_of_another_release_are_refused(world: tuple[Path, Profile], publi
     home, profile = world
     with pytest.raises(ReleaseError, match=r"is not a package of v1\.0\.1"):
         run.publish_release(profile, profile.mock, TAGS[1], home / "p1",
-                            run.key_source(profile.mock, home / "keys", "", ""))
+                            run.key_source(profile.mock, home / "keys", {}))

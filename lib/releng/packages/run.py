@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 
 from releng.errors import UsageError
@@ -27,10 +28,11 @@ def build_release(profile: Profile, tag: str, arches: tuple[str, ...], build_dir
     return build.build_packages(packages, tag, chosen, build_dir, out_dir, epoch)
 
 
-def key_source(targets: Targets, keys_dir: Path, gpg_home: str, gpg_key: str) -> keys.KeySource:
-    """Where the targets' signing key comes from; the throwaway key is one per packages bucket."""
+def key_source(targets: Targets, keys_dir: Path, environ: Mapping[str, str]) -> keys.KeySource:
+    """Where the targets' signing key comes from (environ: the KREL_PACKAGES_GPG_* values the CLI read); the
+    throwaway key is one per packages bucket."""
     name = "packages-" + hashlib.sha256(targets.packages_bucket.encode()).hexdigest()[:8]
-    return keys.KeySource(keys_dir, name, gpg_home, gpg_key)
+    return keys.KeySource.from_environ(keys_dir, name, environ)
 
 
 def publish_release(profile: Profile, targets: Targets, tag: str, from_dir: Path,
@@ -41,9 +43,6 @@ def publish_release(profile: Profile, targets: Targets, tag: str, from_dir: Path
         raise UsageError(f"profile {profile.name}: these targets have no packages_bucket to publish packages to")
     files = sorted(p for p in from_dir.glob("*") if p.suffix in (".deb", ".rpm")) if from_dir.is_dir() else []
     store = open_store(targets.packages_bucket)
-    key = keys.open_key(targets.packages_key, source)
-    try:
+    with keys.opened(targets.packages_key, source) as key:
         return publish.publish(files, tag, packages.project, store, targets.packages_url or targets.packages_bucket,
                                key)
-    finally:
-        keys.stop_agent(key)
