@@ -184,7 +184,8 @@ BAD_CONFIG = {
     "auth-not-base64": ({"auths": {"HOST": {"auth": "%%%"}}}, r"auths\.HOST\.auth is not base64 of USER:PASSWORD"),
     "auth-without-colon": ({"auths": {"HOST": {"auth": base64.b64encode(b"nocolon").decode()}}},
                            r"auths\.HOST\.auth is not base64"),
-    "identity-token": ({"auths": {"HOST": {"identitytoken": "x"}}}, r"holds an identity token"),
+    "identity-token-not-string": ({"auths": {"HOST": {"identitytoken": 5}}},
+                                  r"auths\.HOST\.identitytoken must be a string of printable ASCII"),
     "helper-not-on-path": ({"credHelpers": {"HOST": "no-such-helper-xyz"}},
                            r"credential helper docker-credential-no-such-helper-xyz \(from .*\) for HOST: "
                            r"docker-credential-no-such-helper-xyz is not on PATH"),
@@ -208,7 +209,8 @@ def test_bad_docker_config_is_one_line(tmp_path: Path, doc: object, message: str
 HELPER_ANSWERS = {
     "not-json": ("echo hello", r"answer is not JSON with Username and Secret"),
     "no-secret": ("echo '{\"Username\": \"u\"}'", r"answer is not JSON with Username and Secret"),
-    "identity-token": ("echo '{\"Username\": \"<token>\", \"Secret\": \"t\"}'", r"returned an identity token"),
+    "identity-token-empty": ("echo '{\"Username\": \"<token>\", \"Secret\": \"\"}'",
+                             r"returned an identity token that is not printable ASCII"),
     "crash": ("echo 'boom: keychain locked' >&2; exit 3", r"exited with 3: boom: keychain locked"),
 }
 

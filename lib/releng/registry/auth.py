@@ -1,4 +1,5 @@
-"""Registry credentials: anonymous, basic, bearer-token flow (RFC 6750 challenge) and Google access tokens.
+"""Registry credentials: anonymous, basic, bearer-token flow (RFC 6750 challenge), Docker identity tokens (the
+OAuth2 refresh-token grant) and Google access tokens.
 
 Tokens live only in memory, are cached per scope (fetched concurrently, expired ones evicted), and never appear in
 logs or error messages.
@@ -23,6 +24,8 @@ _GOOGLE_HOST = re.compile(r"(?:[a-z0-9-]+\.)*(?:gcr\.io|pkg\.dev)", re.ASCII)
 _GOOGLE_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 # Refresh a token this long before the server says it expires.
 _EXPIRY_MARGIN = 30.0
+# distribution's OAuth2 token spec: client_id is required, need not be registered, and names the client for audits.
+_OAUTH_CLIENT_ID = "krel"
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,8 @@ def _serving_keys(scopes: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
 
 
 class Auth:
-    """Credentials for one registry: username + password (or a password source), or none for anonymous."""
+    """Credentials for one registry: username + password (or a password source), a Docker identity token, or
+    none for anonymous."""
 
     def __init__(
         self,
@@ -117,12 +121,16 @@ class Auth:
         password: str | None = None,
         *,
         password_source: Callable[[], str] | None = None,
+        identity_token: str | None = None,
         name: str = "basic",
     ) -> None:
         self.username = username
         self._password = password
         self._password_source = password_source
-        self.name = name if username else "anonymous"
+        # An OAuth2 refresh token (`docker login` against a token server that issues them): exchanged at the realm,
+        # never sent to the registry itself. The server may rotate it; the new one is kept in memory only.
+        self._identity_token = identity_token or None
+        self.name = name if username or self._identity_token else "anonymous"
         self._lock = threading.Lock()
         self._tokens = _TokenCache()
         self._basic = False
@@ -184,39 +192,74 @@ class Auth:
         self, http: httpx.Client, challenge: Challenge, scopes: tuple[str, ...], registry: str
     ) -> tuple[str, float]:
         realm = challenge.params["realm"]
-        params: list[tuple[str, str | int | float | bool | None]] = []
-        if "service" in challenge.params:
-            params.append(("service", challenge.params["service"]))
+        service = challenge.params.get("service")
         wanted = scopes or tuple(s for s in challenge.params.get("scope", "").split(" ") if s)
-        params.extend(("scope", s) for s in wanted)
-        headers = {}
-        basic = self._basic_header()
-        if basic:
-            headers["Authorization"] = basic
-        # Merge rather than params=: httpx replaces a query string the realm may already carry. Transport errors
-        # propagate: the client retries them like any other request.
-        resp = http.get(httpx.URL(realm).copy_merge_params(params), headers=headers)
+        # Transport errors propagate: the client retries them like any other request.
+        if self._identity_token is not None:
+            resp = self._refresh_grant(http, realm, service, wanted)
+        else:
+            params: list[tuple[str, str | int | float | bool | None]] = [("service", service)] if service else []
+            params.extend(("scope", s) for s in wanted)
+            basic = self._basic_header()
+            headers = {"Authorization": basic} if basic else {}
+            # Merge rather than params=: httpx replaces a query string the realm may already carry.
+            resp = http.get(httpx.URL(realm).copy_merge_params(params), headers=headers)
         with self._lock:
             self.token_requests += 1
         if is_retryable_status(resp.status_code):
             raise RetryableResponse(resp, source=_host_of(realm))
-        if resp.status_code in (401, 403):
+        refresh = self._identity_token is not None
+        # An OAuth2 server refuses a bad grant with 400 invalid_grant (RFC 6749 5.2), the GET flow with 401/403.
+        if resp.status_code in ((400, 401, 403) if refresh else (401, 403)):
             raise ReleaseError(
                 f"registry {registry}: token service {_host_of(realm)} refused the {self.name} credentials "
-                f"(HTTP {resp.status_code}) for {' '.join(wanted) or 'the registry'}"
+                f"(HTTP {resp.status_code}{_oauth_error(resp)}) for {' '.join(wanted) or 'the registry'}"
+                + ("; run `docker login` again" if refresh else "")
             )
         if resp.status_code != 200:
-            raise ReleaseError(f"registry {registry}: token service {_host_of(realm)} answered HTTP {resp.status_code}")
+            raise ReleaseError(f"registry {registry}: token service {_host_of(realm)} answered HTTP {resp.status_code}"
+                               + _refresh_grant_hint(resp, refresh))
         try:
             body = resp.json()
             token = body.get("token") or body.get("access_token")
             expires = float(body.get("expires_in", 60))
-        except (ValueError, AttributeError):
-            token = None
-            expires = 0.0
+            rotated = body.get("refresh_token")
+        except (ValueError, AttributeError, TypeError):
+            token, expires, rotated = None, 0.0, None
         if not isinstance(token, str) or not token:
             raise ReleaseError(f"registry {registry}: token service {_host_of(realm)} returned no token")
+        if self._identity_token is not None and isinstance(rotated, str) and rotated:
+            with self._lock:
+                self._identity_token = rotated
         return token, max(1.0, expires - _EXPIRY_MARGIN) if expires > 2 * _EXPIRY_MARGIN else expires
+
+    def _refresh_grant(
+        self, http: httpx.Client, realm: str, service: str | None, scopes: tuple[str, ...]
+    ) -> httpx.Response:
+        """POST the identity token to the realm as distribution's OAuth2 spec and Docker do: grant_type
+        refresh_token, scopes space-separated in one field, a client_id. The token travels in the body only."""
+        with self._lock:
+            refresh = self._identity_token or ""
+        form = {"grant_type": "refresh_token", "refresh_token": refresh, "client_id": _OAUTH_CLIENT_ID,
+                "service": service or "", "scope": " ".join(scopes)}
+        return http.post(realm, data=form)
+
+
+def _oauth_error(resp: httpx.Response) -> str:
+    """`: invalid_grant` from an OAuth2 error body (RFC 6749 5.2); its description may echo input, so not shown."""
+    try:
+        code = resp.json().get("error")
+    except (ValueError, AttributeError):
+        return ""
+    return f": {code}" if isinstance(code, str) and code.isascii() and code.replace("_", "").isalnum() else ""
+
+
+def _refresh_grant_hint(resp: httpx.Response, refresh: bool) -> str:
+    """distribution: a token server that answers POST with 404 or 405 speaks only the GET flow, which takes a
+    username and password, not an identity token."""
+    if refresh and resp.status_code in (404, 405):
+        return " to the OAuth2 refresh-token grant: it takes no identity tokens; log in with a username and password"
+    return ""
 
 
 def _host_of(url: str) -> str:

@@ -1,6 +1,7 @@
-"""Registry credentials per host: Docker's config.json (`auths`, `credHelpers`, `credsStore` through the
-`docker-credential-*` helpers), Google application-default credentials (impersonating a manifest's
-service account), and the KREL_REGISTRY_USERNAME / KREL_REGISTRY_PASSWORD pair for the host KREL_REGISTRY_HOST names.
+"""Registry credentials per host: Docker's config.json (`auths` with a password or an identity token,
+`credHelpers`, `credsStore` through the `docker-credential-*` helpers), Google application-default credentials
+(impersonating a manifest's service account), and the KREL_REGISTRY_USERNAME / KREL_REGISTRY_PASSWORD pair for the
+host KREL_REGISTRY_HOST names.
 
 Values come in from the CLI edge (paths, the pair); nothing here reads the environment.
 """
@@ -23,6 +24,8 @@ from releng.registry import auth
 from releng.registry.auth import Auth
 
 _HELPER_TIMEOUT = 30.0
+# Docker's convention (cli/config/credentials): a login whose user is this holds an identity token as its secret.
+IDENTITY_TOKEN_USER = "<token>"
 # What docker-credential-* helpers print when they simply hold nothing for the host.
 _NOT_FOUND = ("credentials not found", "not found in native keychain", "no credentials")
 
@@ -105,6 +108,13 @@ class DockerConfig:
         return None
 
     def _entry(self, host: str, entry: Mapping[str, Any]) -> tuple[str, str] | None:
+        # Checked first: `docker login` writes `auth` as base64("user:") beside it, and Docker uses the token.
+        token = entry.get("identitytoken")
+        if token is not None and token != "":
+            if not isinstance(token, str) or not token.isascii() or not token.isprintable():
+                raise CredentialsError(f"docker config {self.path}: auths.{host}.identitytoken must be a string of "
+                                       "printable ASCII")
+            return IDENTITY_TOKEN_USER, token
         if isinstance(entry.get("auth"), str) and entry["auth"]:
             try:
                 user, sep, secret = base64.b64decode(entry["auth"], validate=True).decode().partition(":")
@@ -116,9 +126,6 @@ class DockerConfig:
         name, password = entry.get("username"), entry.get("password")
         if isinstance(name, str) and name and isinstance(password, str):
             return name, password
-        if entry.get("identitytoken"):
-            raise CredentialsError(f"docker config {self.path}: auths.{host} holds an identity token, which krel "
-                                   "does not exchange; use a credential helper or a username and password")
         return None  # an empty entry: `docker login` was never finished for this host
 
 
@@ -149,8 +156,8 @@ def run_helper(name: str, host: str, config: Path) -> tuple[str, str] | None:
         raise CredentialsError(f"{where}: answer is not JSON with Username and Secret") from None
     if not isinstance(user, str) or not isinstance(secret, str) or not user:
         raise CredentialsError(f"{where}: answer is not JSON with Username and Secret")
-    if user == "<token>":
-        raise CredentialsError(f"{where}: returned an identity token, which krel does not exchange")
+    if user == IDENTITY_TOKEN_USER and not (secret and secret.isascii() and secret.isprintable()):
+        raise CredentialsError(f"{where}: returned an identity token that is not printable ASCII")
     return user, secret
 
 
@@ -196,6 +203,8 @@ class Credentials:
     def _resolve(self, host: str) -> Auth:
         config = self._docker()
         login = config.login(host) if config is not None else None
+        if login is not None and login[0] == IDENTITY_TOKEN_USER:
+            return Auth(identity_token=login[1], name="docker-config identity token")
         if login is not None:
             return Auth(login[0], login[1], name="docker-config")
         if self.env_pair is not None and self.env_pair.serves(host):
