@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
 import typer
 from releng.errors import UsageError
@@ -220,27 +224,72 @@ def local_replay_dir(value: str) -> str:
     return str(replay)
 
 
-def open_source(
-    upstream: Upstream,
-    org: str | None,
-    repo_name: str | None,
-    replay: Path | None,
-    record: Path | None,
-    source: str,
-    cache_dir: Path | None,
-    no_cache: bool,
-    api_url: str | None,
-) -> github.PullRequests:
-    """The PR source the flags ask for, on the profile's upstream unless --org/--repo-name name another."""
-    from releng import github
+@dataclass(frozen=True)
+class PullRequestOptions:
+    """Where a command that reads GitHub (release-notes, changelog) gets pull requests: the shared flags, as given."""
 
-    return github.open_pull_requests(
-        org or upstream.org,
-        repo_name or upstream.repo,
-        token=github_token(),
-        replay_dir=replay,
-        record_dir=record,
-        cache_dir=None if no_cache else (cache_dir or krel_home() / "cache" / "github"),
-        api_url=github_api_url(api_url),
-        source=source,
-    )
+    replay: Path | None = None
+    record: Path | None = None
+    org: str | None = None
+    repo_name: str | None = None
+    source: str = "graphql"
+    cache_dir: Path | None = None
+    no_cache: bool = False
+    api_url: str | None = None
+
+    def open(self, upstream: Upstream) -> github.PullRequests:
+        """The PR source these options ask for, on the profile's upstream unless --org/--repo-name name another."""
+        from releng import github
+
+        return github.open_pull_requests(
+            self.org or upstream.org,
+            self.repo_name or upstream.repo,
+            token=github_token(),
+            replay_dir=self.replay,
+            record_dir=self.record,
+            cache_dir=None if self.no_cache else (self.cache_dir or krel_home() / "cache" / "github"),
+            api_url=github_api_url(self.api_url),
+            source=self.source,
+        )
+
+
+NO_PULL_REQUEST_FLAGS = PullRequestOptions()  # what a command's `pull_requests` holds when no flag is given
+
+
+# PullRequestOptions' fields as typer options, in help order: name -> (annotation, default).
+_PULL_REQUEST_FLAGS: dict[str, tuple[Any, Any]] = {
+    "replay": (ReplayOpt, None),
+    "record": (RecordOpt, None),
+    "org": (OrgOpt, None),
+    "repo_name": (RepoNameOpt, None),
+    "source": (SourceOpt, "graphql"),
+    "cache_dir": (CacheOpt, None),
+    "no_cache": (NoCacheOpt, False),
+    "api_url": (ApiUrlOpt, None),
+}
+
+
+def pull_request_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a command the pull-request flags: typer sees each flag where the command's `pull_requests` parameter
+    stands, and the command receives them built once, as one PullRequestOptions."""
+    hints = get_type_hints(command, include_extras=True)
+    flags = [
+        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=annotation)
+        for name, (annotation, default) in _PULL_REQUEST_FLAGS.items()
+    ]
+    parameters: list[inspect.Parameter] = []
+    for param in inspect.signature(command).parameters.values():
+        if param.name == "pull_requests":
+            parameters.extend(flags)
+        else:
+            parameters.append(param.replace(annotation=hints.get(param.name, param.annotation)))
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        group = PullRequestOptions(**{name: kwargs.pop(name) for name in _PULL_REQUEST_FLAGS})
+        command(*args, pull_requests=group, **kwargs)
+
+    # typer reads the signature and the annotations: both name the flags, never the group
+    run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in parameters}
+    return run

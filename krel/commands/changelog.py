@@ -13,26 +13,21 @@ from releng.notes import gather
 from krel import ui
 from krel.options import (
     DEFAULT_PROFILE,
-    ApiUrlOpt,
-    CacheOpt,
+    NO_PULL_REQUEST_FLAGS,
     JsonOpt,
     MapsOpt,
-    NoCacheOpt,
     NomockOpt,
-    OrgOpt,
     ProfileOpt,
-    RecordOpt,
-    ReplayOpt,
-    RepoNameOpt,
-    SourceOpt,
+    PullRequestOptions,
     YesOpt,
     confirm_production,
     open_profile,
-    open_source,
+    pull_request_options,
     targets_for,
 )
 
 
+@pull_request_options
 def changelog(
     tag: Annotated[str, typer.Option("--tag", metavar="TAG", help="The release tag, vX.Y.Z[-pre].")],
     branch: Annotated[str | None, typer.Option(
@@ -85,15 +80,8 @@ def changelog(
             help="Let a rerun without --tars/--images remove the Downloads / Container Images the entry lists.",
         ),
     ] = False,
-    replay: ReplayOpt = None,
-    record: RecordOpt = None,
+    pull_requests: PullRequestOptions = NO_PULL_REQUEST_FLAGS,  # the flags: see pull_request_options
     maps_from: MapsOpt = None,
-    org: OrgOpt = None,
-    repo_name: RepoNameOpt = None,
-    source: SourceOpt = "graphql",
-    cache_dir: CacheOpt = None,
-    no_cache: NoCacheOpt = False,
-    github_api_url: ApiUrlOpt = None,
     nomock: NomockOpt = False,
     profile: ProfileOpt = DEFAULT_PROFILE,
     yes: YesOpt = False,
@@ -106,7 +94,7 @@ def changelog(
     prof = open_profile(profile)
     targets = targets_for(prof, nomock)
     confirm_production(prof, nomock, f"Really push the {tag} changelog to {prof.upstream.url} (--nomock)?", yes)
-    prs = open_source(prof.upstream, org, repo_name, replay, record, source, cache_dir, no_cache, github_api_url)
+    prs = pull_requests.open(prof.upstream)
     options = ChangelogOptions(
         repo=repo,
         tag=tag,

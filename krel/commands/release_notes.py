@@ -13,20 +13,14 @@ from releng.notes import document, gather, maps, render
 from krel import ui
 from krel.options import (
     DEFAULT_PROFILE,
-    ApiUrlOpt,
-    CacheOpt,
+    NO_PULL_REQUEST_FLAGS,
     JsonOpt,
     MapsOpt,
-    NoCacheOpt,
-    OrgOpt,
     ProfileOpt,
-    RecordOpt,
-    ReplayOpt,
-    RepoNameOpt,
-    SourceOpt,
+    PullRequestOptions,
     choice,
     open_profile,
-    open_source,
+    pull_request_options,
 )
 
 FORMATS = ("markdown", "json")
@@ -34,6 +28,7 @@ notes_app = typer.Typer(no_args_is_help=False, add_completion=False)
 
 
 @notes_app.callback(invoke_without_command=True)
+@pull_request_options
 def release_notes(
     ctx: typer.Context,
     repo: Annotated[Path | None, typer.Option("--repo", metavar="DIR", help="Local clone to walk.")] = None,
@@ -53,15 +48,8 @@ def release_notes(
         "--output", metavar="FILE",
         help="Write to this file instead of stdout.",
     )] = None,
-    replay: ReplayOpt = None,
-    record: RecordOpt = None,
+    pull_requests: PullRequestOptions = NO_PULL_REQUEST_FLAGS,  # the flags: see pull_request_options
     maps_from: MapsOpt = None,
-    org: OrgOpt = None,
-    repo_name: RepoNameOpt = None,
-    source: SourceOpt = "graphql",
-    cache_dir: CacheOpt = None,
-    no_cache: NoCacheOpt = False,
-    github_api_url: ApiUrlOpt = None,
     profile: ProfileOpt = DEFAULT_PROFILE,
 ) -> None:
     """Generate release notes between two revisions (first-parent walk, krel's extraction rules).
@@ -76,7 +64,7 @@ def release_notes(
     if output is not None and not output.parent.is_dir():
         raise UsageError(f"--output {output}: directory {output.parent} does not exist")
     prof = open_profile(profile)
-    prs = open_source(prof.upstream, org, repo_name, replay, record, source, cache_dir, no_cache, github_api_url)
+    prs = pull_requests.open(prof.upstream)
     reporter = ui.RichReporter("release-notes")
     with reporter.live():
         gathered = gather.gather(
