@@ -8,7 +8,7 @@ import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from releng.errors import UsageError
 from rich.console import Console
@@ -134,6 +134,41 @@ def _tsv(cells: Sequence[Any]) -> None:
     cell become spaces so a record stays one line."""
     sys.stdout.write("\t".join(" ".join(clean(v).replace("\t", " ").splitlines()) for v in cells) + "\n")
     sys.stdout.flush()
+
+
+# Cloud Build (and the local runner, which writes the same log) starts every line with its step.
+_STEP_PREFIX = re.compile(r'Step #\d+(?: - "[^"\n]*")?: ')
+
+
+class JobLog:
+    """A job's log as it streams in, printed line by line and cleaned; a record row (a tab-separated line of a table
+    the job printed) loses the `Step #N - "id": ` prefix, so a pipe reading the stream gets records `cut -f` reads."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self._partial = ""  # a line the runner has not finished yet
+
+    def write(self, text: str) -> None:
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            self.out.write(clean(record_row(line)) + "\n")
+        self.out.flush()
+
+    def close(self) -> None:
+        """Print a last line that had no line break."""
+        if self._partial:
+            self.out.write(clean(record_row(self._partial)) + "\n")
+            self.out.flush()
+            self._partial = ""
+
+
+def record_row(line: str) -> str:
+    """A log line without the step prefix when what follows is a record (has a tab); any other line as it is."""
+    prefix = _STEP_PREFIX.match(line)
+    if prefix is not None and "\t" in line[prefix.end() :]:
+        return line[prefix.end() :]
+    return line
 
 
 def confirm(question: str, yes: bool, attempts: int = 3) -> bool:
