@@ -45,6 +45,16 @@ def staged_images(version: str) -> str:
     return f"{version}/release-images"
 
 
+def staged_packages(version: str) -> str:
+    """<v>/packages: the .deb and .rpm files stage built for one version, relative to stage/<bv>/."""
+    return f"{version}/packages"
+
+
+def packages_prefix(build_version: str, version: str) -> str:
+    """stage/<bv>/<v>/packages: the staged packages `krel release` publishes to the packages bucket."""
+    return f"{stage_prefix(build_version)}/{staged_packages(version)}"
+
+
 def gcs_stage_prefix(build_version: str, version: str) -> str:
     """stage/<bv>/<v>/gcs-stage/<v>: the tree `krel release` copies to release/<v>."""
     return f"{stage_prefix(build_version)}/{staged_tree(version)}"
@@ -113,6 +123,11 @@ def gcs_stage_dir(job: Path, version: str) -> Path:
 def stage_tree_dir(build: Path, version: str) -> Path:
     """<build dir>/gcs-stage/<v>: where in one build's outputs the release tree sits (staged as staged_tree)."""
     return build / "gcs-stage" / version
+
+
+def packages_build_dir(build: Path) -> Path:
+    """<build dir>/packages: the packages stage builds from one build's output (staged as staged_packages)."""
+    return build / "packages"
 
 
 def images_dir(build: Path) -> Path:

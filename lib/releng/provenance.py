@@ -78,9 +78,11 @@ def object_subject(store: ObjectStore, key: str, name: str) -> Subject:
 
 
 def subjects_of(build_dir: Path, version: str) -> list[Subject]:
-    """Subjects of one build staged below stage/<bv>/: <v>/gcs-stage/<v>/… and <v>/release-images/<arch>/…."""
+    """Subjects of one build staged below stage/<bv>/: <v>/gcs-stage/<v>/…, <v>/release-images/<arch>/… and, when
+    the profile builds packages, <v>/packages/…."""
     return [*tree_subjects(layout.stage_tree_dir(build_dir, version), layout.staged_tree(version)),
-            *tree_subjects(layout.images_dir(build_dir), layout.staged_images(version))]
+            *tree_subjects(layout.images_dir(build_dir), layout.staged_images(version)),
+            *tree_subjects(layout.packages_build_dir(build_dir), layout.staged_packages(version))]
 
 
 def statement(

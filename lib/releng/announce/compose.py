@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -12,6 +12,7 @@ from markupsafe import Markup
 
 from releng.errors import ReleaseError, UsageError
 from releng.files import check_writable, write_atomic
+from releng.packages.sources import RepositorySource
 from releng.profile import Profile
 from releng.templates import render
 from releng.version import parse_tag, release_branch_for
@@ -106,8 +107,10 @@ def build_announcement(
     *,
     go_version: str = "",
     changelog_html: str = "",
+    packages: Sequence[RepositorySource] = (),
 ) -> Announcement:
-    """The release announcement for `tag` (krel's CreateForRelease text for the kubernetes profile)."""
+    """The release announcement for `tag` (krel's CreateForRelease text for the kubernetes profile); `packages`:
+    the repositories the release published its packages to (named with the lines users add)."""
     parse_tag(tag)
     changelog_url = link(profile.links.changelog, tag)
     html = render(
@@ -122,6 +125,7 @@ def build_announcement(
         # HTML by contract: the notes page stage rendered from sanitised markdown (or the --changelog-html file).
         changelog_html=Markup(changelog_html.strip("\n")),
         managers_url=profile.links.release_managers,
+        packages=packages,
     )
     return Announcement(kind="release", tag=tag, subject=subject_for(profile, tag), html=html)
 

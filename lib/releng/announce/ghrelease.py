@@ -20,6 +20,7 @@ from releng.digests import hash_stream
 from releng.errors import ReleaseError, UsageError
 from releng.github.base import DEFAULT_API_URL
 from releng.objectstore.base import ObjectExistsError, ObjectStore
+from releng.packages.sources import RepositorySource
 from releng.profile import Profile, Targets
 from releng.templates import render
 from releng.version import parse_tag
@@ -72,8 +73,10 @@ def is_prerelease(tag: str) -> bool:
     return bool(parse_tag(tag).prerelease)
 
 
-def render_release_page(profile: Profile, tag: str, assets: Sequence[ReleaseAsset] = (), notes: str = "") -> str:
-    """The release body: intro (announce list + CHANGELOG link), 'See the CHANGELOG', notes, asset digests."""
+def render_release_page(profile: Profile, tag: str, assets: Sequence[ReleaseAsset] = (), notes: str = "",
+                        packages: Sequence[RepositorySource] = ()) -> str:
+    """The release body: intro (announce list + CHANGELOG link), 'See the CHANGELOG', the package repositories the
+    release published to, notes, asset digests."""
     changelog_url = link(profile.links.changelog, tag)
     return render(
         "announce/github-release.md.j2",
@@ -86,6 +89,7 @@ def render_release_page(profile: Profile, tag: str, assets: Sequence[ReleaseAsse
         changelog_url=changelog_url,
         notes=notes.strip(),
         assets=list(assets),
+        packages=list(packages),
     )
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from releng import layout
 from releng.objectstore import ObjectStore
-from releng.packages import keys, repo
+from releng.packages import keys, repo, sources
 from releng.packages.spec import DEB_ARCH, RPM_ARCH, PackageError, package_version
 
 # <name>_<version>_<debarch>.deb and <name>-<version>-<release>.<rpmarch>.rpm, as the builders name them
@@ -36,12 +36,6 @@ class Repository:
     unchanged: tuple[str, ...]
 
 
-def repository_urls(public_url: str, project: str, tag: str) -> tuple[str, str]:
-    """The deb and rpm repository URLs of the tag's minor."""
-    base = f"{public_url.rstrip('/')}/{layout.packages_repo_prefix(project, tag)}"
-    return f"{base}/deb/", f"{base}/rpm/"
-
-
 def publish(files: list[Path], tag: str, project: str, store: ObjectStore, public_url: str,
             key: keys.SigningKey) -> tuple[Repository, Repository]:
     """Publish the tag's package files and rebuild both indexes; returns the deb and rpm repositories."""
@@ -54,17 +48,27 @@ def publish(files: list[Path], tag: str, project: str, store: ObjectStore, publi
         unchanged: list[str] = []
         for object_key, path in uploads.items():
             (written if store.put_new(object_key, path) else unchanged).append(object_key)
-        deb_url, rpm_url = repository_urls(public_url, project, tag)
         label = prefix.replace(":/", ":")
         deb_written = _apt(store, f"{prefix}/deb", work / "deb", key, label)
         rpm_written = _rpm(store, f"{prefix}/rpm", work / "rpm", key)
-    name = project.replace(":", "-")
-    deb = Repository("deb", deb_url, f"deb [signed-by=/etc/apt/keyrings/{name}-apt-keyring.gpg] {deb_url} /",
+    deb_source, rpm_source = sources.repository_sources(public_url, project, tag)
+    deb = Repository("deb", deb_source.url, deb_source.client_line,
                      tuple(k for k in written if "/deb/" in k) + deb_written,
                      tuple(k for k in unchanged if "/deb/" in k))
-    rpm = Repository("rpm", rpm_url, f"baseurl={rpm_url}", tuple(k for k in written if "/rpm/" in k) + rpm_written,
+    rpm = Repository("rpm", rpm_source.url, rpm_source.client_line,
+                     tuple(k for k in written if "/rpm/" in k) + rpm_written,
                      tuple(k for k in unchanged if "/rpm/" in k))
     return deb, rpm
+
+
+def check(files: list[Path], tag: str, project: str, store: ObjectStore, key: keys.SigningKey) -> int:
+    """What publish refuses, checked without writing: the files are the tag's packages, the key signs them, and
+    no published package has other bytes. Returns how many packages are not published yet."""
+    prefix = layout.packages_repo_prefix(project, tag)
+    with tempfile.TemporaryDirectory(prefix="krel-publish-") as scratch:
+        uploads = _uploads(files, tag, prefix, Path(scratch), key)
+        _refuse_changed(store, uploads)
+        return sum(1 for object_key in uploads if not store.exists(object_key))
 
 
 def _uploads(files: list[Path], tag: str, prefix: str, work: Path, key: keys.SigningKey) -> dict[str, Path]:

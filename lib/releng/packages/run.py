@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from releng.errors import UsageError
-from releng.objectstore import open_store
-from releng.packages import build, keys, publish, spec
+from releng.objectstore import ObjectStore, open_store
+from releng.packages import build, keys, publish, sources, spec
 from releng.profile import Packages, Profile, Targets
 
 
@@ -42,7 +42,19 @@ def publish_release(profile: Profile, targets: Targets, tag: str, from_dir: Path
     if not targets.packages_bucket:
         raise UsageError(f"profile {profile.name}: these targets have no packages_bucket to publish packages to")
     files = sorted(p for p in from_dir.glob("*") if p.suffix in (".deb", ".rpm")) if from_dir.is_dir() else []
-    store = open_store(targets.packages_bucket)
-    with keys.opened(targets.packages_key, source) as key:
-        return publish.publish(files, tag, packages.project, store, targets.packages_url or targets.packages_bucket,
-                               key)
+    return publish_files(files, tag, packages.project, open_store(targets.packages_bucket), sources.public_url(targets),
+                         targets.packages_key, source)
+
+
+def publish_files(files: list[Path], tag: str, project: str, store: ObjectStore, public_url: str, key_mode: str,
+                  source: keys.KeySource) -> tuple[publish.Repository, publish.Repository]:
+    """Publish package files to store with the key key_mode names; the key's temporary home is gone afterwards."""
+    with keys.opened(key_mode, source) as key:
+        return publish.publish(files, tag, project, store, public_url, key)
+
+
+def check_files(files: list[Path], tag: str, project: str, store: ObjectStore, key_mode: str,
+                source: keys.KeySource) -> int:
+    """publish_files' refusals without a write (the release preflight); how many packages are new."""
+    with keys.opened(key_mode, source) as key:
+        return publish.check(files, tag, project, store, key)
