@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 from releng import git, localservices
+from releng.packages import sources
+from releng.profile import Profile, load_profile
 from releng.registry.client import RegistryClient
 from rich.console import Console
 from rich.table import Table
@@ -41,6 +43,19 @@ def krel(env: dict[str, str], *args: str) -> None:
 def _markers(bucket: Path) -> list[tuple[str, str]]:
     root = bucket / "release"
     return [(p.name, p.read_text().strip()) for p in sorted(root.glob("*.txt"))] if root.is_dir() else []
+
+
+def _packages(profile: Profile, nomock: bool, tag: str) -> str:
+    """The tag's apt and rpm repositories in the targets' packages bucket, with how many packages each holds."""
+    targets = profile.targets(nomock)
+    if profile.packages is None or not targets.packages_bucket:
+        return "no [packages] in the profile"
+    lines = []
+    for repo in sources.repository_sources(sources.public_url(targets), profile.packages.project, tag):
+        root = Path(repo.url.removeprefix("file://"))
+        count = len(list(root.rglob(f"*.{repo.kind}"))) if root.is_dir() else 0
+        lines.append(f"{repo.client_line}\n  {count} .{repo.kind} files")
+    return "\n".join(lines)
 
 
 def summary(home: Path, project: generate.DemoProject, registry: str, versions: list[str], took: float) -> None:
@@ -70,6 +85,8 @@ def summary(home: Path, project: generate.DemoProject, registry: str, versions: 
     table.add_row("git remote", "dry-run push: nothing changed",
                   "\n".join([f"tag {t} -> {remote_tags[t][:12]}" for t in versions if t in remote_tags]
                             + [f"branch {b} -> {s[:12]}" for b, s in sorted(heads.items())]))
+    profile = load_profile("local", {"krel_home": str(home), "local_registry": registry})
+    table.add_row("packages", _packages(profile, False, versions[0]), _packages(profile, True, versions[0]))
     table.add_row("release notes index", "", str(buckets["nomock"] / "release" / "release-notes-index.json"))
     console.print(table)
     workspaces = home / "workspaces" / "local"
