@@ -3,9 +3,12 @@ sources (GraphQL, REST) share: repository, retry policy, request count and their
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
+
+import httpx
 
 from releng import secrets
 from releng.errors import ReleaseError
@@ -13,6 +16,7 @@ from releng.github import ratelimit
 from releng.notes.pullrequest import PullRequest
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.github.com"
 
@@ -101,6 +105,28 @@ class LiveSource:
             return ratelimit.call(fn, self.policy)
         except ratelimit.RetryableError as exc:
             raise GitHubError(f"{where}: gave up after {self.policy.attempts} attempts ({exc.reason})") from None
+
+    def _send(self, client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One HTTP call for _retried: connection errors, rate limits and 5xx raise RetryableError, a 401 is one
+        GitHubError; any other answer comes back for the caller to judge (who counts the request)."""
+        try:
+            response = client.request(method, url, **kwargs)
+        except httpx.TransportError as exc:
+            raise ratelimit.RetryableError(f"connection error: {type(exc).__name__}", 1.0, backoff=True) from exc
+        retry = ratelimit.classify(response.status_code, response.headers, response.text, self.policy)
+        if retry is not None:
+            log.warning("%s: %s, waiting %.0f s", self.api, retry.reason, retry.wait)
+            raise retry
+        if response.status_code == 401:
+            raise self._unauthorized()
+        return response
+
+    def _json(self, response: httpx.Response, where: str) -> Any:
+        """The answer's JSON; GitHubError naming `where` when it is not JSON."""
+        try:
+            return response.json()
+        except ValueError:
+            raise GitHubError(f"{self.api} {where}: answer is not JSON") from None
 
     def _server_text(self, text: object) -> str:
         """Text GitHub sent back, for an error line: the token and credential patterns masked, one short line."""

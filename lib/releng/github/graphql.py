@@ -119,23 +119,10 @@ class GraphQLPullRequests(LiveSource):
 
     def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
         self._count_request()
-        try:
-            response = self._client.post(self.endpoint, json=payload)
-        except httpx.TransportError as exc:
-            raise ratelimit.RetryableError(f"connection error: {type(exc).__name__}", 1.0, backoff=True) from exc
-        retry = ratelimit.classify(response.status_code, response.headers, response.text, self.policy)
-        if retry is not None:
-            log.warning("%s: %s, waiting %.0f s", self.api, retry.reason, retry.wait)
-            raise retry
-        if response.status_code == 401:
-            raise self._unauthorized()
+        response = self._send(self._client, "POST", self.endpoint, json=payload)
         if response.status_code != 200:
             raise GitHubError(f"{self.api} {self.endpoint}: HTTP {response.status_code}")
-        try:
-            answer = response.json()
-        except ValueError:
-            raise GitHubError(f"{self.api} {self.endpoint}: answer is not JSON") from None
-        data = expect_object(answer, f"{self.api} {self.endpoint}: answer")
+        data = expect_object(self._json(response, self.endpoint), f"{self.api} {self.endpoint}: answer")
         errors = _errors(data.get("errors"))
         if any(e.get("type") == "RATE_LIMITED" for e in errors):
             wait = _reset_wait(response.headers.get("x-ratelimit-reset"), self.policy)

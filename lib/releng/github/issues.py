@@ -8,15 +8,12 @@ sources already staged. Same token, rate-limit and retry handling as the notes' 
 from __future__ import annotations
 
 import functools
-import logging
 from typing import Any
 
 import httpx
 
 from releng.github import names, ratelimit
 from releng.github.base import DEFAULT_API_URL, GitHubError, LiveSource, expect_object
-
-log = logging.getLogger(__name__)
 
 PER_PAGE = 100
 MAX_PAGES = 50  # 5,000 open issues: far above any real repository; a server that never ends the list is refused
@@ -74,26 +71,14 @@ class OpenIssues(LiveSource):
     def _request(self, method: str, url: str, **kwargs: Any) -> Any:
         """One call and its JSON answer; rate limits, 5xx and connection errors raise RetryableError (the caller
         retries), anything else that is not a 2xx is one GitHubError naming the call."""
-        try:
-            response = self._client.request(method, url, **kwargs)
-        except httpx.TransportError as exc:
-            raise ratelimit.RetryableError(f"connection error: {type(exc).__name__}", 1.0, backoff=True) from exc
-        retry = ratelimit.classify(response.status_code, response.headers, response.text, self.policy)
-        if retry is not None:
-            log.warning("%s: %s, waiting %.0f s", self.api, retry.reason, retry.wait)
-            raise retry
-        if response.status_code == 401:
-            raise self._unauthorized()
+        response = self._send(self._client, method, url, **kwargs)
         if response.status_code == 404:
             raise GitHubError(f"{self.api}: repository {self.org}/{self.repo} not found or not readable")
         if response.status_code not in (200, 201):
             detail = self._server_text(response.text)
             suffix = f": {detail}" if detail else ""
             raise GitHubError(f"{self.api} {method} {url}: HTTP {response.status_code}{suffix}")
-        try:
-            return response.json()
-        except ValueError:
-            raise GitHubError(f"{self.api} {method} {url}: answer is not JSON") from None
+        return self._json(response, f"{method} {url}")
 
 
 def open_issue_titled(
