@@ -10,8 +10,11 @@ from collections.abc import Callable, Sequence
 
 from releng.announce import sendgrid
 from releng.announce.mail import MailAccess, Mailer, open_mailer
+from releng.announce.record import SentRecord, record_sent, sent_record
 from releng.announce.send import Outgoing, Sent, send_announcement
-from releng.errors import ReleaseError
+from releng.errors import ReleaseError, UsageError
+from releng.jobs.options import JobOptions
+from releng.jobs.run import JobResult
 from releng.objectstore import open_store
 from releng.profile import Profile
 from releng.releaseissue import cut, tracker
@@ -44,10 +47,22 @@ def mailer(prof: Profile) -> Mailer:
 
 
 def announce(prof: Profile, nomock: bool, tag: str, transport: Mailer, confirm: Callable[[Outgoing], None],
-             name: str = "", email: str = "") -> Sent:
-    """Mail the published announcement after its checksum checks (releng.announce.send.send_announcement)."""
+             name: str = "", email: str = "", command: str = "") -> Sent:
+    """Mail the published announcement after its checksum checks (releng.announce.send.send_announcement), then
+    record the send in the targets' bucket (krel release never mails it again)."""
     targets = targets_for(prof, nomock)
-    return send_announcement(prof, targets, tag, open_store(targets.bucket), transport, confirm, name, email)
+    store = open_store(targets.bucket)
+    sent = send_announcement(prof, targets, tag, store, transport, confirm, name, email)
+    try:
+        record_sent(store, sent, dt.datetime.now(dt.UTC), command or _announce_command(tag, nomock))
+    except ReleaseError as exc:
+        raise ReleaseError(f"announce: sent ({sent.receipt}), but the send was not recorded: {exc}; "
+                           "do not send it again") from exc
+    return sent
+
+
+def _announce_command(tag: str, nomock: bool) -> str:
+    return f"krel announce send --tag {tag}{' --nomock' if nomock else ''}"
 
 
 def confirm_release_announce(prof: Profile, nomock: bool, yes: bool) -> None:
@@ -89,22 +104,27 @@ def after_announce(prof: Profile, nomock: bool, tag: str, sent: Sent) -> tracker
     """After the production announcement: tick it in the cut's issue and close the issue (profile enabling it)."""
     if not nomock or not prof.release_issue.enabled:
         return None
-    command = f"krel announce send --tag {tag} --nomock"
-    run = cut.announce_run(dt.datetime.now(dt.UTC), len(sent.outgoing.message.recipients), command)
+    run = cut.announce_run(dt.datetime.now(dt.UTC), len(sent.outgoing.message.recipients),
+                           _announce_command(tag, nomock))
     try:
-        record(prof, tag, run)
-        issue = cut.cut_issue(prof, tag)
-        client = tracker.open_client(issue, github_token(), github_api_url())
-        try:
-            return tracker.close_issue(client, issue)
-        finally:
-            client.close()
+        return _tick_and_close(prof, tag, run)
     except ReleaseError as exc:
-        # the mail is out: say so, so nobody sends it again to get the issue closed
+        # the mail is out: say so, so nobody sends it again to get the issue closed (a rerun of krel release
+        # ticks and closes it from the send's record)
         raise ReleaseError(
             f"announce: sent ({sent.receipt}), but the release issue was not closed: {exc}; "
-            f"run krel release-issue update --tag {tag}, then krel release-issue close --tag {tag}"
+            f"rerun krel release, or krel release-issue close --tag {tag} --force"
         ) from exc
+
+
+def _tick_and_close(prof: Profile, tag: str, run: Run) -> tracker.Outcome:
+    record(prof, tag, run)
+    issue = cut.cut_issue(prof, tag)
+    client = tracker.open_client(issue, github_token(), github_api_url())
+    try:
+        return tracker.close_issue(client, issue)
+    finally:
+        client.close()
 
 
 def after_job(prof: Profile, job: str, nomock: bool, versions: Sequence[str], started: dt.datetime, log_file: str,
@@ -115,10 +135,90 @@ def after_job(prof: Profile, job: str, nomock: bool, versions: Sequence[str], st
     return record(prof, versions[0], job_run(prof, job, nomock, started, log_file, command))
 
 
-def release_announce(prof: Profile, nomock: bool, tag: str) -> tuple[Sent, tracker.Outcome | None] | None:
-    """krel release with [release] announce: mail the announcement (asked for before the release started, by
-    confirm_release_announce), then tick it in the cut's issue and close the issue."""
-    if not prof.release.announce:
+def release_announce(prof: Profile, nomock: bool, tag: str, command: str = "") -> dict[str, object]:
+    """krel release with [release] announce: mail the announcement unless the targets' bucket records it as sent
+    (asked for before the release started: jobs.confirm_release_announce), then tick and close the cut's issue."""
+    store = open_store(targets_for(prof, nomock).bucket)
+    try:
+        earlier = sent_record(store, tag)
+        sent = None if earlier else announce(prof, nomock, tag, mailer(prof), lambda _outgoing: None, command=command)
+    except ReleaseError as exc:
+        raise AnnouncementNotSentError.after_release(tag, nomock, exc) from exc
+    if sent is not None:
+        issue = after_announce(prof, nomock, tag, sent)
+        return {"sent": True, "receipt": sent.receipt, "to": list(sent.outgoing.message.recipients),
+                **({"release_issue": issue.as_json()} if issue else {})}
+    assert earlier is not None
+    issue = _close_from_record(prof, nomock, earlier)
+    return {"sent": False, "already_sent": earlier.as_json(), **({"release_issue": issue.as_json()} if issue else {})}
+
+
+class AnnouncementNotSentError(ReleaseError):
+    """krel release is done; its announcement is not out."""
+
+    @classmethod
+    def after_release(cls, tag: str, nomock: bool, cause: ReleaseError) -> AnnouncementNotSentError:
+        return cls(f"release: {tag} is released, but its announcement was not sent: {cause}; send it with "
+                   f"{_announce_command(tag, nomock)} (or rerun krel release)")
+
+
+def _close_from_record(prof: Profile, nomock: bool, earlier: SentRecord) -> tracker.Outcome | None:
+    """A rerun after the mail went out: tick and close the issue if that did not happen then (still open)."""
+    if not nomock or not prof.release_issue.enabled:
         return None
-    sent = announce(prof, nomock, tag, mailer(prof), lambda _outgoing: None)
-    return sent, after_announce(prof, nomock, tag, sent)
+    run = cut.announce_run(dt.datetime.fromisoformat(earlier.sent_at), len(earlier.recipients), earlier.command)
+    try:
+        return _tick_and_close(prof, earlier.tag, run)
+    except tracker.NoOpenIssueError:
+        return None  # closed when it was sent, or never opened
+    except ReleaseError as exc:
+        raise ReleaseError(f"release: {earlier.tag} is released and announced ({earlier.sent_at}), but the release "
+                           f"issue was not closed: {exc}; rerun krel release, or krel release-issue close "
+                           f"--tag {earlier.tag} --force") from exc
+
+
+def job_command(name: str, options: JobOptions, build_version: str) -> str:
+    """This run as `krel history` writes a job's command, so this run and its job (once finished) read the same."""
+    command = (f"krel {name} --type {options.release_type} --branch {options.branch} "
+               f"--build-version {build_version}")
+    return command + (" --nomock" if options.nomock else "")
+
+
+def job_end(name: str, options: JobOptions) -> Callable[[JobResult, dt.datetime], dict[str, object]]:
+    """What a successful stage or release run does at its end (krel.jobs.run_job calls it before its summary):
+    checked now, before the run writes anything (a token to update the issue with)."""
+    prof = options.profile
+    if prof.release_issue.enabled and not github_token():
+        raise UsageError(
+            f"{name}: profile {prof.name} keeps the release-cut issue up to date ([release_issue] enabled): "
+            "export GITHUB_TOKEN (a token that may write issues there) before running"
+        )
+
+    def finish(result: JobResult, started: dt.datetime) -> dict[str, object]:
+        return finish_job(name, options, result, started)
+
+    return finish
+
+
+def finish_job(name: str, options: JobOptions, result: JobResult, started: dt.datetime) -> dict[str, object]:
+    """After a successful stage or release: this run into the prime version's issue, then (release, [release]
+    announce) the announcement; extra fields for the job's summary. A failure here says the job itself is done."""
+    prof, nomock = options.profile, options.nomock
+    tag = result.versions[0] if result.versions else ""
+    command = job_command(name, options, result.build_version)
+    done: dict[str, object] = {}
+    issue_failure: ReleaseError | None = None
+    try:
+        outcome = after_job(prof, name, nomock, result.versions, started, result.log_file.as_uri(), command)
+        if outcome is not None:
+            done["release_issue"] = outcome.as_json()
+    except tracker.NoOpenIssueError as exc:
+        log.warning("%s: the release issue was not updated: %s", name, exc)
+    except ReleaseError as exc:
+        issue_failure = exc  # the announcement still goes out: it matters more than the tracking issue
+    if name == "release" and prof.release.announce and tag:
+        done["announcement"] = release_announce(prof, nomock, tag, command)
+    if issue_failure is not None:
+        raise ReleaseError(f"{name}: done ({result.build_version}), but the release issue was not updated: "
+                           f"{issue_failure}; run krel release-issue update --tag {tag}") from issue_failure
+    return done

@@ -91,6 +91,11 @@ def archive_prefix(version: str) -> str:
     return f"archive/{version}"
 
 
+def announcement_record_key(version: str) -> str:
+    """archive/<v>/announcement-sent.json: when and to whom the announcement went out (written once, after the mail)."""
+    return f"{archive_prefix(version)}/announcement-sent.json"
+
+
 def marker_key(name: str) -> str:
     """Markers live at the root of release/ (release/stable-1.30.txt)."""
     return f"release/{name}"

@@ -63,10 +63,14 @@ def open_issue(client: IssueClient, profile: Profile, cut: CutIssue, today: str)
     return _outcome(client.create(cut.title, render_body(profile, cut, today, block)), created=True, changed=True)
 
 
+class NoOpenIssueError(ReleaseError):
+    """The cut has no open issue (never opened, or closed once announced)."""
+
+
 def _find(client: IssueClient, cut: CutIssue) -> Issue:
     found = client.find_open(cut.title)
     if found is None:
-        raise ReleaseError(
+        raise NoOpenIssueError(
             f"release-issue: no open issue {cut.title!r} in {cut.repository} (closed, or never opened): "
             f"krel release-issue open --tag {cut.tag}"
         )
