@@ -213,6 +213,16 @@ CASES = [
         id="backup-manifest-missing",
     ),
     pytest.param(["promote", "snapshot", f"{CSI}127.0.0.1:1/x"], 2, None, id="promote-snapshot-path-csi"),
+    # sign (more: tests/cli/test_sign_cli.py)
+    pytest.param(["sign", "blobs", "--key", "{file}", "{file}"], 1, None, id="sign-blobs-key-not-pem"),
+    pytest.param(["sign", "blobs", "--key", "{home}/missing.key", "{file}"], 1, None, id="sign-blobs-key-missing"),
+    pytest.param(["sign", "images", f"127.0.0.1:1/{MARKUP}"], 2, None, id="sign-images-ref-markup"),
+    pytest.param(["sign", "generate-key", "--output-dir", "{dir}", "--name", "../evil"], 1, None,
+                 id="sign-generate-key-name-escapes"),
+    pytest.param(["verify", "blobs", "--key", "{file}", "{file}"], 1, None, id="verify-blobs-key-not-pem"),
+    pytest.param(["verify", "blobs", "{file}"], 2, None, id="verify-blobs-no-key"),
+    pytest.param(["verify", "images", "--key", "{file}", f"127.0.0.1:1/{MARKUP}"], 2, None,
+                 id="verify-images-ref-markup"),
     # audit (verdicts and the event files themselves: tests/cli/test_audit_cli.py)
     pytest.param(["audit", "check", "{home}/missing.json", *AUDIT_REPO], 2, None, id="audit-check-event-missing"),
     pytest.param(["audit", "check", "{notutf8}", *AUDIT_REPO], 2, None, id="audit-check-event-not-utf8"),

@@ -24,12 +24,14 @@ from releng.promo.inventory import (
     repos_to_read,
 )
 from releng.promo.manifests import REGISTRY_NAME_RE, Manifest, map_registries, parse_manifest, parse_thin_dir
+from releng.promo.signatures import SignatureOutcome, SignaturePlan, apply_signatures, plan_signatures
 from releng.registry import oci
 from releng.registry.copy import copy_image
 from releng.registry.credentials import service_accounts
 from releng.registry.invcache import InventoryCache
 from releng.registry.pool import Registries
 from releng.report import NullReporter, Reporter
+from releng.signing.keys import SigningKey
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class PromoteOptions:
     parse_only: bool = False
     cache_dir: Path | None = None  # the inventory cache ($KREL_HOME/cache/registry); None reads everything live
     reread: bool = False  # --no-cache: HEAD every tag again and check the cache against it
+    sign_key: SigningKey | None = None  # --sign-key: sign each promoted image in each destination
 
 
 @dataclass
@@ -68,6 +71,8 @@ class PromotionResult:
     skipped_edges: int = 0  # edges that needed an unreadable repository
     requests: int = 0  # registry requests the inventory read sent
     seconds: float = 0.0
+    signatures: SignaturePlan | None = None  # the `.sig` copies and signings for this run's copies
+    signature_outcomes: list[SignatureOutcome] = field(default_factory=list)
 
     @property
     def edges(self) -> int:
@@ -86,6 +91,10 @@ class PromotionResult:
             f"copy {o.copy.src_repo}@{o.copy.digest} -> {o.copy.dst_repo} failed: {o.error}" for o in self.failures
         ]
         lines += [lost.describe() for lost in (self.delta.lost if self.delta else [])]
+        lines += [f"{o.step.action} {o.step.dst_repo}:{o.step.tag} failed: {o.error}"
+                  for o in self.signature_outcomes if o.error]
+        # a dry run ends as the real run would: a conflict is left alone either way, and reported
+        lines += [c.describe() for c in (self.signatures.conflicts if self.signatures else [])]
         lines += [f"repository {path} unreadable, its edges skipped: {why}" for path, why in self.unreadable.items()]
         if not lines:
             return None
@@ -111,6 +120,10 @@ class PromotionResult:
             "skipped_edges": self.skipped_edges,
             "requests": self.requests,
             "seconds": round(self.seconds, 3),
+            "signatures": None if self.signatures is None else {
+                **self.signatures.as_dict(),
+                "failures": [{**o.step.as_dict(), "error": o.error} for o in self.signature_outcomes if o.error],
+            },
         }
 
 
@@ -175,11 +188,19 @@ def promote_images(options: PromoteOptions, registries: Registries, report: Repo
     result.delta = delta
     result.mode = "confirm" if options.confirm else "dry-run"
     report.info(f"{delta.already_promoted} edges already promoted, {len(delta.copies)} copies planned")
+    if delta.copies:
+        result.signatures = plan_signatures(delta.copies, registries, options.sign_key, options.threads)
+        report.info(f"signatures: {len(result.signatures.steps)} to copy or sign, "
+                    f"{len(result.signatures.conflicts)} conflicts")
     if options.confirm and delta.copies:
         report.step(4, steps, f"copy {len(delta.copies)} images")
         copies = _with_children(delta.copies, inventory, registries, cache, options.threads, result)
         tasks = order_copies(copies, inventory.children)
         result.outcomes = execute(tasks, registries, threads=options.threads, report=report)
+        if result.signatures is not None:
+            promoted = {(o.copy.dst_repo, o.copy.digest) for o in result.outcomes if not o.error}
+            result.signature_outcomes = apply_signatures(result.signatures, registries, options.sign_key, promoted,
+                                                         options.threads)
     result.seconds = time.monotonic() - start
     return result
 

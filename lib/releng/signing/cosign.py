@@ -5,7 +5,6 @@ repository as an OCI manifest tagged `sha256-<hex>.sig` whose layers carry the s
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,26 +17,17 @@ from releng.registry.pool import Registries
 from releng.registry.reference import ImageRef, parse_image_ref
 from releng.signing.blobs import Outcome, SignatureError, decode_signature, sign_blob
 from releng.signing.keys import SigningKey, VerifyKey
+from releng.signing.tags import SIG_TAG as SIG_TAG
+from releng.signing.tags import signature_tag as signature_tag
+from releng.signing.tags import signed_digest as signed_digest
 
 SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
 SIGNATURE_TYPE = "cosign container image signature"
-SIG_TAG = re.compile(r"\Asha256-([0-9a-f]{64})\.sig\Z", re.ASCII)
 # A payload is a few hundred bytes; a layer claiming more is not one krel or cosign wrote.
 MAX_PAYLOAD = 64 * 1024
 # cosign's config: zero times, empty os/architecture, one diff_id per layer.
 _ZERO_TIME = "0001-01-01T00:00:00Z"
-
-
-def signature_tag(digest: str) -> str:
-    """The tag cosign keeps an image's signatures under: `sha256:<hex>` -> `sha256-<hex>.sig`."""
-    return oci.check_digest(digest).replace(":", "-", 1) + ".sig"
-
-
-def signed_digest(tag: str) -> str | None:
-    """The image digest a `sha256-<hex>.sig` tag holds signatures for, None for any other tag."""
-    match = SIG_TAG.fullmatch(tag)
-    return f"sha256:{match.group(1)}" if match else None
 
 
 def simple_signing_payload(docker_reference: str, digest: str) -> bytes:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from releng.promo.audit.events import DELETE, IGNORED, INSERT, Event
 from releng.promo.edges import to_edge_groups
 from releng.promo.manifests import Manifest
+from releng.signing.tags import signed_digest
 
 VERIFIED = "VERIFIED"
 REJECTED = "REJECTED"
@@ -64,6 +65,19 @@ def _child_parent(index: PromotedIndex, event: Event, parents: Mapping[str, froz
     return None
 
 
+def _signature_of(index: PromotedIndex, event: Event, parents: Mapping[str, frozenset[str]]) -> str | None:
+    """The promoted digest (or child of a promoted list) whose cosign signatures the event's `sha256-<hex>.sig` tag
+    holds: the promoter copies and adds those along with the image, so they are expected."""
+    signed = signed_digest(event.tag) if event.tag else None
+    if signed is None:
+        return None
+    if index.tags_of(event.repo, signed) is not None:
+        return signed
+    if any(index.tags_of(event.repo, parent) is not None for parent in parents.get(signed, frozenset())):
+        return signed
+    return None
+
+
 def _judge_delete(index: PromotedIndex, event: Event, parents: Mapping[str, frozenset[str]]) -> Verdict:
     # Production only grows: removing anything promoted (or a child of a promoted list) is an incident;
     # removing something the manifests never promoted is a clean-up and is allowed.
@@ -77,6 +91,8 @@ def _judge_delete(index: PromotedIndex, event: Event, parents: Mapping[str, froz
 
 
 def _judge_insert(index: PromotedIndex, event: Event, parents: Mapping[str, frozenset[str]]) -> Verdict:
+    if (signed := _signature_of(index, event, parents)) is not None:
+        return Verdict(event, VERIFIED, f"signature tag of promoted image {signed}", index.head)
     if not event.digest:
         if index.tag_promoted(event.repo, event.tag):
             return Verdict(event, VERIFIED, f"tag {event.tag} is in the manifests", index.head)
