@@ -18,6 +18,7 @@ from krel import registries as edge
 from krel import ui
 from krel.options import JsonOpt, choice
 from krel.registries import MAX_ROWS, CaFileOpt, NoCacheOpt, RateOpt, RegistryMapOpt, ThreadsOpt
+from krel.signatures import signing_key
 
 promote_app = typer.Typer(
     name="promote",
@@ -49,6 +50,11 @@ def images(
     ca_file: CaFileOpt = None,
     registry_map: RegistryMapOpt = None,
     no_cache: NoCacheOpt = False,
+    sign_key: Annotated[Path | None, typer.Option(
+        "--sign-key", metavar="FILE",
+        help="Also sign each promoted image in each destination (cosign's format) with this PEM private key; "
+        "its password from KREL_SIGNING_KEY_PASSWORD.",
+    )] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Promote the images a manifest lists: plan (dry run) by default, copy with --confirm.
@@ -63,6 +69,11 @@ def images(
 
     A no-op rerun costs one tags/list per repository: Google registries list every digest and tag in it, and
     elsewhere the inventory cache remembers where tags point (production tags never move).
+
+    Signatures travel along: each promoted digest's cosign signature tag (sha256-<hex>.sig) is copied from the
+    source when the destination has none; a destination signature tag on another manifest is never moved (listed
+    as a conflict, exit 1). With --sign-key each promoted image is also signed in each destination.
+    Example: krel promote images --manifest promoter-manifest.yaml --sign-key promoter.key --confirm
     """
     options = PromoteOptions(
         manifest=manifest,
@@ -73,6 +84,7 @@ def images(
         parse_only=parse_only,
         cache_dir=edge.cache_dir(),
         reread=no_cache,
+        sign_key=signing_key(sign_key) if sign_key is not None else None,
     )
     reporter = ui.RichReporter("promote", quiet=json_out)
     with Registries(edge.credentials(), rate=rate, max_connections=max(threads, 4), ca_file=ca_file) as registries, \
@@ -105,6 +117,7 @@ def _render(result: PromotionResult) -> None:
         for tag in c.tags or ("",):
             rows.append((c.image, c.digest, tag or "(none)", c.dst_repo, action))
     rows += [(x.image, x.digest, "", x.src_repo, "LOST: not in source") for x in delta.lost]
+    rows += _signature_rows(result)
     title = "promotion plan (dry run: nothing written)" if result.mode == "dry-run" else "promotion"
     if rows:
         ui.table(title, ["image", "digest", "tag", "destination", "action"], rows[:MAX_ROWS])
@@ -117,6 +130,20 @@ def _render(result: PromotionResult) -> None:
     )
     if result.mode == "dry-run" and delta.copies:
         ui.console.print("dry run: rerun with --confirm to promote", markup=False)
+
+
+def _signature_rows(result: PromotionResult) -> list[tuple[str, str, str, str, str]]:
+    """The signature phase: one row per .sig copy or signing, and per conflict left alone."""
+    if result.signatures is None:
+        return []
+    failed = {id(o.step) for o in result.signature_outcomes if o.error}
+    done = {id(o.step) for o in result.signature_outcomes}
+    rows = [(s.image, s.digest, s.tag, s.dst_repo,
+             f"{s.action}: FAILED" if id(s) in failed else f"{s.action}: done" if id(s) in done else s.action)
+            for s in result.signatures.steps]
+    rows += [("", "", c.tag, c.dst_repo, f"SIGNATURE CONFLICT ({c.current}): left alone")
+             for c in result.signatures.conflicts]
+    return rows
 
 
 @promote_app.command("snapshot")

@@ -153,3 +153,29 @@ def test_sign_and_verify_images(cli: CliRunner, env: Path, client: RegistryClien
     assert [r[0] for r in rows] == ["FAILED"] * 3
     assert "no signature verifies with key" in rows[0][2] and "no signature (no sha256-" in rows[1][2]
     assert "no such image" in rows[2][2]
+
+
+def test_promote_with_sign_key(cli: CliRunner, env: Path, client: RegistryClient,
+                               registry_images: dict[str, Path]) -> None:
+    """`krel promote images --sign-key`: the plan shows the signature steps, --confirm writes them, and
+    `krel verify images` accepts both the staged signature and the promoter's in production."""
+    release_key, release_pub = _keys(cli, env / "release")
+    promoter_key, promoter_pub = _keys(cli, env / "promoter", PASSWORD)
+    digest = imagetar.push_image_tarball(client, registry_images["amd64"], "stg/promoted", "1.0")
+    assert _run(cli, "sign", "images", "--key", str(release_key), f"{client.host}/stg/promoted:1.0").exit_code == 0
+    manifest = env / "promoter-manifest.yaml"
+    manifest.write_text(f"registries:\n- name: {client.host}/stg\n  src: true\n- name: {client.host}/prod\n"
+                        f"images:\n- name: promoted\n  dmap:\n    \"{digest}\": [\"1.0\"]\n")
+    argv = ["promote", "images", "--manifest", str(manifest), "--sign-key", str(promoter_key), "--no-cache"]
+    wrong = _run(cli, *argv, env={"KREL_SIGNING_KEY_PASSWORD": "not-" + PASSWORD})
+    assert "wrong password" in assert_one_clean_error(wrong, 1)
+    plan = _run(cli, *argv, env={"KREL_SIGNING_KEY_PASSWORD": PASSWORD})
+    assert plan.exit_code == 0, plan.output  # type: ignore[attr-defined]
+    actions = [line.split("\t")[-1] for line in plan.stdout.splitlines() if "\t" in line]  # type: ignore[attr-defined]
+    assert "copy-signature" in actions and "sign" in actions
+    assert client.list_tags("prod/promoted", missing_ok=True) == []
+    done = _run(cli, *argv, "--confirm", env={"KREL_SIGNING_KEY_PASSWORD": PASSWORD})
+    assert done.exit_code == 0, done.output  # type: ignore[attr-defined]
+    prod_ref = f"{client.host}/prod/promoted:1.0"
+    for pub in (release_pub, promoter_pub):
+        assert _run(cli, "verify", "images", "--key", str(pub), prod_ref).exit_code == 0
