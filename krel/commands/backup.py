@@ -12,7 +12,7 @@ from releng.registry.pool import Registries
 from krel import registries as edge
 from krel import ui
 from krel.options import JsonOpt
-from krel.registries import MAX_ROWS, CaFileOpt, NoCacheOpt, RateOpt, RegistryMapOpt, ThreadsOpt
+from krel.registries import CaFileOpt, NoCacheOpt, RateOpt, RegistryMapOpt, RunStates, ThreadsOpt, show_plan
 
 
 def backup(
@@ -91,28 +91,18 @@ def backup(
 
 def _render(result: BackupResult) -> None:
     plan = result.plan
-    failed = {id(o.copy): o.error for o in result.failures}
-    executed = {id(o.copy) for o in result.outcomes}
-    rows = []
-    for c in plan.copies:
-        state = "FAILED" if id(c) in failed else ("done" if id(c) in executed else "planned")
-        rows.append((c.src_repo, c.digest, ",".join(c.tags) or "(none)", c.dst_repo, f"{c.action}: {state}"))
+    states = RunStates((o.copy for o in result.failures), (o.copy for o in result.outcomes))
+    rows = [(c.src_repo, c.digest, ",".join(c.tags) or "(none)", c.dst_repo, f"{c.action}: {states.of(c)}")
+            for c in plan.copies]
     rows += [("", m.wanted, m.tag, m.dst_repo, f"TAG ELSEWHERE ({m.current}): left alone") for m in plan.conflicts]
     rows += [(x.src_repo, x.digest, "", "", "LOST: not in production") for x in plan.lost]
     title = "backup plan (dry run: nothing written)" if result.mode == "dry-run" else "backup"
-    if rows:
-        ui.records(title, ["from", "digest", "tags", "to", "action"], rows[:MAX_ROWS])
-        if len(rows) > MAX_ROWS:
-            ui.err_console.print(f"... and {len(rows) - MAX_ROWS} more rows (use --json for all)", markup=False)
-    ui.err_console.print(
-        f"{plan.digests} digests: {plan.present} tags or untagged digests already backed up, "
-        f"{len(plan.copies)} to copy or tag, "
-        f"{len(plan.conflicts)} tag conflicts, {len(plan.lost)} lost; {result.requests} registry requests"
-        + (f"; {len(result.failures)} failed" if result.outcomes else ""),
-        markup=False,
-    )
-    if result.mode == "dry-run" and plan.copies:
-        ui.err_console.print("dry run: rerun with --confirm to copy", markup=False)
+    summary = (f"{plan.digests} digests: {plan.present} tags or untagged digests already backed up, "
+               f"{len(plan.copies)} to copy or tag, "
+               f"{len(plan.conflicts)} tag conflicts, {len(plan.lost)} lost; {result.requests} registry requests"
+               + (f"; {len(result.failures)} failed" if result.outcomes else ""))
+    hint = "dry run: rerun with --confirm to copy" if result.mode == "dry-run" and plan.copies else ""
+    show_plan(title, ["from", "digest", "tags", "to", "action"], rows, summary, hint, records=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -17,7 +17,16 @@ from releng.registry.pool import Registries
 from krel import registries as edge
 from krel import ui
 from krel.options import JsonOpt, choice
-from krel.registries import MAX_ROWS, CaFileOpt, NoCacheOpt, RateOpt, RegistryMapOpt, ThreadsOpt
+from krel.registries import (
+    MAX_ROWS,
+    CaFileOpt,
+    NoCacheOpt,
+    RateOpt,
+    RegistryMapOpt,
+    RunStates,
+    ThreadsOpt,
+    show_plan,
+)
 from krel.signatures import signing_key
 
 promote_app = typer.Typer(
@@ -104,32 +113,20 @@ def _render(result: PromotionResult) -> None:
         ui.console.print(f"parsed {result.manifests} manifest(s): {result.edges} edges, all valid", markup=False)
         return
     delta = result.delta
-    failed = {id(o.copy): o.error for o in result.failures}
-    executed = {id(o.copy) for o in result.outcomes}
+    states = RunStates((o.copy for o in result.failures), (o.copy for o in result.outcomes))
     rows = []
     for c in delta.copies:
-        if id(c) in failed:
-            action = f"{c.action}: FAILED"
-        elif id(c) in executed:
-            action = f"{c.action}: done"
-        else:
-            action = c.action
+        state = states.of(c)
+        action = c.action if state == "planned" else f"{c.action}: {state}"
         for tag in c.tags or ("",):
             rows.append((c.image, c.digest, tag or "(none)", c.dst_repo, action))
     rows += [(x.image, x.digest, "", x.src_repo, "LOST: not in source") for x in delta.lost]
     rows += _signature_rows(result)
     title = "promotion plan (dry run: nothing written)" if result.mode == "dry-run" else "promotion"
-    if rows:
-        ui.table(title, ["image", "digest", "tag", "destination", "action"], rows[:MAX_ROWS])
-        if len(rows) > MAX_ROWS:
-            ui.console.print(f"... and {len(rows) - MAX_ROWS} more rows (use --json for all)", markup=False)
-    ui.console.print(
-        f"{result.edges} edges: {delta.already_promoted} already promoted, {len(delta.copies)} to copy or tag, "
-        f"{len(delta.lost)} lost" + (f", {len(result.failures)} failed" if result.outcomes else ""),
-        markup=False,
-    )
-    if result.mode == "dry-run" and delta.copies:
-        ui.console.print("dry run: rerun with --confirm to promote", markup=False)
+    summary = (f"{result.edges} edges: {delta.already_promoted} already promoted, {len(delta.copies)} to copy or tag, "
+               f"{len(delta.lost)} lost" + (f", {len(result.failures)} failed" if result.outcomes else ""))
+    hint = "dry run: rerun with --confirm to promote" if result.mode == "dry-run" and delta.copies else ""
+    show_plan(title, ["image", "digest", "tag", "destination", "action"], rows, summary, hint, records=False)
 
 
 def _signature_rows(result: PromotionResult) -> list[tuple[str, str, str, str, str]]:
