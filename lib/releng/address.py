@@ -159,6 +159,11 @@ class RegistryAddress:
     host: str
     prefix: str = ""
 
+    @staticmethod
+    def host_of(text: str) -> str:
+        """The `host[:port]` of `host[:port][/path]` ('' when text starts with '/'), for a value not yet checked."""
+        return text.partition("/")[0]
+
     @classmethod
     def parse(cls, text: str) -> RegistryAddress:
         """Split `host[:port][/prefix]`; InvalidValue when there is no host."""

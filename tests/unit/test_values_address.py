@@ -76,3 +76,13 @@ def test_pool_without_a_rate_does_not_pace() -> None:
     with Registries(rate=None) as pool:
         assert pool.client("127.0.0.1:5000").rate_limiter is None
         assert pool.limiter.pauses == 0
+
+
+@pytest.mark.parametrize(("text", "host"), [
+    ("gcr.io/v1/", "gcr.io"),
+    ("127.0.0.1:5000", "127.0.0.1:5000"),
+    ("", ""),
+    ("/path", ""),
+])
+def test_host_of_never_refuses(text: str, host: str) -> None:
+    assert RegistryAddress.host_of(text) == host

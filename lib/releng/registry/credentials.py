@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from releng.address import RegistryAddress
 from releng.errors import ReleaseError
 from releng.registry import auth
 from releng.registry.auth import Auth
@@ -52,7 +53,7 @@ def _normal_host(key: str | None) -> str:
     text = (key or "").strip()
     if "://" in text:
         text = text.split("://", 1)[1]
-    return text.split("/", 1)[0].lower()
+    return RegistryAddress.host_of(text).lower()
 
 
 @dataclass(frozen=True)
