@@ -166,9 +166,10 @@ class Auth:
         challenge = parse_challenge(header)
         if challenge.scheme == "basic":
             with self._lock:
-                first = not self._basic
                 self._basic = True
-            return first and self.username is not None
+            # Retry unless this request already carried the password (a wrong one stays wrong). Not "only the first
+            # 401": threads that sent before basic was switched on got their 401 too.
+            return self.username is not None and not (sent or "").startswith("Basic ")
         if challenge.scheme != "bearer" or "realm" not in challenge.params:
             raise ReleaseError(f"registry {registry}: unsupported authentication challenge {challenge.scheme!r}")
         rejected = sent[len("Bearer "):] if sent and sent.startswith("Bearer ") else None
