@@ -11,7 +11,7 @@ from releng.registry.pool import Registries
 
 from krel import registries as edge
 from krel import ui
-from krel.options import JsonOpt
+from krel.options import DEFAULT_PROFILE, JsonOpt, ProfileOpt
 from krel.registries import CaFileOpt, NoCacheOpt, RateOpt, RegistryMapOpt, RunStates, ThreadsOpt, show_plan
 
 
@@ -47,6 +47,7 @@ def backup(
     threads: ThreadsOpt = 20,
     rate: RateOpt = 50.0,
     ca_file: CaFileOpt = None,
+    profile: ProfileOpt = DEFAULT_PROFILE,
     registry_map: RegistryMapOpt = None,
     no_cache: NoCacheOpt = False,
     json_out: JsonOpt = False,
@@ -77,7 +78,8 @@ def backup(
         reread=no_cache,
     )
     reporter = ui.RichReporter("backup", quiet=json_out)
-    with Registries(edge.credentials(), rate=rate, max_connections=max(threads, 4), ca_file=ca_file) as registries, \
+    with Registries(edge.credentials(), rate=rate, max_connections=max(threads, 4),
+                    ca_file=edge.ca_file(ca_file, profile)) as registries, \
             reporter.live():  # fmt: skip
         result = run_backup(options, registries, reporter)
     if json_out:

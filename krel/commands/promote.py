@@ -16,7 +16,7 @@ from releng.registry.pool import Registries
 
 from krel import registries as edge
 from krel import ui
-from krel.options import JsonOpt, choice
+from krel.options import DEFAULT_PROFILE, JsonOpt, ProfileOpt, choice
 from krel.registries import (
     MAX_ROWS,
     CaFileOpt,
@@ -57,6 +57,7 @@ def images(
     threads: ThreadsOpt = 20,
     rate: RateOpt = 50.0,
     ca_file: CaFileOpt = None,
+    profile: ProfileOpt = DEFAULT_PROFILE,
     registry_map: RegistryMapOpt = None,
     no_cache: NoCacheOpt = False,
     sign_key: Annotated[Path | None, typer.Option(
@@ -96,7 +97,8 @@ def images(
         sign_key=signing_key(sign_key) if sign_key is not None else None,
     )
     reporter = ui.RichReporter("promote", quiet=json_out)
-    with Registries(edge.credentials(), rate=rate, max_connections=max(threads, 4), ca_file=ca_file) as registries, \
+    with Registries(edge.credentials(), rate=rate, max_connections=max(threads, 4),
+                    ca_file=edge.ca_file(ca_file, profile)) as registries, \
             reporter.live():
         result = promote_images(options, registries, reporter)
     if json_out:
@@ -160,6 +162,7 @@ def snapshot_cmd(
     threads: ThreadsOpt = 20,
     rate: RateOpt = 50.0,
     ca_file: CaFileOpt = None,
+    profile: ProfileOpt = DEFAULT_PROFILE,
     no_cache: NoCacheOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -170,7 +173,7 @@ def snapshot_cmd(
     """
     fmt = check_format("json" if json_out else output)
     cache = InventoryCache(edge.cache_dir())
-    with Registries(edge.credentials(), rate=rate, ca_file=ca_file) as registries:
+    with Registries(edge.credentials(), rate=rate, ca_file=edge.ca_file(ca_file, profile)) as registries:
         images = snapshot(registries, path, threads=threads, cache=cache, trust_cache=not no_cache)
     ui.console.out(render(images, fmt), end="", highlight=False)
 

@@ -59,6 +59,9 @@ class Targets:
     fastly_service: str = field(default="", metadata=_rule(names.check_argument, optional=True))
     # public URL of release/<tag>/ files without the tag; default <download_url>/release
     release_url: str = field(default="", metadata=_rule(address.check_link, optional=True))
+    # PEM bundle of a private CA these targets' registries use (relative to the profile file), trusted besides the
+    # system store; "" = none. A registry with a CA is spoken to over TLS, loopback ones included.
+    registry_ca: str = field(default="", metadata=_rule(names.check_argument, optional=True))
     # object store URL of the deb/rpm repositories ([packages]); its public URL (default: the bucket URL), and the
     # GPG key signing them: "throwaway" (krel's own under $KREL_HOME/keys/) or "env" (KREL_PACKAGES_GPG_HOME)
     packages_bucket: str = field(default="", metadata=_rule(address.check_bucket, optional=True))
@@ -302,9 +305,15 @@ class Profile:
 
     def template_dir(self) -> Path | None:
         """The profile's template directory (relative to the profile file), or None."""
-        if not self.templates.dir:
-            return None
-        return (Path(self.source).parent / Path(self.templates.dir).expanduser()).resolve()
+        return self._beside(self.templates.dir)
+
+    def registry_ca_file(self, targets: Targets) -> Path | None:
+        """The CA bundle targets name for their registries (relative to the profile file), or None."""
+        return self._beside(targets.registry_ca)
+
+    def _beside(self, value: str) -> Path | None:
+        """A path a profile gives: `~` expanded, relative ones taken from the profile file's directory."""
+        return (Path(self.source).parent / Path(value).expanduser()).resolve() if value else None
 
 
 def builtin_names() -> list[str]:
