@@ -192,3 +192,27 @@ def test_unsigned_other_key_and_missing_image(client: RegistryClient, image: tup
     with pytest.raises(SignatureError, match="no such image to sign"):
         cosign.sign_image(client, repo, OTHER_DIGEST, key)
     assert client.head_manifest(repo, cosign.signature_tag(OTHER_DIGEST)) is None
+
+
+def test_appending_keeps_layers_cosign_wrote_verbatim(client: RegistryClient, image: tuple[str, str],
+                                                      key: SigningKey, other: SigningKey) -> None:
+    """A keyless signature's certificate and bundle annotations (and any other layer) survive krel appending."""
+    repo, digest = image
+    cosign.sign_image(client, repo, digest, other)
+    tag = cosign.signature_tag(digest)
+    raw, _, _ = client.get_manifest(repo, tag)
+    doc = json.loads(raw)
+    doc["layers"][0]["annotations"].update({"dev.sigstore.cosign/certificate": "-----BEGIN CERTIFICATE-----",
+                                            "dev.sigstore.cosign/bundle": '{"SignedEntryTimestamp":"x"}'})
+    attachment = b"an sbom attachment"
+    client.push_blob(repo, attachment)
+    doc["layers"].append({"mediaType": "text/spdx", "size": len(attachment), "digest": oci.sha256_digest(attachment)})
+    doc["annotations"] = {"org.example/kept": "yes"}
+    client.put_manifest(repo, tag, json.dumps(doc).encode(), oci.OCI_MANIFEST)
+    assert cosign.sign_image(client, repo, digest, key).outcome == "signed"
+    after = _skopeo_raw(f"{client.host}/{repo}:{tag}")
+    layers = after["layers"]
+    assert isinstance(layers, list) and layers[:2] == doc["layers"] and len(layers) == 3
+    assert after["annotations"] == {"org.example/kept": "yes"}
+    cosign.verify_image(client, repo, digest, key.public)
+    cosign.verify_image(client, repo, digest, other.public)

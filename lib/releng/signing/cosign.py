@@ -84,14 +84,23 @@ def _layers(doc: dict[str, Any], where: str) -> list[SignatureLayer]:
     return out
 
 
-def read_signatures(client: RegistryClient, repo: str, digest: str) -> list[SignatureLayer] | None:
-    """The simple-signing layers under the digest's `.sig` tag, None when the image has no signature tag."""
+def _sig_where(client: RegistryClient, repo: str, digest: str) -> str:
+    return f"{_where(client, repo, digest)}: {signature_tag(digest)}"
+
+
+def _read_manifest(client: RegistryClient, repo: str, digest: str) -> dict[str, Any] | None:
+    """The `.sig` manifest of repo@digest as a document, None when the image has no signature tag."""
     tag = signature_tag(digest)
     if client.head_manifest(repo, tag) is None:
         return None
     raw, _media_type, _ = client.get_manifest(repo, tag)
-    where = f"{_where(client, repo, digest)}: {tag}"
-    return _layers(oci.parse_manifest(raw, where), where)
+    return oci.parse_manifest(raw, _sig_where(client, repo, digest))
+
+
+def read_signatures(client: RegistryClient, repo: str, digest: str) -> list[SignatureLayer] | None:
+    """The simple-signing layers under the digest's `.sig` tag, None when the image has no signature tag."""
+    doc = _read_manifest(client, repo, digest)
+    return None if doc is None else _layers(doc, _sig_where(client, repo, digest))
 
 
 def _payload(client: RegistryClient, repo: str, layer: SignatureLayer, where: str) -> bytes:
@@ -148,25 +157,23 @@ def verify_image(client: RegistryClient, repo: str, digest: str, key: VerifyKey)
     raise SignatureError(f"{where}: no signature verifies with key {key.key_id} ({'; '.join(failures)})")
 
 
-def _config(layers: list[SignatureLayer]) -> bytes:
+def _config(layers: list[dict[str, Any]]) -> bytes:
     doc = {
         "architecture": "", "created": _ZERO_TIME, "history": [{"created": _ZERO_TIME}], "os": "",
-        "rootfs": {"type": "layers", "diff_ids": [layer.digest for layer in layers]}, "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [layer["digest"] for layer in layers]}, "config": {},
     }
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def _manifest(config: bytes, layers: list[SignatureLayer]) -> bytes:
-    doc = {
+def _manifest(config: bytes, layers: list[dict[str, Any]], previous: dict[str, Any] | None) -> bytes:
+    doc: dict[str, Any] = {
         "schemaVersion": 2,
         "mediaType": oci.OCI_MANIFEST,
         "config": {"mediaType": oci.OCI_CONFIG, "size": len(config), "digest": oci.sha256_digest(config)},
-        "layers": [
-            {"mediaType": SIMPLESIGNING, "size": layer.size, "digest": layer.digest,
-             "annotations": {SIGNATURE_ANNOTATION: layer.signature}}
-            for layer in layers
-        ],
+        "layers": layers,
     }
+    if previous is not None and isinstance(previous.get("annotations"), dict):
+        doc["annotations"] = previous["annotations"]
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
@@ -192,16 +199,20 @@ def sign_image(client: RegistryClient, repo: str, digest: str, key: SigningKey,
     if client.head_manifest(repo, digest) is None:
         raise SignatureError(f"{where}: no such image to sign")
     tag = signature_tag(digest)
-    existing = read_signatures(client, repo, digest) or []
+    previous = _read_manifest(client, repo, digest)
+    existing = _layers(previous, _sig_where(client, repo, digest)) if previous is not None else []
     if _signed_by(client, repo, digest, existing, key.public):
         return SignResult(where, tag, "present", key.key_id)
     payload = simple_signing_payload(docker_reference or f"{client.host}/{repo}", digest)
-    layer = SignatureLayer(oci.sha256_digest(payload), len(payload), sign_blob(key, payload))
-    layers = [*existing, layer]
+    layer = {"mediaType": SIMPLESIGNING, "size": len(payload), "digest": oci.sha256_digest(payload),
+             "annotations": {SIGNATURE_ANNOTATION: sign_blob(key, payload)}}
+    # cosign appends: the layers already there stay byte for byte (other keys', keyless certificates and bundles)
+    kept = [x for x in (previous or {}).get("layers") or [] if isinstance(x, dict) and "digest" in x]
+    layers = [*kept, layer]
     config = _config(layers)
     client.push_blob(repo, payload)
     client.push_blob(repo, config)
-    client.put_manifest(repo, tag, _manifest(config, layers), oci.OCI_MANIFEST)
+    client.put_manifest(repo, tag, _manifest(config, layers, previous), oci.OCI_MANIFEST)
     return SignResult(where, tag, "signed", key.key_id)
 
 
