@@ -109,21 +109,32 @@ def _payload(client: RegistryClient, repo: str, layer: SignatureLayer, where: st
     return client.get_blob(repo, layer.digest)  # checked against its digest by the client
 
 
-def check_payload(payload: bytes, digest: str, where: str) -> str:
-    """The docker-reference of a payload that signs `digest`; SignatureError saying what else it signs."""
+def _fields(payload: bytes, where: str) -> tuple[object, object, str]:
+    """(type, docker-manifest-digest, docker-reference) of a simple-signing payload; SignatureError otherwise."""
     try:
         doc = safeload.load_json(payload, where, max_bytes=MAX_PAYLOAD)
         critical = doc["critical"]
-        claimed = critical["image"]["docker-manifest-digest"]
-        kind = critical["type"]
-        reference = critical["identity"]["docker-reference"]
+        fields = critical["type"], critical["image"]["docker-manifest-digest"], critical["identity"]["docker-reference"]
     except (ReleaseError, KeyError, TypeError):
-        raise SignatureError(f"{where}: signature payload is not a cosign simple-signing document") from None
+        fields = None
+    if fields is None or not isinstance(fields[2], str):
+        raise SignatureError(f"{where}: signature payload is not a cosign simple-signing document")
+    return fields[0], fields[1], fields[2]
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_payload(payload: bytes, digest: str, where: str) -> str:
+    """The docker-reference of a payload that signs `digest`; SignatureError saying what else it signs."""
+    kind, claimed, reference = _fields(payload, where)
     if kind != SIGNATURE_TYPE:
-        raise SignatureError(f"{where}: signature payload has type {kind!r}, expected {SIGNATURE_TYPE!r}")
+        raise SignatureError(f"{where}: signature payload has type {_short(kind)}, expected {SIGNATURE_TYPE!r}")
     if claimed != digest:
-        raise SignatureError(f"{where}: signature payload signs {claimed!r}, not this image")
-    return str(reference)
+        raise SignatureError(f"{where}: signature payload signs {_short(claimed)}, not this image")
+    return reference
 
 
 def _verifies(client: RegistryClient, repo: str, digest: str, layer: SignatureLayer, key: VerifyKey,
