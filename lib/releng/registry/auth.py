@@ -8,11 +8,13 @@ logs or error messages.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -285,32 +287,45 @@ def is_google_host(host: str) -> bool:
     return bool(_GOOGLE_HOST.fullmatch(host.split(":")[0].lower()))
 
 
-def google(impersonate: str | None = None) -> Auth:
+def google(impersonate: str | None = None, iam_endpoint: str | None = None) -> Auth:
     """Google application-default credentials as `oauth2accesstoken` (gcr.io and *-docker.pkg.dev), optionally
-    impersonating a service account (a manifest's `service-account`), as the original promoter writes."""
-    source = _GoogleTokenSource(impersonate)
+    impersonating a service account (a manifest's `service-account`), as the original promoter writes.
+    iam_endpoint: the IAM credentials API's base URL (default Google's; a local stand-in in tests)."""
+    source = _GoogleTokenSource(impersonate, iam_endpoint)
     name = f"google ({impersonate})" if impersonate else "google"
     return Auth("oauth2accesstoken", password_source=source, name=name)
 
 
+# The IAM credentials API call google-auth makes to impersonate, below the endpoint's base URL.
+_GENERATE_ACCESS_TOKEN = "/v1/projects/-/serviceAccounts/{account}:generateAccessToken"
+_IAM_STATUS = re.compile(r"[A-Z][A-Z_]{2,40}", re.ASCII)
+
+
 class _GoogleTokenSource:
-    """Lazily loads application-default credentials and refreshes the access token when it expires."""
+    """Lazily loads application-default credentials and refreshes the access token when it expires: the ADC's
+    own token first, then (impersonating) the service account's, so a failure names the step that failed."""
 
-    def __init__(self, impersonate: str | None = None) -> None:
+    def __init__(self, impersonate: str | None = None, iam_endpoint: str | None = None) -> None:
         self._lock = threading.Lock()
-        self._credentials: object | None = None
+        self._loaded: tuple[Any, Any] | None = None  # (ADC, the credentials whose token is sent)
         self._impersonate = impersonate
+        self._iam_endpoint = iam_endpoint
 
-    def _load(self) -> object:
+    def _load(self) -> tuple[Any, Any]:
         import google.auth
         from google.auth import impersonated_credentials
 
-        creds, _ = google.auth.default(scopes=[_GOOGLE_SCOPE])
-        if self._impersonate:
-            creds = impersonated_credentials.Credentials(  # type: ignore[no-untyped-call]
-                source_credentials=creds, target_principal=self._impersonate, target_scopes=[_GOOGLE_SCOPE]
-            )
-        return creds
+        adc, _ = google.auth.default(scopes=[_GOOGLE_SCOPE])
+        if not self._impersonate:
+            return adc, adc
+        override = None
+        if self._iam_endpoint:
+            override = self._iam_endpoint.rstrip("/") + _GENERATE_ACCESS_TOKEN.format(account=self._impersonate)
+        sent = impersonated_credentials.Credentials(  # type: ignore[no-untyped-call]
+            source_credentials=adc, target_principal=self._impersonate, target_scopes=[_GOOGLE_SCOPE],
+            iam_endpoint_override=override,
+        )
+        return adc, sent
 
     def __call__(self) -> str:
         import google.auth  # imported here: only Google registries need it
@@ -320,25 +335,58 @@ class _GoogleTokenSource:
         who = f" to impersonate {self._impersonate}" if self._impersonate else ""
         with self._lock:
             try:
-                if self._credentials is None:
-                    self._credentials = self._load()
-                creds = self._credentials
-                if not getattr(creds, "valid", False):
-                    creds.refresh(google.auth.transport.requests.Request())  # type: ignore[attr-defined]
-                token = getattr(creds, "token", None)
+                if self._loaded is None:
+                    self._loaded = self._load()
             except google.auth.exceptions.DefaultCredentialsError:
                 raise ReleaseError(
                     f"no Google credentials{who} for gcr.io / pkg.dev: run `gcloud auth application-default login` "
                     "or set GOOGLE_APPLICATION_CREDENTIALS"
                 ) from None
+            adc, sent = self._loaded
+            request = google.auth.transport.requests.Request()
+            try:
+                if not sent.valid:
+                    sent.refresh(request)
             except google.auth.exceptions.GoogleAuthError as exc:
-                raise ReleaseError(
-                    f"Google credentials{who} could not be refreshed ({exc.__class__.__name__}); "
-                    + ("check the caller has roles/iam.serviceAccountTokenCreator on it" if who else "log in again")
-                ) from None
+                raise self._failed(exc, adc, sent, request) from None
+            token = sent.token
         if not isinstance(token, str) or not token:
             raise ReleaseError("Google credentials produced no access token")
         return token
+
+
+    def _failed(self, exc: Exception, adc: Any, sent: Any, request: Any) -> ReleaseError:
+        """Which step failed: ADC's own token (asked again only now, to tell), or the impersonation."""
+        import google.auth.exceptions
+
+        cause: Exception | None = exc
+        if sent is not adc:
+            try:
+                adc.refresh(request)
+                cause = None
+            except google.auth.exceptions.GoogleAuthError as source:
+                cause = source
+        if cause is not None:
+            return ReleaseError(f"Google application-default credentials could not be refreshed "
+                                f"({cause.__class__.__name__}); log in again")
+        return ReleaseError(
+            f"Google credentials to impersonate {self._impersonate} could not be refreshed "
+            f"({exc.__class__.__name__}{_iam_status(exc)}); check the caller has "
+            "roles/iam.serviceAccountTokenCreator on it and the account exists"
+        )
+
+
+def _iam_status(exc: Exception) -> str:
+    """`: PERMISSION_DENIED` from the IAM answer google-auth attaches to its RefreshError (Google's JSON error
+    body); only the status word, as the message may quote the request."""
+    for arg in exc.args[1:]:
+        try:
+            status = json.loads(arg)["error"]["status"]
+        except (TypeError, ValueError, KeyError):
+            continue
+        if isinstance(status, str) and _IAM_STATUS.fullmatch(status):
+            return f": {status}"
+    return ""
 
 
 def for_host(host: str, username: str | None = None, password: str | None = None) -> Auth:

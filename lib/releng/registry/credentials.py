@@ -172,8 +172,10 @@ class Credentials:
         docker_config: Path | None = None,
         env_pair: EnvPair | None = None,
         service_accounts: Mapping[str, str] | None = None,
+        iam_endpoint: str | None = None,
     ) -> None:
         self._config_path = docker_config
+        self.iam_endpoint = iam_endpoint  # the IAM credentials API for impersonation (None: Google's)
         self._config: DockerConfig | None = None
         self._loaded = False
         self.env_pair = env_pair
@@ -211,7 +213,7 @@ class Credentials:
         if self.env_pair is not None and self.env_pair.serves(host):
             return Auth(self.env_pair.username, self.env_pair.password, name="KREL_REGISTRY_USERNAME")
         if auth.is_google_host(host):
-            return auth.google(impersonate=self.service_accounts.get(host))
+            return auth.google(impersonate=self.service_accounts.get(host), iam_endpoint=self.iam_endpoint)
         return auth.anonymous()
 
 
