@@ -55,7 +55,8 @@ def credentials() -> Credentials:
     # Read once, at the edge; the library only sees values.
     pair = env_pair(os.environ.get("KREL_REGISTRY_USERNAME"), os.environ.get("KREL_REGISTRY_PASSWORD"),
                     os.environ.get("KREL_REGISTRY_HOST"))
-    return Credentials(docker_config_path(os.environ.get("DOCKER_CONFIG"), Path.home()), pair)
+    return Credentials(docker_config_path(os.environ.get("DOCKER_CONFIG"), Path.home()), pair,
+                       iam_endpoint=os.environ.get("KREL_IAM_CREDENTIALS_ENDPOINT") or None)
 
 
 def ca_file(option: Path | None, profile: str) -> Path | None:
