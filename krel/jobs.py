@@ -1,4 +1,4 @@
-"""The CLI edge for jobs: backends for the chosen targets, run or submit a job, follow it on its runner."""
+"""The CLI edge for jobs: secrets read once, clients for the chosen targets, run or submit a job, follow it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from releng.errors import ReleaseError
 from releng.gcb.base import SUCCESS, Job, JobRunner
 from releng.gcb.config import GcbOptions, validate
 from releng.jobs import run as jobrun
-from releng.jobs.backends import Backends, FaultHooks
+from releng.jobs.clients import FaultHooks, Secrets, open_clients
 from releng.jobs.options import JobOptions
 from releng.profile import Profile
 
@@ -52,19 +52,14 @@ def _hooks() -> FaultHooks:
                      kill_mid_upload=os.environ.get("KREL_TEST_KILL_MID_UPLOAD") == "1")
 
 
-def backends_for(profile: Profile, nomock: bool, reporter: ui.RichReporter) -> Backends:
-    """Backends for the chosen targets, with secrets read from the environment once, here."""
-    return Backends(
-        profile=profile,
-        targets=targets_for(profile, nomock),
-        author=profile.git_author,
+def secrets() -> Secrets:
+    """The secrets a job's clients use, read from the environment once, here."""
+    return Secrets(
         credentials=_credentials(),
         github_token=github_token(),
         github_api_url=github_api_url(),
         registry_user=os.environ.get("KREL_REGISTRY_USERNAME", ""),
         registry_password=os.environ.get("KREL_REGISTRY_PASSWORD", ""),
-        report=reporter,
-        hooks=_hooks(),
     )
 
 
@@ -87,18 +82,17 @@ def run_job(
     name: str, options: JobOptions, nomock: bool, plan_only: bool, json_out: bool, yes: bool = False
 ) -> jobrun.JobResult:
     """Shared by stage and release: plan or run (after the production question with --nomock), then render."""
+    targets = targets_for(options.profile, nomock)
     if not plan_only:
-        targets = targets_for(options.profile, nomock)
         question = f"Really run krel {name} --nomock, writing to {targets.bucket} and {targets.registry}?"
         confirm_production(options.profile, nomock, question, yes)
     reporter = ui.RichReporter(name, quiet=json_out)
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         # One line per registry request drowns the step headers; --log-level debug brings them back.
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    backends = backends_for(options.profile, nomock, reporter)
-    try:
+    with open_clients(options.profile, targets, secrets(), report=reporter, hooks=_hooks()) as clients:
         if plan_only:
-            result = jobrun.run(name, options, backends, plan_only=True)
+            result = jobrun.run(name, options, targets, clients, plan_only=True)
             if json_out:
                 ui.print_json(result.plan.as_json())
             else:
@@ -106,10 +100,7 @@ def run_job(
                          [(i, s.title, s.describe()) for i, s in enumerate(result.plan.steps, 1)])
             return result
         with reporter.live(bytes_mode=True):
-            result = jobrun.run(name, options, backends)
-    finally:
-        backends.close()
-    targets = backends.targets
+            result = jobrun.run(name, options, targets, clients)
     summary = {
         "job": name,
         "build_version": result.build_version,

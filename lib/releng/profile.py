@@ -10,13 +10,20 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from releng import address, names, safeload
 from releng.errors import UsageError
 from releng.names import InvalidValue
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "profiles"
+
+# The modes a profile chooses by name. Each backend package keys its dict of implementations by one of these, and a
+# test checks that the dict and the Literal list the same names.
+GitPushMode = Literal["dry-run", "push"]
+GitHubReleaseMode = Literal["render", "publish", "bucket"]
+MailTransport = Literal["smtp", "sendgrid", "outbox"]
+RunnerName = Literal["local", "gcb"]
 
 
 def _rule(check: Callable[[str], object], *, optional: bool = False) -> dict[str, Any]:

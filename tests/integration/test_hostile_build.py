@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from releng import git
 from releng.errors import ReleaseError
-from releng.jobs.backends import Backends
+from releng.jobs.clients import Clients, ReleaseTexts
 from releng.jobs.handlers.build import BUILD_DONE, build_artifacts
 from releng.jobs.steps import BuildArtifacts
 from releng.objectstore import open_store
@@ -23,9 +23,9 @@ ROBOT = Author("t", "t@localhost")
 VARS = {"krel_home": "/krel-home", "local_registry": "127.0.0.1:5000"}
 
 
-def _backends() -> Backends:
+def _backends() -> Clients:
     profile = load_profile("local", VARS)
-    return Backends(profile, profile.mock, profile.git_author)
+    return Clients(ReleaseTexts(profile))
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def test_output_dir_outside_the_clone_is_refused_and_nothing_removed(world: tupl
     value = output_dir.replace("PRECIOUS", str(precious))
     before, clone_before = _snapshot(precious), _snapshot(repo)
     with pytest.raises(PathEscapeError, match=r"build.output_dir .* leaves .*: expected a relative path inside it"):
-        build_artifacts(_backends(), _step(repo, f"mkdir -p '{value}' && touch '{value}/built'", value))
+        build_artifacts(_step(repo, f"mkdir -p '{value}' && touch '{value}/built'", value), _backends())
     assert _snapshot(precious) == before
     assert _snapshot(repo) == clone_before
 
@@ -82,7 +82,7 @@ def test_output_dir_that_is_a_committed_symlink_out_of_the_clone_is_refused(worl
     git.run(repo, "tag", "-f", "v1.0.0")
     before = _snapshot(precious)
     with pytest.raises(PathEscapeError, match=r"build.output_dir '_output' leaves"):
-        build_artifacts(_backends(), _step(repo, "true", "_output"))
+        build_artifacts(_step(repo, "true", "_output"), _backends())
     assert _snapshot(precious) == before
 
 
@@ -105,14 +105,14 @@ def test_special_files_in_the_build_output_are_refused(world: tuple[Path, Path],
     (precious / "img.tar").write_text("not yours")
     script = "mkdir -p _output/release-tars && " + command.format(outside=precious)
     with pytest.raises(ReleaseError, match=rf"build output of v1.0.0: .* is (a )?{problem}"):
-        build_artifacts(_backends(), _step(repo, script, "_output"))
+        build_artifacts(_step(repo, script, "_output"), _backends())
     dest = repo.parent / "_output-v1.0.0"
     assert not dest.exists() and not (repo / "_output" / BUILD_DONE).exists()
 
 
 def test_a_regular_build_output_still_builds(world: tuple[Path, Path]) -> None:
     repo, _ = world
-    build_artifacts(_backends(), _step(repo, "mkdir -p out/bin && echo x > out/bin/tool", "out"))
+    build_artifacts(_step(repo, "mkdir -p out/bin && echo x > out/bin/tool", "out"), _backends())
     assert (repo.parent / "_output-v1.0.0" / "bin" / "tool").read_text() == "x\n"
 
 

@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 from releng.errors import ReleaseError
 from releng.jobs import run as job
-from releng.jobs.backends import Backends
+from releng.jobs.clients import Clients, ReleaseTexts, open_clients
 from releng.jobs.handlers import bucket
 from releng.jobs.options import JobOptions
 from releng.jobs.steps import CopyToRelease, PublishMarkers, PublishNotes, VerifyStaged
+from releng.objectstore import open_store
 from releng.profile import load_profile
 
 from tests.fixtures.releaseflow import FlowEnv, flow_generator
@@ -243,8 +244,8 @@ def test_logs_written_after_the_provenance_are_not_subjects(flow_env: FlowEnv) -
 def _plan_index(world: FlowEnv, kind: type) -> int:
     profile = load_profile("local", {"krel_home": str(world.home), "local_registry": world.registry})
     options = JobOptions("master", "alpha", world.build_version, profile, world.home, nomock=True)
-    plan = job.run("release", options, Backends(profile, profile.targets(True), profile.git_author),
-                   plan_only=True).plan
+    with open_clients(profile, profile.targets(True)) as clients:
+        plan = job.run("release", options, profile.targets(True), clients, plan_only=True).plan
     return next(i for i, s in enumerate(plan.steps, 1) if isinstance(s, kind))
 
 
@@ -267,16 +268,17 @@ def test_killed_release_then_tampered_staging_is_refused(world: FlowEnv, case: s
     _refused(world, pattern)
 
 
-def _backends(world: FlowEnv) -> tuple[Backends, Any]:
+def _backends(world: FlowEnv) -> tuple[Clients, Any]:
     profile = load_profile("local", {"krel_home": str(world.home), "local_registry": world.registry})
-    return Backends(profile, profile.targets(True), profile.git_author), profile.targets(True)
+    bucket_url = profile.targets(True).bucket
+    return Clients(ReleaseTexts(profile), stores={bucket_url: open_store(bucket_url)}), profile.targets(True)
 
 
 def _steps_of(world: FlowEnv) -> list[Any]:
     profile = load_profile("local", {"krel_home": str(world.home), "local_registry": world.registry})
     options = JobOptions("master", "alpha", world.build_version, profile, world.home, nomock=True)
-    backends = Backends(profile, profile.targets(True), profile.git_author)
-    return list(job.run("release", options, backends, plan_only=True).plan.steps)
+    with open_clients(profile, profile.targets(True)) as clients:
+        return list(job.run("release", options, profile.targets(True), clients, plan_only=True).plan.steps)
 
 
 SWAPS: dict[str, Callable[[FlowEnv], None]] = {
@@ -295,16 +297,16 @@ def test_a_swap_between_verify_and_copy_does_not_go_through(world: FlowEnv, case
     verify = next(s for s in steps if isinstance(s, VerifyStaged))
     copy = next(s for s in steps if isinstance(s, CopyToRelease))
     backends, _ = _backends(world)
-    bucket.verify_staged(backends, verify)
+    bucket.verify_staged(verify, backends)
     SWAPS[case](world)
     before = _release_area(world)
     if case == "object-added-after-verify":
         # not a subject of the verified statement: never copied
-        bucket.copy_to_release(backends, copy)
+        bucket.copy_to_release(copy, backends)
         assert f"release/{ALPHA1}/later.sh" not in _release_area(world)
         assert not (world.bucket("release") / "release" / ALPHA1 / "later.sh").exists()
         return
     with pytest.raises(ReleaseError, match=r"demo\.tar\.gz: sha256 \S+ does not match provenance"):
-        bucket.copy_to_release(backends, copy)
+        bucket.copy_to_release(copy, backends)
     assert _release_area(world) == before
     assert not Path(copy.work_dir).exists()  # the scratch copies are gone too

@@ -14,7 +14,7 @@ import typer.testing
 from releng import git
 from releng.announce.ghrelease import render_release_page
 from releng.jobs import run as job
-from releng.jobs.backends import Backends
+from releng.jobs.clients import open_clients
 from releng.jobs.handlers import bucket, preflight
 from releng.jobs.handlers import git as git_handlers
 from releng.jobs.options import JobOptions
@@ -84,8 +84,8 @@ def _tag_upstream_elsewhere(world: FlowEnv) -> None:
 def _plan(world: FlowEnv) -> list[Any]:
     profile = load_profile("local", {"krel_home": str(world.home), "local_registry": world.registry})
     options = JobOptions("master", "alpha", world.build_version, profile, world.home, nomock=True)
-    backends = Backends(profile, profile.targets(True), profile.git_author)
-    return list(job.run("release", options, backends, plan_only=True).plan.steps)
+    with open_clients(profile, profile.targets(True)) as clients:
+        return list(job.run("release", options, profile.targets(True), clients, plan_only=True).plan.steps)
 
 
 REFUSALS: dict[str, tuple[Any, str]] = {
@@ -154,10 +154,10 @@ def _preflight_in_process(world: FlowEnv) -> None:
     """Verify, restore and preflight through the job's own handlers (what `krel release` runs first)."""
     plan = _plan(world)
     profile = load_profile("local", {"krel_home": str(world.home), "local_registry": world.registry})
-    b = Backends(profile, profile.targets(True), profile.git_author)
-    bucket.verify_staged(b, next(s for s in plan if isinstance(s, VerifyStaged)))
-    git_handlers.restore_workspace(b, next(s for s in plan if isinstance(s, RestoreWorkspace)))
-    preflight.preflight_release(b, next(s for s in plan if isinstance(s, PreflightRelease)))
+    with open_clients(profile, profile.targets(True)) as b:
+        bucket.verify_staged(next(s for s in plan if isinstance(s, VerifyStaged)), b)
+        git_handlers.restore_workspace(next(s for s in plan if isinstance(s, RestoreWorkspace)), b)
+        preflight.preflight_release(next(s for s in plan if isinstance(s, PreflightRelease)), b)
 
 
 def _publish_identically(world: FlowEnv) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from releng.errors import ReleaseError
 from releng.jobs import run as job
-from releng.jobs.backends import Backends, FaultHooks
+from releng.jobs.clients import FaultHooks, open_clients
 from releng.jobs.options import JobOptions
 from releng.profile import load_profile
 
@@ -23,9 +23,10 @@ KILLED = -signal.SIGKILL
 def _child(home: str, registry: str, job_name: str, build_version: str, kill_at: int | None, mid: bool) -> None:
     profile = load_profile("local", {"krel_home": home, "local_registry": registry})
     options = JobOptions("master", "alpha", build_version, profile, Path(home), nomock=True)
-    backends = Backends(profile, profile.targets(True), profile.git_author, hooks=FaultHooks(kill_at, mid))
+    targets = profile.targets(True)
     try:
-        job.run(job_name, options, backends)
+        with open_clients(profile, targets, hooks=FaultHooks(kill_at, mid)) as clients:
+            job.run(job_name, options, targets, clients)
     except ReleaseError as exc:
         print(f"error: {exc}", flush=True)
         os._exit(1)
@@ -45,8 +46,8 @@ def _run(flow: FlowEnv, job_name: str, kill_at: int | None = None, mid_upload: b
 def _steps(flow: FlowEnv, job_name: str) -> int:
     profile = load_profile("local", {"krel_home": str(flow.home), "local_registry": flow.registry})
     options = JobOptions("master", "alpha", flow.build_version, profile, flow.home, nomock=True)
-    backends = Backends(profile, profile.targets(True), profile.git_author)
-    return len(job.run(job_name, options, backends, plan_only=True).plan.steps)
+    with open_clients(profile, profile.targets(True)) as clients:
+        return len(job.run(job_name, options, profile.targets(True), clients, plan_only=True).plan.steps)
 
 
 def _final_state(flow: FlowEnv) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from releng import buildcmd, git
 from releng.errors import ReleaseError
-from releng.jobs.backends import Backends
+from releng.jobs.clients import Clients, ReleaseTexts
 from releng.jobs.handlers.build import build_artifacts
 from releng.jobs.steps import BuildArtifacts
 from releng.profile import Author, load_profile
@@ -65,14 +65,14 @@ def tagged_repo(tmp_path: Path) -> Path:
 
 def _run(tmp_path: Path, repo: Path, command: str) -> tuple[RecordingReporter, ReleaseError | None]:
     profile = load_profile("local", {"krel_home": str(tmp_path / "home"), "local_registry": "127.0.0.1:5000"})
-    b = Backends(profile, profile.mock, profile.git_author)
-    b.report = RecordingReporter()
+    report = RecordingReporter()
+    b = Clients(ReleaseTexts(profile), report=report)
     step = BuildArtifacts(str(repo), "v1.0.0", "v1.0.0", command, "_output", str(tmp_path / "_output-v1.0.0"))
     try:
-        build_artifacts(b, step)
+        build_artifacts(step, b)
     except ReleaseError as exc:
-        return b.report, exc
-    return b.report, None
+        return report, exc
+    return report, None
 
 
 def test_build_step_reports_each_line(tmp_path: Path, tagged_repo: Path) -> None:

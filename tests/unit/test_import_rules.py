@@ -16,7 +16,7 @@ IO_MODULES = (
     "releng.git", "releng.objectstore", "releng.registry.client", "releng.registry.auth", "releng.gcb.cloudbuild",
     "releng.gcb.local", "releng.github", "releng.localservices", "releng.digests", "releng.checksums",
 )
-BACKENDS_AND_HANDLERS = ("releng.jobs.backends", "releng.jobs.handlers", "releng.jobs.observe", "releng.jobs.run",
+BACKENDS_AND_HANDLERS = ("releng.jobs.clients", "releng.jobs.handlers", "releng.jobs.observe", "releng.jobs.run",
                          *IO_MODULES)
 
 PLANNERS = ("jobs/options.py", "jobs/steps.py", "jobs/stage.py", "jobs/release.py", "jobs/__init__.py", "plan.py")
@@ -90,6 +90,25 @@ def test_every_step_has_exactly_one_handler() -> None:
 
     step_types = {v for v in vars(steps).values() if isinstance(v, type) and issubclass(v, Step) and v is not Step}
     assert set(HANDLERS) == step_types
+
+
+@pytest.mark.parametrize("path", sorted((RELENG / "jobs" / "handlers").glob("*.py")), ids=lambda p: p.name)
+def test_handlers_read_no_profile_or_targets(path: Path) -> None:
+    """A handler gets its values from its step and talks out through the clients: never a Profile or Targets."""
+    assert offending(path, ("releng.profile.Profile", "releng.profile.Targets")) == []
+
+
+def test_handlers_are_typed_by_their_step() -> None:
+    """`def handle(step: TheStep, clients: Clients)`: the first parameter names the step type it is registered for."""
+    import inspect
+
+    from releng.jobs.handlers import CHECKS, HANDLERS
+
+    for table in (HANDLERS, CHECKS):
+        for kind, fn in table.items():
+            params = list(inspect.signature(fn).parameters.values())
+            assert [p.name for p in params] == ["step", "clients"], fn.__qualname__
+            assert params[0].annotation in (kind.__name__, kind), fn.__qualname__
 
 
 def test_the_rule_catches_a_forbidden_import(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from releng import markers, provenance, sbom
 from releng.errors import ReleaseError
-from releng.jobs.backends import Backends
+from releng.jobs.clients import Clients, ReleaseTexts
 from releng.jobs.handlers import bucket
 from releng.jobs.stage import required_credentials
 from releng.jobs.steps import PublishMarkers
@@ -21,12 +21,9 @@ from releng.profile import load_profile
 VARS = {"krel_home": "/krel-home", "local_registry": "127.0.0.1:5000"}
 
 
-def _backends(tmp_path: Path, store: Any = None) -> Backends:
+def _backends(tmp_path: Path, store: Any = None) -> Clients:
     profile = load_profile("local", VARS)
-    b = Backends(profile, profile.mock, profile.git_author)
-    if store is not None:
-        b._stores[store.url] = store
-    return b
+    return Clients(ReleaseTexts(profile), stores={store.url: store} if store is not None else {})
 
 
 def _markers(version: str) -> tuple[str, ...]:
@@ -67,10 +64,10 @@ def test_markers_move_forward_only(tmp_path: Path, published: dict[str, str], ve
     step = PublishMarkers(store.url, version, _markers(version))
     if isinstance(expected, str):
         with pytest.raises(markers.MarkerBackwardsError, match=expected):
-            bucket.publish_markers(_backends(tmp_path, store), step)
+            bucket.publish_markers(step, _backends(tmp_path, store))
         return
     before = {key: store.read_generation(key) for key in step.markers}
-    bucket.publish_markers(_backends(tmp_path, store), step)
+    bucket.publish_markers(step, _backends(tmp_path, store))
     after = {key.removeprefix("release/"): store.get(key).decode() for key in step.markers}
     assert after == {k: v for k, v in expected.items() if f"release/{k}" in step.markers}
     for key in step.markers:
@@ -99,8 +96,8 @@ class _RacingStore:
 
 def test_marker_write_retries_a_lost_race_and_rechecks(tmp_path: Path) -> None:
     store = _RacingStore(_released(open_store((tmp_path / "b").as_uri()), "v1.30.0-rc.1"), lose=1, rival="v1.30.0-rc.0")
-    bucket.publish_markers(_backends(tmp_path, store), PublishMarkers(store.url, "v1.30.0-rc.1",
-                                                                       _markers("v1.30.0-rc.1")))
+    step = PublishMarkers(store.url, "v1.30.0-rc.1", _markers("v1.30.0-rc.1"))
+    bucket.publish_markers(step, _backends(tmp_path, store))
     assert {store.get(k).decode() for k in _markers("v1.30.0-rc.1")} == {"v1.30.0-rc.1"}
 
 
@@ -108,7 +105,7 @@ def test_marker_race_won_by_a_newer_release_is_not_overwritten(tmp_path: Path) -
     store = _RacingStore(_released(open_store((tmp_path / "b").as_uri()), "v1.30.0-rc.1"), lose=1,
                          rival="v1.31.0-alpha.1")
     step = PublishMarkers(store.url, "v1.30.0-rc.1", _markers("v1.30.0-rc.1"))
-    bucket.publish_markers(_backends(tmp_path, store), step)
+    bucket.publish_markers(step, _backends(tmp_path, store))
     assert store.get("release/latest.txt") == b"v1.31.0-alpha.1"
     assert store.get("release/latest-1.30.txt") == b"v1.30.0-rc.1"
 
@@ -118,7 +115,7 @@ def test_marker_for_a_version_with_no_released_files_is_refused(tmp_path: Path) 
     store.put_new("release/v1.30.0-rc.10/demo.tar.gz", b"a neighbour with a longer name")
     step = PublishMarkers(store.url, "v1.30.0-rc.1", _markers("v1.30.0-rc.1"))
     with pytest.raises(ReleaseError, match=r"release files don't exist at .*/release/v1\.30\.0-rc\.1;"):
-        bucket.publish_markers(_backends(tmp_path, store), step)
+        bucket.publish_markers(step, _backends(tmp_path, store))
     assert not store.exists("release/latest.txt")
 
 
@@ -126,7 +123,7 @@ def test_marker_that_keeps_changing_is_an_error(tmp_path: Path) -> None:
     store = _RacingStore(_released(open_store((tmp_path / "b").as_uri()), "v1.30.0-rc.1"), lose=99, rival="v1.0.0-rc.0")
     step = PublishMarkers(store.url, "v1.30.0-rc.1", ("release/latest.txt",))
     with pytest.raises(ReleaseError, match="generation kept changing"):
-        bucket.publish_markers(_backends(tmp_path, store), step)
+        bucket.publish_markers(step, _backends(tmp_path, store))
 
 
 def _staged(tmp_path: Path) -> tuple[Any, Path]:
@@ -258,10 +255,10 @@ def test_verify_artifacts_checks_arches(tmp_path: Path, image_arch: str, binary:
     root = _build_output(tmp_path / "out", image_arch, binary)
     step = VerifyArtifacts(str(root), "v1.0.0", ("amd64", "arm64"), ("demo",))
     if error is None:
-        verify_artifacts(_backends(tmp_path), step)
+        verify_artifacts(step, _backends(tmp_path))
     else:
         with pytest.raises(ReleaseError, match=error):
-            verify_artifacts(_backends(tmp_path), step)
+            verify_artifacts(step, _backends(tmp_path))
 
 
 @pytest.fixture
@@ -296,13 +293,13 @@ def test_build_runs_at_the_tag_without_secrets(
     step = BuildArtifacts(str(tagged_repo), "v1.0.0", "v1.0.0", command, "_output", str(tmp_path / "_output-v1.0.0"))
     if error is not None:
         with pytest.raises(ReleaseError, match=error):
-            build_artifacts(_backends(tmp_path), step)
+            build_artifacts(step, _backends(tmp_path))
         return
-    build_artifacts(_backends(tmp_path), step)
+    build_artifacts(step, _backends(tmp_path))
     env = (tmp_path / "_output-v1.0.0" / "env.txt").read_text()
     assert "KREL_VERSION=v1.0.0" in env and "ghp_must_not_leak" not in env
     assert (tmp_path / "_output-v1.0.0" / BUILD_DONE).exists() and not (tagged_repo / "_output").exists()
-    build_artifacts(_backends(tmp_path), step)  # a rerun finds the build done
+    build_artifacts(step, _backends(tmp_path))  # a rerun finds the build done
 
 
 @pytest.fixture
@@ -324,7 +321,8 @@ def _tag_step(repo: Path, version: str, branch: str, create: bool, release_commi
     from releng.jobs.steps import TagVersion
 
     return TagVersion(str(repo), version, git.rev_parse(repo, "master"), branch, create, release_commit,
-                      f"Demo release {version}", f"Release commit for Demo {version}")
+                      f"Demo release {version}", f"Release commit for Demo {version}",
+                      load_profile("local", VARS).git_author)
 
 
 def test_tagging_a_new_branch_is_idempotent_and_survives_a_kill(tmp_path: Path, clone: Path) -> None:
@@ -335,14 +333,14 @@ def test_tagging_a_new_branch_is_idempotent_and_survives_a_kill(tmp_path: Path, 
     rc0 = _tag_step(clone, "v1.0.0-rc.0", "release-1.0", True, True)
     alpha0 = _tag_step(clone, "v1.1.0-alpha.0", "master", False, False)
     b = _backends(tmp_path)
-    tag_version(b, rc0)
-    tag_version(b, alpha0)
+    tag_version(rc0, b)
+    tag_version(alpha0, b)
     rc0_commit = git.tag_commit(clone, "v1.0.0-rc.0")
     assert git.run(clone, "rev-parse", f"{rc0_commit}^").strip() == build
     assert git.rev_parse(clone, "release-1.0") == rc0_commit
     assert git.tag_commit(clone, "v1.1.0-alpha.0") == build
-    tag_version(b, rc0)  # a rerun changes nothing
-    tag_version(b, alpha0)
+    tag_version(rc0, b)  # a rerun changes nothing
+    tag_version(alpha0, b)
     assert git.tag_commit(clone, "v1.0.0-rc.0") == rc0_commit
     assert git.rev_parse(clone, "release-1.0") == rc0_commit
 
@@ -350,7 +348,7 @@ def test_tagging_a_new_branch_is_idempotent_and_survives_a_kill(tmp_path: Path, 
     git.run(clone, "tag", "-d", "v1.0.0-rc.0")
     git.checkout(clone, "release-1.0")
     time.sleep(1.1)  # a recreated release commit would now get a new timestamp, so a new sha
-    tag_version(b, rc0)
+    tag_version(rc0, b)
     assert git.tag_commit(clone, "v1.0.0-rc.0") == rc0_commit
 
 
@@ -365,9 +363,9 @@ def test_tagging_refuses_a_moved_branch_and_a_remote_tag_elsewhere(tmp_path: Pat
     (clone / "c").write_text("c")
     git.commit_paths(clone, ["c"], "c", Author("t", "t@localhost"))
     with pytest.raises(ReleaseError, match=r"branch release-1\.0 is at .*, not at the build commit"):
-        tag_version(b, step)
+        tag_version(step, b)
 
     upstream = tmp_path / "upstream.git"
     git.run(upstream, "tag", "v1.0.2", git.rev_parse(upstream, "master^"))
     with pytest.raises(git.TagConflictError, match=r"tag v1\.0\.2 already exists but points to commit"):
-        tag_version(b, _tag_step(clone, "v1.0.2", "master", False, False))
+        tag_version(_tag_step(clone, "v1.0.2", "master", False, False), b)

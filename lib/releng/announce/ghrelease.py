@@ -1,6 +1,6 @@
 """The GitHub release page: render the body from a template, then publish it with PyGithub or into the bucket.
 
-`krel release` calls `update_github_release` as its last step; the mode comes from `targets.github_release`.
+`krel release` sends the page as its last step; the mode (`targets.github_release`) picks a PAGE_DESTINATIONS entry.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import mimetypes
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, cast
 
 import requests
 
@@ -21,7 +21,7 @@ from releng.errors import ReleaseError, UsageError
 from releng.github.base import DEFAULT_API_URL
 from releng.objectstore.base import ObjectExistsError, ObjectStore
 from releng.packages.sources import RepositorySource
-from releng.profile import Profile, Targets
+from releng.profile import GitHubReleaseMode, Profile, Targets
 from releng.templates import render
 from releng.version import parse_tag
 
@@ -105,20 +105,82 @@ def update_github_release(
     store: ObjectStore | None = None,
     open_store: Callable[[str], ObjectStore] | None = None,
 ) -> GitHubReleaseResult:
-    """Render the release page for `tag` and act on it according to `targets.github_release`.
+    """Render the release page for `tag` and send it where `targets.github_release` says (see PAGE_DESTINATIONS).
 
-    - "render": return the body, publish nothing (mock).
-    - "publish": create or update the release of `profile.upstream.org/repo` through the GitHub API at `api_url`
-      with `token`; name = tag, prerelease iff the tag has a pre-release part, latest only for non-prereleases,
-      existing assets deleted and `assets` uploaded.
-    - "bucket": write the body to `release/<tag>/github-release.md` in `store` (default: open `targets.bucket`),
-      once: the same body again is a no-op, another body is refused like any released object.
+    "bucket" writes into `store` (default: open `targets.bucket`, only when it is written).
     """
+
+    def bucket_store() -> ObjectStore:
+        if store is not None:
+            return store
+        if open_store is None:
+            from releng.objectstore import open_store as default_open
+
+            return default_open(targets.bucket)
+        return open_store(targets.bucket)
+
+    return send_release_page(profile, targets.github_release, tag, assets=assets, notes=notes, token=token,
+                             api_url=api_url, store=bucket_store)
+
+
+@dataclass(frozen=True)
+class PageSink:
+    """What a destination may need: the repository and token for the API, the bucket (opened when written)."""
+
+    org: str
+    repo: str
+    token: str
+    api_url: str
+    store: Callable[[], ObjectStore]
+
+
+class PageDestination(Protocol):
+    """Where a rendered release page goes; returns the result with its location."""
+
+    def __call__(self, result: GitHubReleaseResult, sink: PageSink) -> GitHubReleaseResult: ...
+
+
+def _render_only(result: GitHubReleaseResult, sink: PageSink) -> GitHubReleaseResult:
+    return result
+
+
+def _to_bucket(result: GitHubReleaseResult, sink: PageSink) -> GitHubReleaseResult:
+    return _write_to_bucket(result, sink.store())
+
+
+def _to_github(result: GitHubReleaseResult, sink: PageSink) -> GitHubReleaseResult:
+    return _publish(result, sink.org, sink.repo, sink.token, sink.api_url)
+
+
+# The profile's `github_release` values are this dict's keys (GitHubReleaseMode lists them for the type checker):
+# "render" returns the body and publishes nothing (mock); "publish" creates or updates the release of
+# upstream org/repo through the GitHub API (name = tag, prerelease iff the tag has a pre-release part, latest only
+# for non-prereleases, existing assets replaced); "bucket" writes release/<tag>/github-release.md once (the same
+# body again is a no-op, another body is refused like any released object).
+PAGE_DESTINATIONS: dict[GitHubReleaseMode, PageDestination] = {
+    "render": _render_only,
+    "publish": _to_github,
+    "bucket": _to_bucket,
+}
+
+
+def send_release_page(
+    profile: Profile,
+    mode: str,
+    tag: str,
+    *,
+    assets: Sequence[Path] = (),
+    notes: str = "",
+    token: str = "",
+    api_url: str = DEFAULT_API_URL,
+    store: Callable[[], ObjectStore],
+) -> GitHubReleaseResult:
+    """Render the release page for `tag` and send it to mode's destination."""
     prerelease = is_prerelease(tag)
     hashed = tuple(hash_asset(Path(p)) for p in assets)
     body = render_release_page(profile, tag, hashed, notes)
     result = GitHubReleaseResult(
-        mode=targets.github_release,
+        mode=mode,
         tag=tag,
         name=tag,
         body=body,
@@ -126,13 +188,10 @@ def update_github_release(
         make_latest=not prerelease,
         assets=hashed,
     )
-    if targets.github_release == "render":
-        return result
-    if targets.github_release == "bucket":
-        return _write_to_bucket(result, store, open_store, targets.bucket)
-    if targets.github_release == "publish":
-        return _publish(result, profile.upstream.org, profile.upstream.repo, token, api_url)
-    raise UsageError(f"github release: unknown mode {targets.github_release!r}: expected render, publish or bucket")
+    destination = PAGE_DESTINATIONS.get(cast(GitHubReleaseMode, mode))
+    if destination is None:
+        raise UsageError(f"github release: unknown mode {mode!r}: expected render, publish or bucket")
+    return destination(result, PageSink(profile.upstream.org, profile.upstream.repo, token, api_url, store))
 
 
 def page_key(tag: str) -> str:
@@ -151,18 +210,7 @@ def check_bucket_page(store: ObjectStore, tag: str, body: str) -> bool:
     return True
 
 
-def _write_to_bucket(
-    result: GitHubReleaseResult,
-    store: ObjectStore | None,
-    open_store: Callable[[str], ObjectStore] | None,
-    bucket: str,
-) -> GitHubReleaseResult:
-    if store is None:
-        if open_store is None:
-            from releng.objectstore import open_store as default_open
-
-            open_store = default_open
-        store = open_store(bucket)
+def _write_to_bucket(result: GitHubReleaseResult, store: ObjectStore) -> GitHubReleaseResult:
     key = page_key(result.tag)
     # A published page is a released object: the same content is a no-op, other content is refused.
     if not check_bucket_page(store, result.tag, result.body):

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from releng import git, layout, version
 from releng.errors import ReleaseError, UsageError
-from releng.jobs.backends import Backends
+from releng.jobs.clients import Clients
 from releng.jobs.options import JobFacts, JobOptions, facts_for, job_dir
 from releng.objectstore import ObjectNotFoundError, ObjectStore
+from releng.profile import Targets
 
 
 def read_ci_version(store: ObjectStore, ci_bucket: str, branch: str) -> str:
@@ -51,30 +52,32 @@ def _load_facts(job: Path, options: JobOptions, build_version: str) -> JobFacts 
         return None
 
 
-def _refuse_other_staging(b: Backends, bv: str, versions: tuple[str, ...]) -> None:
+def _refuse_other_staging(clients: Clients, bucket: str, bv: str, versions: tuple[str, ...]) -> None:
     """stage/<bv>/ holds one staging (krel's layout): never mix in the versions of another branch or type."""
     prefix = layout.stage_prefix(bv) + "/"
     try:
-        staged = {info.key[len(prefix):].split("/", 1)[0] for info in b.store(b.targets.bucket).list(prefix)}
+        staged = {info.key[len(prefix):].split("/", 1)[0] for info in clients.store(bucket).list(prefix)}
     except ReleaseError:
         return  # an unreadable bucket is reported by the prerequisites step, with what is missing
     other = sorted(v for v in staged if v.startswith("v") and v not in versions)
     if other:
         raise UsageError(
-            f"{b.targets.bucket}/{prefix} already holds {', '.join(other)}, staged with other flags; "
+            f"{bucket}/{prefix} already holds {', '.join(other)}, staged with other flags; "
             f"this run computes {', '.join(versions)}: use a newer build version"
         )
 
 
-def observe(job_name: str, options: JobOptions, b: Backends, *, stages: bool) -> tuple[JobFacts, Path]:
+def observe(
+    job_name: str, options: JobOptions, targets: Targets, clients: Clients, *, stages: bool
+) -> tuple[JobFacts, Path]:
     """Read-only: the build version, whether the release branch is new, whether notes were staged.
 
     stages: the job writes stage/<bv>/ (refuse another staging there) rather than publishing it (look for notes).
     """
     ci_bucket = options.profile.ci_bucket
     # krel: without --build-version, stage takes the CI marker ci/latest[-X.Y].txt of the CI bucket.
-    bv = options.build_version or read_ci_version(b.store(ci_bucket), ci_bucket, options.branch)
-    job = job_dir(options, b.targets, bv, job_name)
+    bv = options.build_version or read_ci_version(clients.store(ci_bucket), ci_bucket, options.branch)
+    job = job_dir(options, targets, bv, job_name)
     saved = _load_facts(job, options, bv)
     if saved is not None:
         if (saved.branch, saved.release_type) != (options.branch, options.release_type):
@@ -89,7 +92,7 @@ def observe(job_name: str, options: JobOptions, b: Backends, *, stages: bool) ->
     )
     if stages:
         facts = facts_for(options, bv, branch_is_new)
-        _refuse_other_staging(b, bv, facts.versions)
+        _refuse_other_staging(clients, targets.bucket, bv, facts.versions)
         return facts, job
-    notes = b.store(b.targets.bucket).exists(f"{layout.stage_prefix(bv)}/notes/{layout.NOTES_FILES[0]}")
+    notes = clients.store(targets.bucket).exists(f"{layout.stage_prefix(bv)}/notes/{layout.NOTES_FILES[0]}")
     return facts_for(options, bv, branch_is_new, notes), job

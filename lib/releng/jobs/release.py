@@ -72,6 +72,7 @@ def plan_release(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan
             branches=tuple(branches),
             dry_run=targets.git_push != "push",
             upstream=profile.upstream.url,
+            author=profile.git_author,
         )
     )
     publishing.append(

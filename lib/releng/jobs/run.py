@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import logging
@@ -14,12 +15,13 @@ from typing import Any
 
 from releng.errors import ReleaseError
 from releng.jobs import job_named
-from releng.jobs.backends import Backends
+from releng.jobs.clients import Clients
 from releng.jobs.handlers import HANDLERS, HandlerFn
 from releng.jobs.observe import facts_path, observe
 from releng.jobs.options import JobOptions, validate_options
 from releng.journal import Journal
 from releng.plan import Plan, Step
+from releng.profile import Targets
 from releng.report import Reporter
 from releng.runner import Handler, apply
 
@@ -95,26 +97,26 @@ def _exclusive(job: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _bound(b: Backends) -> dict[type[Step], Handler]:
+def _bound(clients: Clients) -> dict[type[Step], Handler]:
     counter = iter(range(1, 1_000_000))
 
     def bind(fn: HandlerFn) -> Handler:
         def handler(step: Any) -> None:
-            if b.hooks.kill_at_step == next(counter):
-                b.hooks.kill()
-            fn(b, step)
+            if clients.hooks.kill_at_step == next(counter):
+                clients.hooks.kill()
+            fn(step, clients)
 
         return handler
 
     return {kind: bind(fn) for kind, fn in HANDLERS.items()}
 
 
-def run(job_name: str, options: JobOptions, b: Backends, plan_only: bool = False) -> JobResult:
-    """Observe, plan and (unless plan_only) apply the stage or release job."""
+def run(job_name: str, options: JobOptions, targets: Targets, clients: Clients, plan_only: bool = False) -> JobResult:
+    """Observe, plan and (unless plan_only) apply the stage or release job on the targets, through clients."""
     kind = job_named(job_name)
     validate_options(options, require_build_version=kind.needs_build_version)
-    facts, job = observe(kind.name, options, b, stages=kind.stages)
-    plan = kind.planner(options, b.targets, facts)
+    facts, job = observe(kind.name, options, targets, clients, stages=kind.stages)
+    plan = kind.planner(options, targets, facts)
     log_file = job / f"{kind.name}.log"
     next_command = kind.next_command(options, facts.build_version) if kind.next_command else ""
     journal_path = job / "journal.jsonl"
@@ -125,11 +127,10 @@ def run(job_name: str, options: JobOptions, b: Backends, plan_only: bool = False
     with _exclusive(job):
         facts_path(job).write_text(json.dumps(facts.observed(), sort_keys=True))
         with _job_log(log_file) as logger:
-            report = _LogReporter(b.report, logger)
-            b.report = report
+            report = _LogReporter(clients.report, logger)
             logger.info("krel %s %s: versions %s (%s)", kind.name, facts.build_version, ", ".join(facts.versions),
                         "resuming" if resumed else "new run")
-            apply(plan, _bound(b), Journal(journal_path), report)
+            apply(plan, _bound(dataclasses.replace(clients, report=report)), Journal(journal_path), report)
             if next_command:
                 logger.info("To release this staged build, run: %s", next_command)
     return result

@@ -81,6 +81,7 @@ def _tag_steps(options: JobOptions, facts: JobFacts, repo: Path) -> list[Step]:
                 release_commit=version.is_release_branch(branch),
                 tag_message=f"{product} {version.release_type_of(v)} release {v}",
                 commit_message=f"Release commit for {product} {v}",
+                author=options.profile.git_author,
             )
         )
     return steps
@@ -124,6 +125,9 @@ def plan_stage(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
                 repo_name=profile.upstream.repo,
                 # notes describe the release as published, in mock too: images are pulled from production
                 image_registry=profile.notes_registry(),
+                author=profile.git_author,
+                remote=profile.upstream.remote,
+                default_branch=profile.upstream.default_branch,
             )
         )
     for v in versions:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from releng.plan import Step
+from releng.profile import Author
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class TagVersion(Step):
     release_commit: bool  # make krel's empty "Release commit for …" first
     tag_message: str
     commit_message: str
+    author: Author  # of the release commit and the tag
 
     @property
     def title(self) -> str:
@@ -120,6 +122,9 @@ class WriteNotes(Step):
     org: str
     repo_name: str
     image_registry: str  # production registry named in the Container Images table (the profile's nomock one)
+    author: Author  # of the changelog commit
+    remote: str  # the upstream's remote name in the clone
+    default_branch: str  # the changelog is also committed there
 
     @property
     def title(self) -> str:
@@ -409,7 +414,8 @@ class PushGitObjects(Step):
     tags: tuple[str, ...]
     branches: tuple[str, ...]
     dry_run: bool
-    upstream: str = ""
+    upstream: str
+    author: Author  # of the merge commit when the remote branch moved meanwhile
 
     @property
     def title(self) -> str:
@@ -417,7 +423,7 @@ class PushGitObjects(Step):
 
     def describe(self) -> str:
         refs = " ".join((*self.tags, *self.branches))
-        return f"git push{' --dry-run' if self.dry_run else ''} {self.upstream or self.remote} {refs}"
+        return f"git push{' --dry-run' if self.dry_run else ''} {self.upstream} {refs}"
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import mimetypes
 import shutil
@@ -13,7 +12,7 @@ from pathlib import Path
 
 from releng import checksums, files, layout, markers, provenance
 from releng.errors import ReleaseError
-from releng.jobs.backends import Backends
+from releng.jobs.clients import Clients
 from releng.jobs.handlers.base import checks, handles
 from releng.jobs.steps import (
     ArchiveLog,
@@ -35,35 +34,35 @@ _WORKERS = 4
 
 
 @handles(UploadArtifacts)
-def upload_artifacts(b: Backends, step: UploadArtifacts) -> None:
+def upload_artifacts(step: UploadArtifacts, clients: Clients) -> None:
     """Upload the tree; identical objects are skipped, so a rerun after a kill only sends what is missing."""
     local = Path(step.local_dir)
     if not local.is_dir():
         raise ReleaseError(f"{local} does not exist; nothing to upload to {step.prefix}")
-    store = b.store(step.bucket)
+    store = clients.store(step.bucket)
     killed = False
 
     def progress(done: int, total: int) -> None:
         nonlocal killed
-        b.report.progress(step.prefix, done, total)
-        if b.hooks.kill_mid_upload and not killed and 0 < done < total:
+        clients.report.progress(step.prefix, done, total)
+        if clients.hooks.kill_mid_upload and not killed and 0 < done < total:
             killed = True
-            b.hooks.kill()
+            clients.hooks.kill()
 
     # With the test kill armed, one worker makes "killed mid-upload" deterministic: nothing runs on past the kill.
-    workers = 1 if b.hooks.kill_mid_upload else 4
+    workers = 1 if clients.hooks.kill_mid_upload else 4
     uploaded = upload_tree(local, store, step.prefix, workers=workers, progress=progress)
-    b.report.info(f"{len(uploaded)} files under {store.url}/{step.prefix}")
+    clients.report.info(f"{len(uploaded)} files under {store.url}/{step.prefix}")
 
 
 @handles(WriteProvenance)
-def write_provenance(b: Backends, step: WriteProvenance) -> None:
+def write_provenance(step: WriteProvenance, clients: Clients) -> None:
     """krel: the SLSA provenance statement for everything staged, at stage/<bv>/provenance.json.
 
     Subjects come from the local trees this job uploaded, not from a listing: an object that appeared in the
     bucket meanwhile is not recorded, so release refuses it.
     """
-    store = b.store(step.bucket)
+    store = clients.store(step.bucket)
     subjects = []
     for build_dir, version in zip(step.build_dirs, step.versions, strict=True):
         subjects += provenance.subjects_of(Path(build_dir), version)
@@ -74,17 +73,17 @@ def write_provenance(b: Backends, step: WriteProvenance) -> None:
         subjects.append(provenance.object_subject(store, step.source_key, name))
     doc = provenance.statement(subjects, step.upstream, step.commit, step.build_version, step.versions, step.builder)
     store.put_new(step.object_key, provenance.encode(doc), content_type="application/json")
-    b.report.info(f"{len(subjects)} subjects in {step.object_key}")
+    clients.report.info(f"{len(subjects)} subjects in {step.object_key}")
 
 
 @handles(VerifyStaged)
-def verify_staged(b: Backends, step: VerifyStaged) -> None:
+def verify_staged(step: VerifyStaged, clients: Clients) -> None:
     """krel CheckProvenance, made strict: the staged objects are exactly the provenance subjects, checksums agree.
 
     The statement's bytes are kept in the job dir: the publishing steps work from this verified copy, so a
     statement or an object changed in the bucket after this step cannot steer what is released.
     """
-    store = b.store(step.bucket)
+    store = clients.store(step.bucket)
     staged = sorted({info.key.split("/")[2] for info in store.list(step.stage_prefix + "/")
                      if info.key.count("/") > 3 and info.key.split("/")[3] == "gcs-stage"})
     if sorted(step.versions) != staged:
@@ -99,7 +98,7 @@ def verify_staged(b: Backends, step: VerifyStaged) -> None:
         prefix = f"{step.stage_prefix}/{version}/gcs-stage/{version}"
         count += len(checksums.verify_checksums(store, prefix).files)
     files.write_atomic(Path(step.verified_file), data)
-    b.report.info(f"{len(subjects)} staged objects match the provenance; {count} match their checksums")
+    clients.report.info(f"{len(subjects)} staged objects match the provenance; {count} match their checksums")
 
 
 def verified_statement(verified_file: str) -> tuple[bytes, dict[str, Subject]]:
@@ -141,7 +140,7 @@ def check_bytes(store: ObjectStore, key: str, data: bytes) -> bool:
     return True
 
 
-def _publish_verified(b: Backends, store: ObjectStore, stage_prefix: str, pairs: list[tuple[Subject, str]],
+def _publish_verified(clients: Clients, store: ObjectStore, stage_prefix: str, pairs: list[tuple[Subject, str]],
                       work_dir: str) -> int:
     """Publish each subject from a verified local copy; released identical objects are skipped. Returns copied.
 
@@ -163,7 +162,7 @@ def _publish_verified(b: Backends, store: ObjectStore, stage_prefix: str, pairs:
     def put(pair: tuple[Subject, str]) -> None:
         dst = pair[1]
         store.put_new(dst, local[dst], content_type=mimetypes.guess_type(dst)[0])
-        b.report.progress(dst.rsplit("/", 1)[0], next(progress), len(todo))
+        clients.report.progress(dst.rsplit("/", 1)[0], next(progress), len(todo))
 
     scratch.mkdir(parents=True, exist_ok=True)
     try:
@@ -173,14 +172,14 @@ def _publish_verified(b: Backends, store: ObjectStore, stage_prefix: str, pairs:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)  # the job's own scratch dir
     total = sum(s.size for s, _ in todo)
-    b.report.info(f"{len(todo)} objects ({total} bytes) published, {len(pairs) - len(todo)} already there")
+    clients.report.info(f"{len(todo)} objects ({total} bytes) published, {len(pairs) - len(todo)} already there")
     return len(todo)
 
 
 @checks(CopyToRelease)
-def check_copy_to_release(b: Backends, step: CopyToRelease) -> None:
+def check_copy_to_release(step: CopyToRelease, clients: Clients) -> None:
     """Refused in advance: a release object (or provenance.json) that exists with other content."""
-    store = b.store(step.bucket)
+    store = clients.store(step.bucket)
     data, subjects = verified_statement(step.verified_file)
     for subject, dst in copy_pairs(step.stage_prefix, subjects, step.src_prefix, step.dst_prefix):
         is_released(store, dst, subject)
@@ -188,21 +187,21 @@ def check_copy_to_release(b: Backends, step: CopyToRelease) -> None:
 
 
 @handles(CopyToRelease)
-def copy_to_release(b: Backends, step: CopyToRelease) -> None:
+def copy_to_release(step: CopyToRelease, clients: Clients) -> None:
     """krel CopyStagedFromGCS, but only the provenance subjects, each checked against its digest as it is copied."""
-    store = b.store(step.bucket)
+    store = clients.store(step.bucket)
     data, subjects = verified_statement(step.verified_file)
     pairs = copy_pairs(step.stage_prefix, subjects, step.src_prefix, step.dst_prefix)
     key = f"{step.dst_prefix}/{provenance.PROVENANCE_FILE}"
     check_bytes(store, key, data)
-    _publish_verified(b, store, step.stage_prefix, pairs, step.work_dir)
+    _publish_verified(clients, store, step.stage_prefix, pairs, step.work_dir)
     # krel copies the provenance next to each release; the verified bytes, not whatever the bucket holds now
     store.put_new(key, data, content_type="application/json")
 
 
-def _update_json_object(b: Backends, bucket: str, key: str, name: str, value: str) -> None:
+def _update_json_object(clients: Clients, bucket: str, key: str, name: str, value: str) -> None:
     """Set one entry of a JSON object in the bucket with a generation precondition (retry on a lost race)."""
-    store = b.store(bucket)
+    store = clients.store(bucket)
     for _ in range(5):
         current = store.read_generation(key)
         data: dict[str, str] = {}
@@ -242,46 +241,46 @@ def _notes_pairs(step: PublishNotes) -> list[tuple[Subject, str]]:
 
 
 @checks(PublishNotes)
-def check_publish_notes(b: Backends, step: PublishNotes) -> None:
+def check_publish_notes(step: PublishNotes, clients: Clients) -> None:
     """Refused in advance: published notes with other content."""
-    store = b.store(step.bucket)
+    store = clients.store(step.bucket)
     for subject, dst in _notes_pairs(step):
         is_released(store, dst, subject)
 
 
 @handles(PublishNotes)
-def publish_notes(b: Backends, step: PublishNotes) -> None:
+def publish_notes(step: PublishNotes, clients: Clients) -> None:
     """release/<v>/release-notes.{json,html} from the verified stage notes, and the index entry for the version."""
-    store = b.store(step.bucket)
-    _publish_verified(b, store, step.stage_prefix, _notes_pairs(step), step.work_dir)
+    store = clients.store(step.bucket)
+    _publish_verified(clients, store, step.stage_prefix, _notes_pairs(step), step.work_dir)
     json_key = f"{step.dst_prefix}/{layout.NOTES_FILES[0]}"
-    _update_json_object(b, step.bucket, step.index_key, step.version, public_url(step.download_url, json_key))
+    _update_json_object(clients, step.bucket, step.index_key, step.version, public_url(step.download_url, json_key))
 
 
 @handles(CreateAnnouncement)
-def create_announcement(b: Backends, step: CreateAnnouncement) -> None:
+def create_announcement(step: CreateAnnouncement, clients: Clients) -> None:
     """krel CreateAnnouncement: announcement.html (+ subject) for the prime version, next to its release."""
-    from releng.announce.compose import build_announcement, detect_go_version
+    from releng.announce.compose import detect_go_version
 
-    store = b.store(step.bucket)
+    store = clients.store(step.bucket)
     changelog_html = store.get(step.notes_html_key).decode() if step.notes_html_key else ""
     try:
         go_version = detect_go_version()
     except ReleaseError:
         go_version = "unknown"
-    announcement = build_announcement(b.profile, step.tag, go_version=go_version, changelog_html=changelog_html)
+    announcement = clients.texts.announcement(step.tag, go_version, changelog_html)
     html_key = f"{step.prefix}/announcement.html"
     if store.exists(html_key):
-        b.report.info(f"{html_key} already written")
+        clients.report.info(f"{html_key} already written")
         return
     store.put_new(f"{step.prefix}/announcement-subject.txt", announcement.subject.encode(), content_type="text/plain")
     store.put_new(html_key, announcement.html.encode(), content_type="text/html")
 
 
 @checks(PublishMarkers)
-def check_markers(b: Backends, step: PublishMarkers) -> None:
+def check_markers(step: PublishMarkers, clients: Clients) -> None:
     """Refused in advance: the version's own minor-line marker already holds a newer version."""
-    store = b.store(step.bucket)
+    store = clients.store(step.bucket)
     for key in step.markers:
         current = store.read_generation(key)
         markers.check_move(store.url, key, current[0].decode() if current else None, step.version,
@@ -289,9 +288,9 @@ def check_markers(b: Backends, step: PublishMarkers) -> None:
 
 
 @handles(PublishMarkers)
-def publish_markers(b: Backends, step: PublishMarkers) -> None:
+def publish_markers(step: PublishMarkers, clients: Clients) -> None:
     """krel PublishVersion: each marker only moves forward, under a generation precondition, then is read back."""
-    store = b.store(step.bucket)
+    store = clients.store(step.bucket)
     # krel PublishVersion: `gsutil ls` of the release path first; a marker never names a version with no files.
     release_dir = layout.release_prefix(step.version)
     if next(iter(store.list(f"{release_dir}/")), None) is None:
@@ -302,7 +301,7 @@ def publish_markers(b: Backends, step: PublishMarkers) -> None:
             current = store.read_generation(key)
             published = current[0].decode().strip() if current else None
             if not markers.check_move(store.url, key, published, step.version, guarded=key == minor_marker):
-                b.report.info(f"{key} holds {published}; not moved")
+                clients.report.info(f"{key} holds {published}; not moved")
                 break
             try:
                 store.put_if_generation(key, step.version.encode(), current[1] if current else None, "text/plain")
@@ -311,43 +310,38 @@ def publish_markers(b: Backends, step: PublishMarkers) -> None:
             back = store.get(key).decode().strip()
             if back != step.version:
                 raise ReleaseError(f"{store.url}/{key} reads back {back!r} after writing {step.version!r}")
-            b.report.info(f"{key} -> {step.version}")
+            clients.report.info(f"{key} -> {step.version}")
             break
         else:
             raise ReleaseError(f"{store.url}/{key}: generation kept changing; another release is writing markers")
 
 
 @checks(UpdateGitHubPage)
-def check_github_page(b: Backends, step: UpdateGitHubPage) -> None:
+def check_github_page(step: UpdateGitHubPage, clients: Clients) -> None:
     """Refused in advance: a page already in the bucket with other content (bucket mode only; GitHub pages update)."""
-    from releng.announce.ghrelease import check_bucket_page, render_release_page
+    from releng.announce.ghrelease import check_bucket_page
 
     if step.mode != "bucket":
         return
-    store = b.store(step.bucket)
+    store = clients.store(step.bucket)
     # At preflight the notes are not published yet: the page is rendered from their verified staged source.
     notes = store.get(step.staged_notes_key).decode() if step.staged_notes_key else ""
-    check_bucket_page(store, step.tag, render_release_page(b.profile, step.tag, notes=notes))
+    check_bucket_page(store, step.tag, clients.texts.github_page(step.tag, notes))
 
 
 @handles(UpdateGitHubPage)
-def update_github_page(b: Backends, step: UpdateGitHubPage) -> None:
+def update_github_page(step: UpdateGitHubPage, clients: Clients) -> None:
     """The GitHub release page through the announce library, in the targets' mode (render, publish, bucket)."""
-    from releng.announce.ghrelease import update_github_release
-
-    store = b.store(step.bucket)
+    store = clients.store(step.bucket)
     notes = store.get(step.notes_key).decode() if step.notes_key and store.exists(step.notes_key) else ""
-    targets = dataclasses.replace(b.targets, github_release=step.mode, bucket=step.bucket)
-    result = update_github_release(
-        b.profile, targets, step.tag, notes=notes, token=b.github_token, api_url=b.github_api_url, store=store
-    )
-    b.report.info(f"GitHub release page {step.tag}: {result.location or 'rendered only'}")
+    result = clients.texts.send_github_page(step.mode, step.tag, notes, store, clients.github)
+    clients.report.info(f"GitHub release page {step.tag}: {result.location or 'rendered only'}")
 
 
 @handles(ArchiveLog)
-def archive_log(b: Backends, step: ArchiveLog) -> None:
+def archive_log(step: ArchiveLog, clients: Clients) -> None:
     """A copy of this run's log (new key per run) plus the stage logs, under archive/ or stage/<bv>/logs."""
-    store = b.store(step.bucket)
+    store = clients.store(step.bucket)
     log_file = Path(step.log_file)
     if log_file.exists():
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())

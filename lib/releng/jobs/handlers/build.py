@@ -9,7 +9,7 @@ from pathlib import Path
 
 from releng import buildcmd, checksums, git, sbom
 from releng.errors import ReleaseError
-from releng.jobs.backends import Backends
+from releng.jobs.clients import Clients
 from releng.jobs.handlers.base import handles
 from releng.jobs.steps import AssembleStage, BuildArtifacts, VerifyArtifacts
 from releng.paths import inside, refuse_special_files
@@ -32,11 +32,11 @@ class BuildFailedError(ReleaseError):
 
 
 @handles(BuildArtifacts)
-def build_artifacts(b: Backends, step: BuildArtifacts) -> None:
+def build_artifacts(step: BuildArtifacts, clients: Clients) -> None:
     """Build at the version's tag with KREL_VERSION/KREL_BUILD_VERSION set; outputs move to `_output-<v>`."""
     dest = Path(step.dest)
     if (dest / BUILD_DONE).exists():
-        b.report.info(f"{dest.name} already built")
+        clients.report.info(f"{dest.name} already built")
         return
     repo = Path(step.repo)
     git.run(repo, "checkout", "--quiet", "--detach", f"refs/tags/{step.version}")
@@ -48,7 +48,7 @@ def build_artifacts(b: Backends, step: BuildArtifacts) -> None:
 
     def on_line(line: str) -> None:
         log.info("build: %s", line)
-        b.report.output("build", line)
+        clients.report.output("build", line)
 
     try:
         done = buildcmd.run_streamed(step.command, repo, env, on_line)
@@ -87,7 +87,7 @@ def _expected(step: VerifyArtifacts) -> list[str]:
 
 
 @handles(VerifyArtifacts)
-def verify_artifacts(b: Backends, step: VerifyArtifacts) -> None:
+def verify_artifacts(step: VerifyArtifacts, clients: Clients) -> None:
     """Every expected output exists, is non-empty, and each image tarball is for the arch it is filed under."""
     root = Path(step.build_dir)
     for rel in _expected(step):
@@ -109,7 +109,7 @@ def verify_artifacts(b: Backends, step: VerifyArtifacts) -> None:
 
 
 @handles(AssembleStage)
-def assemble_stage(b: Backends, step: AssembleStage) -> None:
+def assemble_stage(step: AssembleStage, clients: Clients) -> None:
     """krel StageLocalArtifacts: release tars + bin/<os>/<arch>/… + SBOM + per-file checksums and SHA*SUMS."""
     root = Path(step.build_dir)
     final = root / "gcs-stage" / step.version

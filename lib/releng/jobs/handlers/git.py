@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from releng import git, paths, provenance
 from releng.errors import ReleaseError
-from releng.jobs.backends import Backends
+from releng.jobs.clients import Clients
 from releng.jobs.handlers.base import checks, handles
 from releng.jobs.handlers.bucket import verified_statement
 from releng.jobs.steps import (
@@ -25,6 +25,7 @@ from releng.jobs.steps import (
     StageSource,
     TagVersion,
 )
+from releng.profile import Author
 
 log = logging.getLogger(__name__)
 
@@ -33,20 +34,20 @@ _RESTORED = ".krel-restored"
 
 
 @handles(CheckBranchState)
-def check_branch_state(b: Backends, step: CheckBranchState) -> None:
+def check_branch_state(step: CheckBranchState, clients: Clients) -> None:
     """krel CheckReleaseBranchState: the remote still agrees with the plan about the branch."""
     exists = git.remote_branch_exists(step.upstream, step.branch)
     if exists and step.branch_is_new:
         # A resumed release may have pushed the new branch already; that is this job's own work.
-        b.report.info(f"branch {step.branch} exists on the remote now; planned as new (pushed by an earlier run)")
+        clients.report.info(f"branch {step.branch} exists on the remote now; planned as new (pushed by an earlier run)")
         return
     if not exists and not step.branch_is_new:
         raise ReleaseError(f"branch {step.branch} does not exist on {step.upstream}")
-    b.report.info(f"branch {step.branch} {'needs creation' if step.branch_is_new else 'exists on the remote'}")
+    clients.report.info(f"branch {step.branch} {'needs creation' if step.branch_is_new else 'exists on the remote'}")
 
 
 @handles(PrepareWorkspace)
-def prepare_workspace(b: Backends, step: PrepareWorkspace) -> None:
+def prepare_workspace(step: PrepareWorkspace, clients: Clients) -> None:
     """A clone of the upstream; an existing clone of the same remote is reused (and fetched)."""
     repo = Path(step.repo)
     if (repo / ".git").is_dir():
@@ -75,21 +76,21 @@ def _head_is_release_commit(repo: Path, message: str, parent: str) -> bool:
 
 
 @handles(TagVersion)
-def tag_version(b: Backends, step: TagVersion) -> None:
+def tag_version(step: TagVersion, clients: Clients) -> None:
     """krel TagRepository for one version; an existing tag on the same commit (or its release commit) is kept."""
     repo = Path(step.repo)
     target = git.rev_parse(repo, step.commit)
     if git.tag_commit(repo, step.version) is not None:
         # raises TagConflictError if moved; the release commit counts only where krel makes one (release branches)
-        git.tag(repo, step.version, target, step.tag_message, b.author, on_release_commit=step.release_commit)
-        b.report.info(f"tag {step.version} already exists on the expected commit")
+        git.tag(repo, step.version, target, step.tag_message, step.author, on_release_commit=step.release_commit)
+        clients.report.info(f"tag {step.version} already exists on the expected commit")
         return
     remote_tags = git.ls_remote_tags(git.remote_url(repo, "origin"))
     if step.version in remote_tags:
         if remote_tags[step.version] != target:
             raise git.TagConflictError.for_tag(step.version, remote_tags[step.version], target)
         git.fetch(repo, "origin", (f"refs/tags/{step.version}:refs/tags/{step.version}",))
-        b.report.info(f"tag {step.version} is already on the remote at the build commit; fetched it")
+        clients.report.info(f"tag {step.version} is already on the remote at the build commit; fetched it")
         return
     if step.create_branch and not git.ref_exists(repo, f"refs/heads/{step.branch}"):
         git.checkout(repo, step.branch, force_create=True, start=target)
@@ -104,19 +105,19 @@ def tag_version(b: Backends, step: TagVersion) -> None:
                     f"branch {step.branch} is at {head[:12]}, not at the build commit {target[:12]}; "
                     "stage the branch's latest build"
                 )
-            head = git.release_commit(repo, step.commit_message, b.author)
-        git.tag(repo, step.version, head, step.tag_message, b.author)
+            head = git.release_commit(repo, step.commit_message, step.author)
+        git.tag(repo, step.version, head, step.tag_message, step.author)
     else:
-        git.tag(repo, step.version, target, step.tag_message, b.author)
-    b.report.info(f"tagged {step.version}")
+        git.tag(repo, step.version, target, step.tag_message, step.author)
+    clients.report.info(f"tagged {step.version}")
 
 
 @handles(StageSource)
-def stage_source(b: Backends, step: StageSource) -> None:
+def stage_source(step: StageSource, clients: Clients) -> None:
     """krel StageLocalSourceTree: the whole clone (with .git, new tags and commits) as src.tar.gz."""
-    store = b.store(step.bucket)
+    store = clients.store(step.bucket)
     if store.exists(step.object_key):
-        b.report.info(f"{step.object_key} already staged")
+        clients.report.info(f"{step.object_key} already staged")
         return
     repo = Path(step.repo)
     tarball = repo.parent / "src.tar.gz"
@@ -217,13 +218,13 @@ def _check_tags(repo: Path, tags: tuple[str, ...], commit: str, url: str) -> Non
 
 
 @handles(RestoreWorkspace)
-def restore_workspace(b: Backends, step: RestoreWorkspace) -> None:
+def restore_workspace(step: RestoreWorkspace, clients: Clients) -> None:
     """krel PrepareWorkspace at release: download src.tar.gz (checked against the provenance) and unpack it safely."""
     dest = Path(step.dest)
     done = dest.parent / _RESTORED
     if done.exists() and (dest / ".git").is_dir():
         return
-    store = b.store(step.bucket)
+    store = clients.store(step.bucket)
     url = f"{store.url}/{step.object_key}"
     data, subjects = verified_statement(step.verified_file)
     name = step.object_key.removeprefix(step.stage_prefix + "/")
@@ -245,7 +246,7 @@ def restore_workspace(b: Backends, step: RestoreWorkspace) -> None:
     done.write_text(step.object_key)
 
 
-def _sync_branch(repo: Path, url: str, remote: str, branch: str, remote_heads: dict[str, str], b: Backends) -> None:
+def _sync_branch(repo: Path, url: str, remote: str, branch: str, remote_heads: dict[str, str], author: Author) -> None:
     """Merge what the remote branch gained meanwhile (krel merges the release branch, rebases master)."""
     if branch not in remote_heads:
         return
@@ -254,7 +255,7 @@ def _sync_branch(repo: Path, url: str, remote: str, branch: str, remote_heads: d
     if git.is_ancestor(repo, upstream, branch):
         return
     git.checkout(repo, branch)
-    git.merge(repo, upstream, message=f"Merge remote-tracking branch '{remote}/{branch}'", author=b.author)
+    git.merge(repo, upstream, message=f"Merge remote-tracking branch '{remote}/{branch}'", author=author)
 
 
 def _auth_env(url: str, token: str) -> dict[str, str] | None:
@@ -267,10 +268,10 @@ def _auth_env(url: str, token: str) -> dict[str, str] | None:
 
 
 @checks(PushGitObjects)
-def check_tags(b: Backends, step: PushGitObjects) -> None:
+def check_tags(step: PushGitObjects, clients: Clients) -> None:
     """A tag already on the profile's upstream must name the commit the restored workspace tags (krel's rule)."""
     # The profile's URL, not the restored clone's remote config: the staged archive is not trusted for where.
-    remote_tags = git.ls_remote_tags(b.profile.upstream.url)
+    remote_tags = git.ls_remote_tags(step.upstream)
     repo = Path(step.repo)
     for tag in step.tags:
         local = git.tag_commit(repo, tag)
@@ -281,7 +282,7 @@ def check_tags(b: Backends, step: PushGitObjects) -> None:
 
 
 @handles(PushGitObjects)
-def push_git_objects(b: Backends, step: PushGitObjects) -> None:
+def push_git_objects(step: PushGitObjects, clients: Clients) -> None:
     """krel PushGitObjects: tags (a remote tag on the same commit is a no-op, elsewhere an error), branches."""
     repo = Path(step.repo)
     # The profile's URL: the restored clone's remotes came from the staged archive and must not decide where the
@@ -296,20 +297,21 @@ def push_git_objects(b: Backends, step: PushGitObjects) -> None:
         if tag in remote_tags:
             if remote_tags[tag] != local:
                 raise git.TagConflictError.for_tag(tag, remote_tags[tag], local)
-            b.report.info(f"tag {tag} is already on the remote: no-op")
+            clients.report.info(f"tag {tag} is already on the remote: no-op")
             continue
         refspecs.append(f"refs/tags/{tag}:refs/tags/{tag}")
     remote_heads = git.ls_remote_heads(url)
     for branch in step.branches:
         if not git.ref_exists(repo, f"refs/heads/{branch}"):
             git.fetch(repo, url, (f"+refs/heads/{branch}:refs/heads/{branch}",))
-        _sync_branch(repo, url, step.remote, branch, remote_heads, b)
+        _sync_branch(repo, url, step.remote, branch, remote_heads, step.author)
         refspecs.append(f"refs/heads/{branch}:refs/heads/{branch}")
-    out = git.push(repo, url, refspecs, dry_run=step.dry_run, env=_auth_env(url, b.github_token))
+    out = git.push(repo, url, refspecs, dry_run=step.dry_run, env=_auth_env(url, clients.github.token))
     log.info("git push%s:\n%s", " --dry-run" if step.dry_run else "", out)
     # porcelain: "<flag>\t<from>:<to>\t<summary>"; "=" means the remote already had it
     lines = [line.split("\t") for line in out.splitlines() if line.count("\t") >= 2]
     moved = [ref.split(":")[0] for flag, ref, *_ in lines if flag != "="]
     same = [ref.split(":")[0] for flag, ref, *_ in lines if flag == "="]
     verb = "would push" if step.dry_run else "pushed"
-    b.report.info(f"{verb} {', '.join(moved) or 'nothing'}" + (f"; up to date: {', '.join(same)}" if same else ""))
+    up_to_date = f"; up to date: {', '.join(same)}" if same else ""
+    clients.report.info(f"{verb} {', '.join(moved) or 'nothing'}{up_to_date}")

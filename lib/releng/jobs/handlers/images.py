@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from releng.errors import ReleaseError
-from releng.jobs.backends import Backends, image_repo, split_registry
+from releng.jobs.clients import Clients, image_repo, split_registry
 from releng.jobs.handlers.base import handles
 from releng.jobs.steps import PushImages, ValidateImages
 from releng.registry import oci
@@ -52,10 +52,10 @@ def _platforms_of(client: RegistryClient, repo: str, ref: str) -> dict[str, str]
 
 
 @handles(PushImages)
-def push_images(b: Backends, step: PushImages) -> None:
+def push_images(step: PushImages, clients: Clients) -> None:
     """krel PushContainerImages: <registry>/<image>-<arch>:<v> per arch, then <registry>/<image>:<v> over them."""
     host, prefix = split_registry(step.registry)
-    client = b.registry(host)
+    client = clients.registry(host)
     for image in step.images:
         digests: dict[str, str] = {}
         for arch in step.arches:
@@ -78,17 +78,17 @@ def push_images(b: Backends, step: PushImages) -> None:
                 listed = client.head_manifest(repo, step.version)
                 detail = f"it lists {', '.join(f'{a} {d[:19]}…' for a, d in sorted(have.items()))}"
                 raise ImageMovedError.for_tag(f"{host}/{repo}:{step.version}", listed.digest if listed else "?", detail)
-            b.report.info(f"{host}/{repo}:{step.version} already pushed")
+            clients.report.info(f"{host}/{repo}:{step.version} already pushed")
             continue
         push_manifest_list(client, repo, step.version, children)
-        b.report.info(f"pushed {host}/{repo}:{step.version} ({', '.join(step.arches)})")
+        clients.report.info(f"pushed {host}/{repo}:{step.version} ({', '.join(step.arches)})")
 
 
 @handles(ValidateImages)
-def validate_images(b: Backends, step: ValidateImages) -> None:
+def validate_images(step: ValidateImages, clients: Clients) -> None:
     """krel ValidateImages: each version's manifest list exists and covers every arch."""
     host, prefix = split_registry(step.registry)
-    client = b.registry(host)
+    client = clients.registry(host)
     for version in step.versions:
         for image in step.images:
             repo = image_repo(prefix, image)
@@ -100,4 +100,4 @@ def validate_images(b: Backends, step: ValidateImages) -> None:
             if missing:
                 have_list = ", ".join(sorted(have))
                 raise ReleaseError(f"image {where} has no {', '.join(missing)} manifest (has {have_list})")
-    b.report.info(f"{len(step.versions) * len(step.images)} manifest lists valid for {', '.join(step.arches)}")
+    clients.report.info(f"{len(step.versions) * len(step.images)} manifest lists valid for {', '.join(step.arches)}")

@@ -9,7 +9,7 @@ from releng import git
 from releng.changelog import ChangelogOptions, revisions, write_changelog
 from releng.errors import UsageError
 from releng.github import open_pull_requests
-from releng.jobs.backends import Backends
+from releng.jobs.clients import Clients
 from releng.jobs.handlers.base import handles
 from releng.jobs.steps import WriteNotes
 from releng.notes import gather
@@ -31,18 +31,18 @@ def _start_rev(repo: Path, tag: str, end: str) -> str | None:
 
 
 @handles(WriteNotes)
-def write_notes(b: Backends, step: WriteNotes) -> None:
+def write_notes(step: WriteNotes, clients: Clients) -> None:
     """krel stage GenerateChangelog); idempotent: a rerun commits nothing."""
     repo = Path(step.repo)
     prs = open_pull_requests(
         step.org,
         step.repo_name,
-        token=b.github_token or None,
+        token=clients.github.token or None,
         replay_dir=Path(step.replay_dir) if step.replay_dir else None,
-        api_url=b.github_api_url,
+        api_url=clients.github.api_url,
     )
     branch = step.branch or revisions.release_branch(step.tag)
-    end = revisions.end_revision(repo, branch, b.profile.upstream.remote)
+    end = revisions.end_revision(repo, branch, step.remote)
     tars = Path(step.tars_dir)
     release_images = tars.parent / "release-images"
     images = gather.images_from_dir(release_images) if release_images.is_dir() else []
@@ -51,7 +51,7 @@ def write_notes(b: Backends, step: WriteNotes) -> None:
             repo=repo,
             tag=step.tag,
             pull_requests=prs,
-            author=b.author,
+            author=step.author,
             branch=branch,
             start_rev=_start_rev(repo, step.tag, end),
             tars_dir=tars if tars.is_dir() else None,
@@ -61,10 +61,12 @@ def write_notes(b: Backends, step: WriteNotes) -> None:
             html_file=Path(step.html_file),
             json_file=Path(step.json_file),
             push="none",
-            remote=b.profile.upstream.remote,
-            master=b.profile.upstream.default_branch,
+            remote=step.remote,
+            master=step.default_branch,
         ),
-        progress=lambda done, total: b.report.progress("pull requests", done, total),
+        progress=lambda done, total: clients.report.progress("pull requests", done, total),
     )
     counts = ", ".join(f"{heading}: {n}" for heading, n in sorted(result.counts.items())) or "no notes"
-    b.report.info(f"{result.path} for {step.tag} since {result.start_rev} ({counts}); {len(result.commits)} commits")
+    clients.report.info(
+        f"{result.path} for {step.tag} since {result.start_rev} ({counts}); {len(result.commits)} commits"
+    )

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 from releng.errors import ReleaseError, StepError
-from releng.jobs.backends import Backends
+from releng.jobs.clients import Clients
 from releng.jobs.handlers.base import CHECKS, handles
 from releng.jobs.steps import CheckPrerequisites, PreflightRelease
 
@@ -24,7 +24,7 @@ def _existing_parent(path: Path) -> Path:
 
 
 @handles(CheckPrerequisites)
-def check_prerequisites(b: Backends, step: CheckPrerequisites) -> None:
+def check_prerequisites(step: CheckPrerequisites, clients: Clients) -> None:
     """krel CheckPrerequisites: tools on PATH, free disk, credentials for the targets."""
     missing = [tool for tool in step.tools if shutil.which(tool) is None]
     if missing:
@@ -35,26 +35,26 @@ def check_prerequisites(b: Backends, step: CheckPrerequisites) -> None:
             f"only {free / _GIB:.1f} GiB free for {step.workdir}; the profile's build.min_free_gib wants "
             f"{step.min_free_gib} GiB"
         )
-    absent = [name for name in step.credentials if name not in b.credentials]
+    absent = [name for name in step.credentials if name not in clients.credentials]
     if absent:
         raise ReleaseError(f"credentials missing for the targets: {', '.join(absent)} (set them in the environment)")
     for url in step.buckets:
         # Reachable and listable now, rather than failing after an hour of building.
-        next(iter(b.store(url).list("release/")), None)
+        next(iter(clients.store(url).list("release/")), None)
     for host in step.registries:
-        b.registry(host).ping()
+        clients.registry(host).ping()
 
 
 @handles(PreflightRelease)
-def preflight_release(b: Backends, step: PreflightRelease) -> None:
+def preflight_release(step: PreflightRelease, clients: Clients) -> None:
     """Run the check of every publishing step; the first refusal stops the release before anything is written."""
     for check in step.checks:
         handler = CHECKS.get(type(check))
         if handler is None:
             raise ReleaseError(f"preflight: no check for step {type(check).__name__}")
         try:
-            handler(b, check)
+            handler(check, clients)
         except ReleaseError as exc:
             # Name both: the preflight stopped the run, and which publishing step would have been refused.
             raise StepError(f"{step.title}: {check.title}", exc) from exc
-    b.report.info(f"{len(step.checks)} publishing steps checked; nothing would be refused")
+    clients.report.info(f"{len(step.checks)} publishing steps checked; nothing would be refused")
