@@ -139,6 +139,22 @@ def provenance_envelope(key: keys.SigningKey, statement: bytes) -> bytes:
     return dsse.encode(dsse.sign(key, statement))
 
 
+def sign_provenance(store: ObjectStore, statement_key: str, envelope_key: str, key: keys.SigningKey) -> bool:
+    """Write the envelope of the statement at statement_key to envelope_key; False when this key's envelope over
+    the same statement is there already (a rerun). Another envelope there is refused (objects are never replaced)."""
+    statement = _read(store, statement_key, "the provenance statement")
+    if store.exists(envelope_key):
+        where = f"{store.url}/{envelope_key}"
+        try:
+            if dsse.verify(key.public, store.get(envelope_key), where) == statement:
+                return False
+        except ReleaseError:
+            pass
+        raise ReleaseSignatureError(f"refusing to replace {where}: it holds another envelope")
+    store.put_new(envelope_key, provenance_envelope(key, statement), content_type="application/json")
+    return True
+
+
 # ---- checking (release preflight, krel verify release) ---------------------------------------------------------
 
 
@@ -287,6 +303,22 @@ def signed_statement(store: ObjectStore, statement_key: str, envelope_key: str,
         return None
 
 
+def check_staged(store: ObjectStore, stage_prefix: str, versions: Iterable[str], statement: bytes,
+                 verify_key: keys.VerifyKey, *, artifacts: bool, signed_provenance: bool) -> list[Finding]:
+    """The release preflight's checks of stage/<bv>/: the provenance envelope signs exactly `statement` (the bytes
+    VerifyStaged checked), and each staged tree is signed file by file with the statement's digests."""
+    findings = []
+    if signed_provenance:
+        findings.append(check_provenance(store, f"{stage_prefix}/{provenance.PROVENANCE_FILE}",
+                                         f"{stage_prefix}/{layout.PROVENANCE_ENVELOPE}", verify_key, statement))
+    if artifacts:
+        recorded = provenance.parse(statement, f"{store.url}/{stage_prefix}/{provenance.PROVENANCE_FILE}")
+        for v in versions:
+            findings += check_tree(store, f"{stage_prefix}/{layout.staged_tree(v)}", verify_key, recorded,
+                                   layout.staged_tree(v))
+    return findings
+
+
 # ---- images ---------------------------------------------------------------------------------------------------
 
 
@@ -350,9 +382,7 @@ def verify_release(store: ObjectStore, client: RegistryClient | None, target: Re
     findings = [check_provenance(store, statement_key, envelope_key, verify_key)]
     recorded = signed_statement(store, statement_key, envelope_key, verify_key)
     # the statement names files relative to stage/<bv>/: <tag>/gcs-stage/<tag>/<path>
-    stage = layout.stage_prefix("bv")
-    findings += check_tree(store, prefix, verify_key, recorded,
-                           layout.gcs_stage_prefix("bv", tag).removeprefix(stage + "/"))
+    findings += check_tree(store, prefix, verify_key, recorded, layout.staged_tree(tag))
     if client is not None:
         findings += check_images(client, target.registry, image_repos(target.images, target.arches), tag, verify_key)
     return findings
