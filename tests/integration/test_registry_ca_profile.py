@@ -4,6 +4,7 @@ makes; `--ca-file` overrides it; bad values are refused on load, and a missing b
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from releng.errors import ReleaseError
-from releng.profile import BUILTIN_DIR, load_profile
+from releng.jobs.clients import Secrets, open_clients
+from releng.profile import BUILTIN_DIR, Profile, load_profile
 from releng.registry import imagetar
 from releng.registry.client import RegistryClient
 from releng.registry.credentials import Credentials, EnvPair
@@ -154,3 +156,50 @@ def test_an_unreadable_profile_ca_is_one_line_at_first_use(
     line = result.output.strip()
     assert "\n" not in line and re.search(r"CA file .*/profiles/certs.* is not a readable PEM certificate bundle",
                                           line), line
+
+
+# -- stage and release: the job's clients ---------------------------------------------------------------------------
+
+def _job_profile(tmp_path: Path, t: LocalRegistry, pki: dict[str, Path], ca: str) -> Profile:  # noqa: F811
+    path = _profile(tmp_path, ca, mock_ca=ca)
+    _ca_beside(path, pki)
+    return load_profile(path, {"krel_home": str(tmp_path / "home"), "local_registry": t.host})
+
+
+def test_job_clients_use_the_registry_credentials_and_the_targets_ca(
+    registries: dict[str, LocalRegistry], pki: dict[str, Path], registry_images: dict[str, Path],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    t = registries["t"]
+    profile = _job_profile(tmp_path, t, pki, "certs/ca.pem")
+    docker = tmp_path / "docker" / "config.json"
+    docker.parent.mkdir()
+    docker.write_text(json.dumps({"auths": {t.host: {"auth": base64.b64encode(":".join(USER_A).encode()).decode()}}}))
+    with open_clients(profile, profile.mock, Secrets(registry_credentials=Credentials(docker))) as clients:
+        client = clients.registry(t.host)
+        assert client.base_url == f"https://{t.host}" and client.auth.name == "docker-config"
+        digest = imagetar.push_image_tarball(client, registry_images["arm64"], "mock/hello", "v1")
+        head = client.head_manifest("mock/hello", "v1")
+    assert head is not None and head.digest == digest
+
+
+def test_job_secrets_scope_the_env_pair_to_its_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    from krel.jobs import secrets
+
+    monkeypatch.setenv("KREL_REGISTRY_USERNAME", USER_A[0])
+    monkeypatch.setenv("KREL_REGISTRY_PASSWORD", USER_A[1])
+    monkeypatch.setenv("KREL_REGISTRY_HOST", "registry.example.com:5000")
+    creds = secrets().registry_credentials
+    assert creds("registry.example.com:5000").username == USER_A[0]
+    assert creds("other.example.com").name == "anonymous"  # the pair is never sent to another host
+    assert USER_A[1] not in repr(secrets())
+
+
+def test_job_with_an_unreadable_targets_ca_stops_before_any_step(
+    registries: dict[str, LocalRegistry], pki: dict[str, Path], tmp_path: Path,  # noqa: F811
+) -> None:
+    profile = _job_profile(tmp_path, registries["t"], pki, "certs/absent.pem")
+    with pytest.raises(ReleaseError) as err, open_clients(profile, profile.mock, Secrets()):
+        pytest.fail("the clients opened with an unreadable CA")
+    assert re.fullmatch(r"registry 127\.0\.0\.1:\d+: CA file .*/profiles/certs/absent\.pem is not a readable PEM "
+                        r"certificate bundle \(FileNotFoundError\)", str(err.value)), str(err.value)

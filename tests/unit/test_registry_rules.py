@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from releng.errors import ReleaseError, UsageError
 from releng.registry import auth, imagetar, oci
+from releng.registry.credentials import Credentials, EnvPair
 from releng.registry.ratelimit import TokenBucket
 from releng.registry.reference import ImageRef, parse_image_ref
 
@@ -97,8 +98,8 @@ def test_parse_challenge(header: str, scheme: str, params: dict[str, str]) -> No
 )
 def test_google_hosts(host: str, google: bool) -> None:
     assert auth.is_google_host(host) is google
-    assert (auth.for_host(host).name == "google") is google
-    assert auth.for_host(host, "user", "pw").name == "basic"
+    assert (Credentials()(host).name == "google") is google
+    assert Credentials(None, EnvPair("user", "pw", host))(host).name == "KREL_REGISTRY_USERNAME"
 
 
 def test_basic_credentials_never_in_repr() -> None:

@@ -11,14 +11,15 @@ import signal
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from releng.errors import ReleaseError
 from releng.github.base import DEFAULT_API_URL
 from releng.objectstore import ObjectStore, open_store
 from releng.profile import Profile, Targets
-from releng.registry.auth import for_host
 from releng.registry.client import RegistryClient
+from releng.registry.credentials import Credentials
 from releng.report import NullReporter, Reporter
 
 if TYPE_CHECKING:
@@ -44,8 +45,8 @@ class Secrets:
     credentials: frozenset[str] = frozenset()  # names of credentials present (for the prerequisites check)
     github_token: str = ""
     github_api_url: str = DEFAULT_API_URL
-    registry_user: str = ""
-    registry_password: str = ""
+    # registry auth per host, as promotion's: docker config, the env pair for KREL_REGISTRY_HOST, Google ADC
+    registry_credentials: Credentials = field(default_factory=Credentials)
 
 
 @dataclass(frozen=True)
@@ -124,10 +125,10 @@ def image_repo(prefix: str, name: str) -> str:
     return f"{prefix}/{name}" if prefix else name
 
 
-def open_registry(host: str, secrets: Secrets) -> RegistryClient:
-    """The registry client for host with the auth its address calls for (the one place a job opens a registry)."""
-    auth = for_host(host, secrets.registry_user or None, secrets.registry_password or None)
-    return RegistryClient(host, auth=auth)
+def open_registry(host: str, secrets: Secrets, ca_file: Path | None = None) -> RegistryClient:
+    """The registry client for host with promotion's per-host credentials and the targets' CA (the one place a job
+    opens a registry)."""
+    return RegistryClient(host, auth=secrets.registry_credentials(host), ca_file=ca_file)
 
 
 def job_buckets(profile: Profile, targets: Targets) -> tuple[str, ...]:
@@ -159,7 +160,9 @@ def open_clients(
         except ReleaseError as exc:
             unopened[url] = exc
     with ExitStack() as stack:
-        registries = {host: stack.enter_context(open_registry(host, secrets)) for host in job_registries(targets)}
+        ca_file = profile.registry_ca_file(targets)
+        registries = {host: stack.enter_context(open_registry(host, secrets, ca_file))
+                      for host in job_registries(targets)}
         yield Clients(
             texts=ReleaseTexts(profile),
             stores=stores,

@@ -387,12 +387,3 @@ def _iam_status(exc: Exception) -> str:
         if isinstance(status, str) and _IAM_STATUS.fullmatch(status):
             return f": {status}"
     return ""
-
-
-def for_host(host: str, username: str | None = None, password: str | None = None) -> Auth:
-    """The auth strategy for host: explicit basic credentials, else Google for Google registries, else anonymous."""
-    if username:
-        return basic(username, password or "")
-    if is_google_host(host):
-        return google()
-    return anonymous()
