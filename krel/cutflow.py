@@ -68,7 +68,7 @@ def _announce_command(tag: str, nomock: bool) -> str:
 def confirm_release_announce(prof: Profile, nomock: bool, yes: bool) -> None:
     """krel release with [release] announce: the announce send question, asked before the release writes anything."""
     if prof.release.announce:
-        confirm_production(prof, nomock, send_question(targets_for(prof, nomock).mail_to), yes, local_too=True)
+        confirm_production(prof, nomock, send_question(targets_for(prof, nomock).mail_to), yes)
 
 
 def record(prof: Profile, tag: str, run: Run) -> tracker.Outcome | None:

@@ -29,7 +29,6 @@ from krel.options import (
     local_replay_dir,
     targets_for,
 )
-from krel.registries import credentials as registry_credentials
 
 # Points the Cloud Build client at another endpoint (a local server in tests and demos).
 ENDPOINT_ENV = "KREL_CLOUDBUILD_ENDPOINT"
@@ -59,7 +58,8 @@ def secrets() -> Secrets:
         credentials=_credentials(),
         github_token=github_token(),
         github_api_url=github_api_url(),
-        registry_credentials=registry_credentials(),
+        registry_user=os.environ.get("KREL_REGISTRY_USERNAME", ""),
+        registry_password=os.environ.get("KREL_REGISTRY_PASSWORD", ""),
     )
 
 
@@ -148,16 +148,14 @@ def log_level() -> str:
 
 def stream_to_end(runner: JobRunner, job: Job, json_out: bool) -> Job:
     """Tail the job's log (stderr with --json, so stdout stays JSON) and fail unless it succeeded."""
-    out = sys.stderr if json_out else sys.stdout
-
-    def write(text: str) -> None:
-        out.write(ui.clean(text))  # the job's log carries build output and PR text: no escapes reach the terminal
-        out.flush()
-
+    # cleaned line by line (the log carries build output and PR text); record rows without the step prefix
+    log = ui.JobLog(sys.stderr if json_out else sys.stdout)
     try:
-        final = runner.stream(job.id, write)
+        final = runner.stream(job.id, log.write)
     except KeyboardInterrupt:
         raise ReleaseError(f"stopped following job {job.id}; it goes on: krel gcbmgr --job {job.id} --stream") from None
+    finally:
+        log.close()
     if json_out:
         ui.print_json(final.as_dict())
     if final.status != SUCCESS:
@@ -182,7 +180,7 @@ def submit_job(
         # The local job runs in its own directory: hand it an absolute path that exists now.
         options = dataclasses.replace(options, replay_dir=local_replay_dir(options.replay_dir))
     question = f"Really submit a --nomock release job against the {options.branch} branch?"
-    confirm_production(profile, options.nomock, question, yes, local_too=True)
+    confirm_production(profile, options.nomock, question, yes)
     jobs = open_job_runner(profile, runner, options.project, options.nomock)
     user = options.gcp_user or current_user()
     job = gcb.submit(options, profile, jobs, gcp_user=user, git_tag=f"v{releng.__version__}")

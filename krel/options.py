@@ -185,13 +185,13 @@ def targets_for(profile: Profile, nomock: bool) -> Targets:
     return profile.targets(nomock)
 
 
-def confirm_production(profile: Profile, nomock: bool, question: str, yes: bool, *, local_too: bool = False) -> None:
+def confirm_production(profile: Profile, nomock: bool, question: str, yes: bool) -> None:
     """Ask before writing to production (on a TTY; --yes otherwise); a refusal is one error line, exit 1.
 
-    Nothing is asked in mock, nor when every production target of the profile is on this machine (issue 12 item 6),
-    unless `local_too` (job submission and announcement mail, which krel always confirms).
+    The one rule for every production write (stage, release, changelog, ff, job submission, announcement mail):
+    nothing is asked in mock, nor when every production target of the profile is on this machine (issue 12 item 6).
     """
-    if not nomock or (profile.production_is_local() and not local_too):
+    if not nomock or profile.production_is_local():
         return
     if not ui.confirm(question, yes):
         from releng.errors import ReleaseError

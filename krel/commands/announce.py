@@ -134,7 +134,7 @@ def send_cmd(
         # the same checks and question as krel release's announcement at its end (krel.cutflow)
         if not json_out:
             ui.table(f"announcement for {tag}", ["field", "value"], _rows(_summary(tag, outgoing, mailer.describe())))
-        confirm_production(prof, nomock, cutflow.send_question(outgoing.message.recipients), yes, local_too=True)
+        confirm_production(prof, nomock, cutflow.send_question(outgoing.message.recipients), yes)
 
     sent = cutflow.announce(prof, nomock, tag, mailer, confirm, name, email)
     summary = _summary(tag, sent.outgoing, mailer.describe())

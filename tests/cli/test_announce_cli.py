@@ -106,16 +106,33 @@ def test_send_mock_goes_to_the_test_list(cli: typer.testing.CliRunner, krel_home
     assert msg["From"] == "Jane Doe <jane@localhost>"
 
 
-def test_send_nomock_needs_yes_without_a_tty(cli: typer.testing.CliRunner, krel_home: Path) -> None:
+def test_send_nomock_to_local_production_asks_nothing(cli: typer.testing.CliRunner, krel_home: Path) -> None:
+    # the local profile's production mail is its outbox: nothing leaves the machine, so nothing is asked (item 6)
     _publish(krel_home, nomock=True)
-    result = cli.invoke(app, ["announce", "send", "--tag", TAG, "--nomock"])
-    assert result.exit_code == 2
-    assert "--yes" in result.output
-    assert _outbox(krel_home) == []
-    result = cli.invoke(app, ["announce", "send", "--tag", TAG, "--nomock", "--yes", "--json"])
+    result = cli.invoke(app, ["announce", "send", "--tag", TAG, "--nomock", "--json"])
     assert result.exit_code == 0, result.output
     [eml] = _outbox(krel_home)
     assert message_from_bytes(eml.read_bytes(), policy=policy.default)["To"] == "announce@localhost, dev@localhost"
+
+
+def test_send_nomock_by_smtp_needs_yes_without_a_tty(
+    cli: typer.testing.CliRunner, krel_home: Path, tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    _publish(krel_home, nomock=True)
+    prof = _profile_with_mail(krel_home, tmp_path, f"""
+[mail]
+transport = "smtp"
+smtp_host = "127.0.0.1"
+smtp_port = {smtp_server.port}
+from_email = "rm@localhost"
+""")
+    result = cli.invoke(app, ["announce", "send", "--tag", TAG, "--nomock", "--profile", str(prof)])
+    assert result.exit_code == 2
+    assert "--yes" in result.output
+    assert smtp_server.handler.received == []
+    result = cli.invoke(app, ["announce", "send", "--tag", TAG, "--nomock", "--yes", "--profile", str(prof)])
+    assert result.exit_code == 0, result.output
+    assert len(smtp_server.handler.received) == 1
 
 
 def test_send_errors_are_one_line(cli: typer.testing.CliRunner, krel_home: Path) -> None:

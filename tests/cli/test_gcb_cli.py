@@ -13,7 +13,7 @@ import pytest
 from releng.gcb.base import StepSpec, substitute
 from releng.gcb.config import GcbFacts, GcbOptions, build_request
 from releng.gcb.local import LocalRunner
-from releng.profile import load_profile
+from releng.profile import BUILTIN_DIR, load_profile
 from typer.testing import CliRunner
 
 import krel.ui
@@ -55,7 +55,6 @@ def _cancel_all(cli: CliRunner, home: Path) -> None:
         (["--stage", "--branch", "dev"], "--branch: invalid branch 'dev'"),
         (["--stage", "--build-version", "latest"], "--build-version: invalid build version 'latest'"),
         (["--stage", "--runner", "cloud"], "--runner: unknown job runner 'cloud'"),
-        (["--stage", "--nomock"], "'Really submit a --nomock release job against the master branch?' needs an answer"),
     ],
 )
 def test_validation_errors_exit_2_and_submit_nothing(
@@ -153,15 +152,46 @@ def test_missing_ci_marker_is_one_line(cli: CliRunner, cloudbuild_upstream: Clou
     assert _jobs(cloudbuild_upstream.home) == []
 
 
+def _remote_mail_profile(home: Path) -> str:
+    """The local profile with production mail over SMTP: one production target off this machine, so --nomock asks."""
+    text = (BUILTIN_DIR / "local.toml").read_text()
+    assert 'transport = "outbox"' in text
+    path = home / "remote-mail.toml"
+    path.write_text(text.replace('transport = "outbox"', 'transport = "smtp"', 1))
+    return str(path)
+
+
+def test_nomock_needs_yes_without_a_tty_when_production_leaves_the_machine(
+    cli: CliRunner, cloudbuild_upstream: CloudbuildUpstream
+) -> None:
+    profile = _remote_mail_profile(cloudbuild_upstream.home)
+    result = cli.invoke(app, ["gcbmgr", "--stage", "--nomock", "--profile", profile])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "'Really submit a --nomock release job against the master branch?' needs an answer" in lines[0]
+    assert _jobs(cloudbuild_upstream.home) == []
+
+
+def test_nomock_to_local_production_asks_nothing(cli: CliRunner, cloudbuild_upstream: CloudbuildUpstream) -> None:
+    # every production target of the local profile is on this machine: the job is submitted without a question
+    result = cli.invoke(app, ["gcbmgr", "--stage", "--nomock"])
+    assert result.exit_code == 0, result.output
+    assert "Really" not in result.output
+    assert _record(cloudbuild_upstream.home)["substitutions"]["_NOMOCK"] == "--nomock"
+    _cancel_all(cli, cloudbuild_upstream.home)
+
+
 def test_nomock_prompt_three_tries(
     cli: CliRunner, cloudbuild_upstream: CloudbuildUpstream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(krel.ui, "interactive", lambda: True)
-    result = cli.invoke(app, ["gcbmgr", "--stage", "--nomock"], input="maybe\nperhaps\nsure\nyes\n")
+    profile = ["--profile", _remote_mail_profile(cloudbuild_upstream.home)]
+    result = cli.invoke(app, ["gcbmgr", "--stage", "--nomock", *profile], input="maybe\nperhaps\nsure\nyes\n")
     assert result.exit_code == 1
     assert result.stdout.count("Really submit a --nomock release job against the master branch? (yes/no)") == 3
     assert _jobs(cloudbuild_upstream.home) == []
-    result = cli.invoke(app, ["gcbmgr", "--stage", "--nomock"], input="yes\n")
+    result = cli.invoke(app, ["gcbmgr", "--stage", "--nomock", *profile], input="yes\n")
     assert result.exit_code == 0, result.output
     subs = _record(cloudbuild_upstream.home)["substitutions"]
     assert subs["_NOMOCK"] == "--nomock" and subs["_NOMOCK_TAG"] == "nomock"
@@ -186,7 +216,7 @@ def _local_job(home: Path, script: str, branch: str = "master") -> str:
     profile = load_profile("local", {"krel_home": str(home), "local_registry": "127.0.0.1:5000"})
     bv = BV if branch != "master" else BV_MASTER
     facts = GcbFacts(build_version=bv, branch_is_new=False, gcp_user="rm", git_tag="v0.1.0")
-    options = GcbOptions(stage=True, branch=branch, release_type="rc" if branch != "master" else "alpha")
+    options = GcbOptions(job="stage", branch=branch, release_type="rc" if branch != "master" else "alpha")
     request = build_request(options, profile, facts, runner="local", krel_command=runner.krel_command)
     step = StepSpec(name="local", id="test", entrypoint="sh", args=("-c", script))
     return runner.submit(dataclasses.replace(request, steps=(step,))).id
