@@ -18,6 +18,7 @@ from releng.jobs import run as jobrun
 from releng.jobs.clients import FaultHooks, Secrets, open_clients
 from releng.jobs.options import JobOptions
 from releng.profile import Profile
+from releng.signing import release as signed
 
 from krel import ui
 from krel.options import (
@@ -63,6 +64,18 @@ def secrets() -> Secrets:
     )
 
 
+def _with_signing(options: JobOptions, nomock: bool, job_secrets: Secrets, load_key: bool
+                  ) -> tuple[JobOptions, Secrets]:
+    """What the chosen targets sign goes into the options (the plan shows it); their key, loaded here at the edge
+    (mock's throwaway key made on first use), into the secrets: the handlers get it through the clients only."""
+    signing = options.profile.signing_for(nomock)
+    options = dataclasses.replace(options, signing=signing)
+    if load_key and signing.signs():
+        key = signed.load_key(signing, options.home, nomock, os.environ)
+        job_secrets = dataclasses.replace(job_secrets, signing_key=key)
+    return options, job_secrets
+
+
 def submit(name: str, options: JobOptions, stream: bool, yes: bool, json_out: bool) -> None:
     """Hand the job to the gcbmgr submitter: it runs `krel <name> …` on Cloud Build or the local runner."""
     gcb_options = GcbOptions(
@@ -90,7 +103,8 @@ def run_job(
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         # One line per registry request drowns the step headers; --log-level debug brings them back.
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    with open_clients(options.profile, targets, secrets(), report=reporter, hooks=_hooks()) as clients:
+    options, job_secrets = _with_signing(options, nomock, secrets(), load_key=not plan_only)
+    with open_clients(options.profile, targets, job_secrets, report=reporter, hooks=_hooks()) as clients:
         if plan_only:
             result = jobrun.run(name, options, targets, clients, plan_only=True)
             if json_out:

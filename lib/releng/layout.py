@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from releng import version
@@ -63,6 +64,12 @@ def gcs_stage_prefix(build_version: str, version: str) -> str:
 def images_prefix(build_version: str, version: str) -> str:
     """stage/<bv>/<v>/release-images: the image tarballs per arch."""
     return f"{stage_prefix(build_version)}/{staged_images(version)}"
+
+
+def image_repos(images: Iterable[str], arches: Iterable[str]) -> tuple[str, ...]:
+    """Each image's manifest list repository and its per-arch ones, as stage pushes them (krel: <image>-<arch>)."""
+    arch_list = tuple(arches)
+    return tuple(name for image in images for name in (image, *(f"{image}-{arch}" for arch in arch_list)))
 
 
 def ci_key(name: str) -> str:

@@ -34,9 +34,13 @@ def _stage_release(flow: FlowEnv, *extra: str, notes: bool = False, fresh_machin
 def test_mock_cycle_changes_no_nomock_target(flow_env: FlowEnv) -> None:
     before = (flow_env.bucket_state("release"), flow_env.registry_state(), flow_env.remote_refs())
     _stage_release(flow_env, notes=True, fresh_machine=True)
-    assert (flow_env.bucket_state("release"), flow_env.registry_state().keys() - {
-        f"mock/{r}:{v}" for r in ("demo-server", "demo-server-amd64", "demo-server-arm64") for v in (RC0, ALPHA0)
-    }, flow_env.remote_refs()) == (before[0], set(), before[2])
+    pushed = {f"mock/{r}:{v}" for r in ("demo-server", "demo-server-amd64", "demo-server-arm64") for v in (RC0, ALPHA0)}
+    registry = flow_env.registry_state()
+    # the local profile signs in mock: each pushed image has its cosign signature tag beside it, in mock only
+    signatures = {f"{ref.split(':')[0]}:{registry[ref].replace(':', '-')}.sig" for ref in pushed}
+    assert (flow_env.bucket_state("release"), registry.keys() - pushed - signatures,
+            flow_env.remote_refs()) == (before[0], set(), before[2])
+    assert signatures <= registry.keys()
 
     mock = flow_env.bucket_state("mock")
     bv = flow_env.build_version
@@ -62,6 +66,11 @@ def test_mock_cycle_changes_no_nomock_target(flow_env: FlowEnv) -> None:
     sbom = json.loads((flow_env.bucket("mock") / f"release/{RC0}/demo-release.spdx.json").read_text())
     assert sbom["spdxVersion"] == "SPDX-2.3" and sbom["packages"][0]["versionInfo"] == RC0
     assert "./demo.tar.gz" in {f["fileName"] for f in sbom["files"]}
+    assert not sbom["creationInfo"]["created"].startswith("1970")  # dated by the release commit
+    signed = {f"release/{RC0}/demo.tar.gz.sig", f"release/{RC0}/SHA256SUMS.sig", f"release/{RC0}/release-key.pub",
+              f"release/{RC0}/demo-release.spdx.intoto.jsonl", f"release/{RC0}/provenance.intoto.jsonl",
+              f"stage/{bv}/provenance.intoto.jsonl"}
+    assert signed <= set(mock)
     statement = json.loads((flow_env.bucket("mock") / f"stage/{bv}/provenance.json").read_text())
     assert statement["predicateType"] == "https://slsa.dev/provenance/v1"
     assert f"{RC0}/gcs-stage/{RC0}/demo.tar.gz" in {s["name"] for s in statement["subject"]}

@@ -21,6 +21,7 @@ from releng.profile import Profile, Targets
 from releng.registry.client import RegistryClient
 from releng.registry.credentials import Credentials
 from releng.report import NullReporter, Reporter
+from releng.signing.keys import SigningKey
 
 if TYPE_CHECKING:
     from releng.announce.compose import Announcement
@@ -47,6 +48,7 @@ class Secrets:
     github_api_url: str = DEFAULT_API_URL
     # registry auth per host, as promotion's: docker config, the env pair for KREL_REGISTRY_HOST, Google ADC
     registry_credentials: Credentials = field(default_factory=Credentials)
+    signing_key: SigningKey | None = None  # the targets' key when they sign (loaded, or made for mock, at the edge)
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,8 @@ class Clients:
     # A store that could not be opened (no cloud credentials, say) fails where it is first used: the prerequisites
     # step names what is missing before any step needs the store.
     unopened: Mapping[str, ReleaseError] = field(default_factory=dict)
+    # The targets' signing key (issue 13): signing steps carry where to sign, never the key.
+    signing_key: SigningKey | None = None
 
     def store(self, url: str) -> ObjectStore:
         """The store at url: one of the targets' buckets."""
@@ -172,4 +176,5 @@ def open_clients(
             report=report or NullReporter(),
             hooks=hooks,
             unopened=unopened,
+            signing_key=secrets.signing_key,
         )

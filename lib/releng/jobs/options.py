@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from releng import layout, version
-from releng.profile import BUILTIN_DIR, Profile, Targets
+from releng.profile import BUILTIN_DIR, Profile, SigningTargets, Targets
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,8 @@ class JobOptions:
     nomock: bool = False  # only used to print the follow-up command; targets carry the difference
     notes: bool = False  # write the changelog and release notes (needs replay_dir or a GitHub token)
     replay_dir: str = ""  # recorded GitHub data for the notes step (krel's replay format)
+    # what the chosen targets sign ([signing.mock] or [signing.nomock], picked at the CLI edge); off by default
+    signing: SigningTargets = field(default_factory=SigningTargets)
 
 
 @dataclass(frozen=True)

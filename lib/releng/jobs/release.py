@@ -16,6 +16,7 @@ from releng.jobs.steps import (
     RestoreWorkspace,
     UpdateGitHubPage,
     ValidateImages,
+    VerifySignatures,
     VerifyStaged,
 )
 from releng.plan import Plan, Step
@@ -27,6 +28,17 @@ RELEASE_TOOLS = ("git", "tar")
 def marker_keys(v: str) -> tuple[str, ...]:
     """release/<stable|latest>[-MAJ[.MIN]].txt for one released version (krel PublishVersion)."""
     return tuple(layout.marker_key(name) for name in markers.marker_names(v, "release"))
+
+
+def _signature_checks(options: JobOptions, targets: Targets, facts: JobFacts, verified: str,
+                      envelope: str) -> list[Step]:
+    """The staged signatures, checked before anything is published (none when the targets sign nothing)."""
+    signing, build = options.signing, options.profile.build
+    if not signing.signs():
+        return []
+    repos = layout.image_repos(build.images, build.arches) if signing.images else ()
+    return [VerifySignatures(targets.bucket, layout.stage_prefix(facts.build_version), facts.versions, verified,
+                             signing.artifacts, envelope, targets.registry, repos)]
 
 
 def plan_release(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
@@ -43,9 +55,11 @@ def plan_release(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan
     verified = str(job / "provenance.verified.json")
     scratch = str(job / "publish.partial")
     notes_html = f"{layout.release_prefix(prime)}/{layout.NOTES_FILES[1]}" if facts.notes_staged else ""
+    signing = options.signing
+    envelope = str(job / "provenance.verified.intoto.jsonl") if signing.provenance else ""
     publishing: list[Step] = [
         CopyToRelease(targets.bucket, stage, layout.gcs_stage_prefix(bv, v), layout.release_prefix(v), verified,
-                      scratch)
+                      scratch, envelope)
         for v in versions
     ]
     if facts.notes_staged:
@@ -90,6 +104,7 @@ def plan_release(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan
         *opening_checks(options, targets, facts, RELEASE_TOOLS, job, targets.validate_registry),
         # The whole stage area is checked before anything from it is used, the source archive included.
         VerifyStaged(targets.bucket, stage, versions, f"{stage}/provenance.json", verified),
+        *_signature_checks(options, targets, facts, verified, envelope),
         RestoreWorkspace(targets.bucket, f"{stage}/{layout.SRC_TARBALL}", str(repo), verified, stage,
                          profile.upstream.url, profile.upstream.remote, versions),
         # Every refusal known in advance, before the first write (the announcement has none: it is never rewritten).

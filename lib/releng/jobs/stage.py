@@ -14,6 +14,9 @@ from releng.jobs.steps import (
     CheckPrerequisites,
     PrepareWorkspace,
     PushImages,
+    SignArtifacts,
+    SignImages,
+    SignProvenance,
     StageSource,
     TagVersion,
     UploadArtifacts,
@@ -132,7 +135,10 @@ def plan_stage(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
         )
     for v in versions:
         steps.append(VerifyArtifacts(str(layout.build_dir(job, v)), v, profile.build.arches, profile.build.images))
-        steps.append(AssembleStage(str(layout.build_dir(job, v)), v, profile.product, profile.upstream.url, commit))
+        steps.append(AssembleStage(str(layout.build_dir(job, v)), v, profile.product, profile.upstream.url, commit,
+                                   str(repo)))
+        if options.signing.artifacts:
+            steps.append(SignArtifacts(str(layout.gcs_stage_dir(job, v)), v, profile.product))
     steps.append(StageSource(str(repo), targets.bucket, f"{stage}/{layout.SRC_TARBALL}"))
     for v in versions:
         steps.append(UploadArtifacts(str(layout.gcs_stage_dir(job, v)), targets.bucket, layout.gcs_stage_prefix(bv, v)))
@@ -153,6 +159,9 @@ def plan_stage(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
                 profile.build.arches,
             )
         )
+        if options.signing.images and profile.build.images:
+            repos = layout.image_repos(profile.build.images, profile.build.arches)
+            steps.append(SignImages(targets.registry, v, repos))
     steps.append(
         WriteProvenance(
             build_dirs=tuple(str(layout.build_dir(job, v)) for v in versions),
@@ -168,5 +177,8 @@ def plan_stage(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
             source_key=f"{stage}/{layout.SRC_TARBALL}",
         )
     )
+    if options.signing.provenance:
+        envelope = f"{stage}/{layout.PROVENANCE_ENVELOPE}"
+        steps.append(SignProvenance(targets.bucket, f"{stage}/provenance.json", envelope))
     steps.append(ArchiveLog(str(job / "stage.log"), targets.bucket, f"{stage}/logs"))
     return Plan("stage", tuple(steps))

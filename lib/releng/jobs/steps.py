@@ -163,6 +163,7 @@ class AssembleStage(Step):
     product: str
     upstream: str
     commit: str
+    repo: str  # the tagged clone: the SBOM is dated by the version's release commit
 
     @property
     def title(self) -> str:
@@ -353,6 +354,7 @@ class CopyToRelease(Step):
     dst_prefix: str
     verified_file: str  # the statement VerifyStaged checked; also published as <dst_prefix>/provenance.json (krel)
     work_dir: str  # local scratch: objects are published from a downloaded, verified copy
+    verified_envelope: str = ""  # the provenance envelope VerifySignatures checked ("" unsigned): published beside it
 
     @property
     def title(self) -> str:
@@ -461,3 +463,78 @@ class CreateAnnouncement(Step):
 
     def describe(self) -> str:
         return f"{self.bucket}/{self.prefix}/announcement.html and announcement-subject.txt"
+
+
+# ---- signing (issue 13): the steps carry where to sign, never the key (the run's clients hold it) ----------------
+
+
+@dataclass(frozen=True)
+class SignArtifacts(Step):
+    """A `.sig` beside every file of one assembled tree, its SBOM in a DSSE envelope and the public key, before the
+    upload: the signing files are staged, recorded in the provenance and released with the rest."""
+
+    tree_dir: str  # <build_dir>/gcs-stage/<v>
+    version: str
+    product: str  # names the SBOM
+
+    @property
+    def title(self) -> str:
+        return f"Sign artifacts of {self.version}"
+
+    def describe(self) -> str:
+        return f"{self.tree_dir}: <file>.sig for every file and SHA*SUMS, the SBOM's .intoto.jsonl, release-key.pub"
+
+
+@dataclass(frozen=True)
+class SignImages(Step):
+    """A cosign signature of every pushed image (manifest list and per arch), tagged `sha256-<hex>.sig` beside it."""
+
+    registry: str
+    version: str
+    repos: tuple[str, ...]  # image names below the registry: <image> and <image>-<arch>
+
+    @property
+    def title(self) -> str:
+        return f"Sign images {self.version} in {self.registry}"
+
+    def describe(self) -> str:
+        return f"{self.registry}/{{{', '.join(self.repos)}}}:{self.version} -> sha256-<digest>.sig (cosign)"
+
+
+@dataclass(frozen=True)
+class SignProvenance(Step):
+    """The provenance statement in a signed DSSE envelope, beside it (written from it, so never one of its subjects)."""
+
+    bucket: str
+    statement_key: str
+    envelope_key: str
+
+    @property
+    def title(self) -> str:
+        return "Sign provenance"
+
+    def describe(self) -> str:
+        return f"DSSE envelope over {self.bucket}/{self.statement_key} -> {self.envelope_key}"
+
+
+@dataclass(frozen=True)
+class VerifySignatures(Step):
+    """Every staged signature the targets make, checked with their key before the release writes anything."""
+
+    bucket: str
+    stage_prefix: str
+    versions: tuple[str, ...]
+    verified_file: str  # the statement VerifyStaged checked: the envelope must sign exactly it
+    artifacts: bool  # each staged tree: .sig of every file, the SBOM envelope, the public key
+    verified_envelope: str  # where the checked provenance envelope is kept ("" when provenance is not signed)
+    registry: str = ""  # where the staged images are
+    repos: tuple[str, ...] = ()  # images whose signatures are checked (none when images are not signed)
+
+    @property
+    def title(self) -> str:
+        return "Verify staged signatures"
+
+    def describe(self) -> str:
+        checked = [what for what, on in (("files", self.artifacts), ("provenance envelope", self.verified_envelope),
+                                         (f"images in {self.registry}", self.repos)) if on]
+        return f"{self.bucket}/{self.stage_prefix}/: {', '.join(checked)} signed by the targets' key"

@@ -322,12 +322,6 @@ def check_staged(store: ObjectStore, stage_prefix: str, versions: Iterable[str],
 # ---- images ---------------------------------------------------------------------------------------------------
 
 
-def image_repos(images: Iterable[str], arches: Iterable[str]) -> list[str]:
-    """Each image's manifest list repository and its per-arch repositories, as stage pushes them (krel layout)."""
-    arch_list = list(arches)
-    return [name for image in images for name in (image, *(f"{image}-{arch}" for arch in arch_list))]
-
-
 def sign_images(client: RegistryClient, registry: str, repos: Iterable[str], version: str,
                 key: keys.SigningKey) -> list[str]:
     """Sign `<registry>/<repo>:<version>` by digest as cosign does; returns one line per image (a rerun: present)."""
@@ -384,5 +378,6 @@ def verify_release(store: ObjectStore, client: RegistryClient | None, target: Re
     # the statement names files relative to stage/<bv>/: <tag>/gcs-stage/<tag>/<path>
     findings += check_tree(store, prefix, verify_key, recorded, layout.staged_tree(tag))
     if client is not None:
-        findings += check_images(client, target.registry, image_repos(target.images, target.arches), tag, verify_key)
+        repos = layout.image_repos(target.images, target.arches)
+        findings += check_images(client, target.registry, repos, tag, verify_key)
     return findings

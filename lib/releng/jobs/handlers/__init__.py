@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from releng.jobs.handlers import bucket, build, git, images, notes, preflight
+from releng.jobs.handlers import bucket, build, git, images, notes, preflight, signing
 from releng.jobs.handlers.base import CHECKS, HANDLERS, HandlerFn
 
-__all__ = ["CHECKS", "HANDLERS", "HandlerFn", "bucket", "build", "git", "images", "notes", "preflight"]
+__all__ = ["CHECKS", "HANDLERS", "HandlerFn", "bucket", "build", "git", "images", "notes", "preflight", "signing"]

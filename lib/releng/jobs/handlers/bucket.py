@@ -184,6 +184,17 @@ def check_copy_to_release(step: CopyToRelease, clients: Clients) -> None:
     for subject, dst in copy_pairs(step.stage_prefix, subjects, step.src_prefix, step.dst_prefix):
         is_released(store, dst, subject)
     check_bytes(store, f"{step.dst_prefix}/{provenance.PROVENANCE_FILE}", data)
+    if step.verified_envelope:
+        check_bytes(store, f"{step.dst_prefix}/{layout.PROVENANCE_ENVELOPE}", _verified_envelope(step))
+
+
+def _verified_envelope(step: CopyToRelease) -> bytes:
+    """The provenance envelope VerifySignatures checked and kept in the job dir."""
+    try:
+        return Path(step.verified_envelope).read_bytes()
+    except FileNotFoundError:
+        raise ReleaseError(f"{step.verified_envelope} is missing: the signature check writes it; rerun krel release"
+                           ) from None
 
 
 @handles(CopyToRelease)
@@ -197,6 +208,9 @@ def copy_to_release(step: CopyToRelease, clients: Clients) -> None:
     _publish_verified(clients, store, step.stage_prefix, pairs, step.work_dir)
     # krel copies the provenance next to each release; the verified bytes, not whatever the bucket holds now
     store.put_new(key, data, content_type="application/json")
+    if step.verified_envelope:  # signed: the envelope VerifySignatures checked, beside it
+        store.put_new(f"{step.dst_prefix}/{layout.PROVENANCE_ENVELOPE}", _verified_envelope(step),
+                      content_type="application/json")
 
 
 def _update_json_object(clients: Clients, bucket: str, key: str, name: str, value: str) -> None:

@@ -122,7 +122,8 @@ def assemble_stage(step: AssembleStage, clients: Clients) -> None:
     for tar in sorted((root / "release-tars").iterdir()):
         shutil.copy2(tar, partial / tar.name)
     shutil.copytree(root / "bin", partial / "bin")
-    sbom.write_release_sbom(partial, step.version, step.product, step.upstream, step.commit)
+    created = sbom.release_time(Path(step.repo), step.version)
+    sbom.write_release_sbom(partial, step.version, step.product, step.upstream, step.commit, created)
     checksums.write_checksums(partial)
     os.replace(partial, final)
     (root / ASSEMBLED).write_text(step.version)
