@@ -20,8 +20,10 @@ from releng.profile import Profile
 from releng.releaseissue import cut, tracker
 from releng.releaseissue.checklist import Run
 
-from krel.jobs import open_job_runner
-from krel.options import confirm_production, github_api_url, github_token, targets_for
+from krel import ui
+from krel.jobs import JobEnd, open_job_runner
+from krel.jobs import send_question as send_question  # krel announce send asks the same question
+from krel.options import github_api_url, github_token, targets_for
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +36,6 @@ def mail_access() -> MailAccess:
         sendgrid_api_key=os.environ.get("SENDGRID_API_KEY", ""),
         sendgrid_host=os.environ.get("KREL_SENDGRID_HOST", sendgrid.DEFAULT_HOST),
     )
-
-
-def send_question(recipients: Sequence[str]) -> str:
-    """The one question before an announcement goes out (krel announce send asks it too)."""
-    return f"Send email to {', '.join(recipients)}?"
 
 
 def mailer(prof: Profile) -> Mailer:
@@ -63,12 +60,6 @@ def announce(prof: Profile, nomock: bool, tag: str, transport: Mailer, confirm: 
 
 def _announce_command(tag: str, nomock: bool) -> str:
     return f"krel announce send --tag {tag}{' --nomock' if nomock else ''}"
-
-
-def confirm_release_announce(prof: Profile, nomock: bool, yes: bool) -> None:
-    """krel release with [release] announce: the announce send question, asked before the release writes anything."""
-    if prof.release.announce:
-        confirm_production(prof, nomock, send_question(targets_for(prof, nomock).mail_to), yes)
 
 
 def record(prof: Profile, tag: str, run: Run) -> tracker.Outcome | None:
@@ -184,7 +175,7 @@ def job_command(name: str, options: JobOptions, build_version: str) -> str:
     return command + (" --nomock" if options.nomock else "")
 
 
-def job_end(name: str, options: JobOptions) -> Callable[[JobResult, dt.datetime], dict[str, object]]:
+def job_end(name: str, options: JobOptions) -> JobEnd:
     """What a successful stage or release run does at its end (krel.jobs.run_job calls it before its summary):
     checked now, before the run writes anything (a token to update the issue with)."""
     prof = options.profile
@@ -213,7 +204,9 @@ def finish_job(name: str, options: JobOptions, result: JobResult, started: dt.da
         if outcome is not None:
             done["release_issue"] = outcome.as_json()
     except tracker.NoOpenIssueError as exc:
-        log.warning("%s: the release issue was not updated: %s", name, exc)
+        # the job is done: a cut without an open issue (closed once announced, or never opened) is worth a line only
+        ui.err_console.print(ui.clean(f"warning: {name}: the release issue was not updated: {exc}"), markup=False,
+                             highlight=False)
     except ReleaseError as exc:
         issue_failure = exc  # the announcement still goes out: it matters more than the tracking issue
     if name == "release" and prof.release.announce and tag:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import getpass
 import logging
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import releng
@@ -91,14 +93,34 @@ def submit(name: str, options: JobOptions, stream: bool, yes: bool, json_out: bo
     submit_job(gcb_options, options.profile, yes=yes, stream=stream, json_out=json_out)
 
 
+def send_question(recipients: Sequence[str]) -> str:
+    """The one question before an announcement goes out (krel announce send, and krel release when it announces)."""
+    return f"Send email to {', '.join(recipients)}?"
+
+
+def confirm_release_announce(profile: Profile, nomock: bool, yes: bool) -> None:
+    """krel release with [release] announce: announce send's question, asked before the release writes anything
+    (by whoever submits a release job: the job itself runs with --yes)."""
+    if profile.release.announce:
+        confirm_production(profile, nomock, send_question(targets_for(profile, nomock).mail_to), yes)
+
+
+# What the CLI does after a successful run, before the summary (krel.cutflow: the release-cut issue, the
+# announcement); the fields it returns join the summary.
+JobEnd = Callable[[jobrun.JobResult, dt.datetime], dict[str, object]]
+
+
 def run_job(
-    name: str, options: JobOptions, nomock: bool, plan_only: bool, json_out: bool, yes: bool = False
+    name: str, options: JobOptions, nomock: bool, plan_only: bool, json_out: bool, yes: bool = False,
+    finish: JobEnd | None = None,
 ) -> jobrun.JobResult:
     """Shared by stage and release: plan or run (after the production question with --nomock), then render."""
     targets = targets_for(options.profile, nomock)
     if not plan_only:
         question = f"Really run krel {name} --nomock, writing to {targets.bucket} and {targets.registry}?"
         confirm_production(options.profile, nomock, question, yes)
+        if name == "release":
+            confirm_release_announce(options.profile, nomock, yes)
     reporter = ui.RichReporter(name, quiet=json_out)
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         # One line per registry request drowns the step headers; --log-level debug brings them back.
@@ -113,8 +135,10 @@ def run_job(
                 ui.table(f"krel {name} plan ({result.build_version})", ["#", "step", "does"],
                          [(i, s.title, s.describe()) for i, s in enumerate(result.plan.steps, 1)])
             return result
+        started = dt.datetime.now(dt.UTC)
         with reporter.live(bytes_mode=True):
             result = jobrun.run(name, options, targets, clients)
+    ended = finish(result, started) if finish else {}
     summary = {
         "job": name,
         "build_version": result.build_version,
@@ -126,15 +150,24 @@ def run_job(
         "log": str(result.log_file),
         "resumed": result.resumed,
         "next": result.next_command,
+        **ended,
     }
     if json_out:
         ui.print_json(summary)
     else:
-        ui.table(f"krel {name} done", ["field", "value"],
-                 [(k, ", ".join(v) if isinstance(v, list) else v) for k, v in summary.items() if v != ""])
+        ui.table(f"krel {name} done", ["field", "value"], [(k, _cell(v)) for k, v in summary.items() if v != ""])
         if result.next_command:
             ui.console.print(f"To release this staged build, run:\n  {result.next_command}", markup=False)
     return result
+
+
+def _cell(value: object) -> object:
+    """A summary value in one table cell: lists joined, records (the release issue, the announcement) as key: value."""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_cell(v)}" for k, v in value.items())
+    return value
 
 
 def open_job_runner(profile: Profile, runner: str, project: str, nomock: bool) -> JobRunner:
@@ -195,6 +228,8 @@ def submit_job(
         options = dataclasses.replace(options, replay_dir=local_replay_dir(options.replay_dir))
     question = f"Really submit a --nomock release job against the {options.branch} branch?"
     confirm_production(profile, options.nomock, question, yes)
+    if options.release:
+        confirm_release_announce(profile, options.nomock, yes)
     jobs = open_job_runner(profile, runner, options.project, options.nomock)
     user = options.gcp_user or current_user()
     job = gcb.submit(options, profile, jobs, gcp_user=user, git_tag=f"v{releng.__version__}")

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from releng.jobs.options import JobOptions
 
+from krel import cutflow
 from krel.jobs import run_job, submit
 from krel.options import (
     DEFAULT_PROFILE,
@@ -53,7 +54,9 @@ def release(
     if submit_job:
         submit("release", options, stream, yes, json_out)
         return
-    run_job("release", options, nomock, plan, json_out, yes)
+    # the end of a successful run (the release-cut issue, the release's announcement) happens where the job runs
+    finish = None if plan else cutflow.job_end("release", options)
+    run_job("release", options, nomock, plan, json_out, yes, finish=finish)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from releng.jobs.options import JobOptions
 
+from krel import cutflow
 from krel.jobs import run_job, submit
 from krel.options import (
     DEFAULT_PROFILE,
@@ -76,7 +77,9 @@ def stage(
     if submit_job:
         submit("stage", options, stream, yes, json_out)
         return
-    run_job("stage", options, nomock, plan, json_out, yes)
+    # the end of a successful run (the release-cut issue, the release's announcement) happens where the job runs
+    finish = None if plan else cutflow.job_end("stage", options)
+    run_job("stage", options, nomock, plan, json_out, yes, finish=finish)
 
 
 def register(app: typer.Typer) -> None:
