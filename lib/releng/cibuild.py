@@ -16,12 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from releng import buildcmd, checksums, digests, git, layout, markers, names
+from releng import buildcmd, checksums, digests, git, layout, markermove, markers, names
 from releng.errors import ReleaseError, UsageError
 from releng.objectstore import ObjectStore, open_store
 from releng.objectstore.base import ObjectExistsError
 from releng.objectstore.sync import upload_tree
-from releng.objectstore.update import update
 from releng.paths import inside, refuse_special_files
 from releng.profile import Profile
 from releng.version import build_version_from_describe
@@ -149,10 +148,6 @@ def refuse_conflicts(store: ObjectStore, prefix: str, out: Path) -> bool:
 
 def move_marker(store: ObjectStore, key: str, version: str, report: Callable[[str], None]) -> str:
     """Move one marker forward to version (never back), under a generation precondition, then read it back."""
-    done = update(store, key, lambda content: markers.moved_content(store.url, key, content, version, guarded=False),
-                  "text/plain", contender="another build is writing markers", read_back=True)
-    if done.after is None:
-        report(f"{key} holds {markers.published(done.before)}; not moved")
-        return f"kept {markers.published(done.before)}"
-    report(f"{key} -> {version}")
-    return "moved"
+    done = markermove.move(store, key, version, guarded=False, contender="another build is writing markers")
+    report(markermove.describe(key, version, done))
+    return "moved" if done.after is not None else f"kept {markers.published(done.before)}"

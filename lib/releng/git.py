@@ -263,6 +263,12 @@ def commit_message(repo: Path, rev: str) -> str:
     return _git(["log", "-1", "--format=%B", _EOO, positional(rev, "commit")], cwd=repo).strip()
 
 
+def commit_time(repo: Path, rev: str) -> int:
+    """The committer time of the commit rev names, in seconds since the epoch (SOURCE_DATE_EPOCH); GitError when
+    rev names no commit."""
+    return int(_git(["log", "-1", "--format=%ct", _EOO, rev_parse(repo, rev)], cwd=repo).strip())
+
+
 def root_commits(repo: Path, end: str) -> list[str]:
     """The parentless commits reachable from end (a repository's first commit; more after an unrelated merge)."""
     return _git(["rev-list", "--max-parents=0", _EOO, positional(end, "revision")], cwd=repo).split()

@@ -27,9 +27,7 @@ def creation_time(commit_epoch: int) -> str:
 
 def release_time(repo: Path, tag: str) -> str:
     """`created` for the release at tag: its commit's committer time (the release commit on a release branch)."""
-    rev = f"refs/tags/{git.positional(tag, 'tag')}^{{commit}}"
-    epoch = git.run(repo, "log", "-1", "--format=%ct", "--end-of-options", rev)
-    return creation_time(int(epoch.strip()))
+    return creation_time(git.commit_time(repo, f"refs/tags/{git.positional(tag, 'tag')}"))
 
 
 def sbom_name(product: str) -> str:

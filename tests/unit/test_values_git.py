@@ -65,6 +65,9 @@ def test_read_wrappers_answer_from_the_repository(repo: Repo) -> None:
     assert git.tracked_files(w, "nothing/") == []
     assert git.tree_modes(w, "master", ["link", "a.txt"]) == [("100644", "a.txt"), ("120000", "link")]
     assert git.config_file_entries(w, w / ".git" / "config")[0] == ("core.repositoryformatversion", "0")
+    assert git.commit_time(w, "refs/tags/v1.0.0") == int(git.run(w, "log", "-1", "--format=%ct", repo.second))
+    with pytest.raises(git.GitError, match=r"unknown revision 'refs/tags/v9\.9\.9'"):
+        git.commit_time(w, "refs/tags/v9.9.9")
 
 
 def test_dirty_paths_sees_changed_untracked_and_ignored_files(fresh: Repo) -> None:
@@ -119,6 +122,7 @@ def _hostile(m: str) -> list[tuple[str, Callable[[Path], object]]]:
         ("checkout_detached", lambda r: git.checkout_detached(r, f"--pathspec-from-file={m}")),
         ("fetch_branches-url", lambda r: git.fetch_branches(r, f"--upload-pack=touch {m}", ["x"], filter="tree:0")),
         ("fetch_branches-branch", lambda r: git.fetch_branches(r, str(r), ["-x"], filter="tree:0")),
+        ("commit_time", lambda r: git.commit_time(r, f"--output={m}")),
         ("nul", lambda r: git.parents(r, "HEAD\0--output=x")),
     ]
 

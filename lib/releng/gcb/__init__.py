@@ -86,16 +86,7 @@ def kube_cross_versions(url: str, default_branch: str, branch: str, branch_is_ne
     with tempfile.TemporaryDirectory(prefix="krel-cross-") as tmp:
         repo = git.init(Path(tmp), bare=True)
         # One commit per ref and only the blobs that are read (fetched lazily by `git show`).
-        git.run(
-            repo,
-            "fetch",
-            "--quiet",
-            "--depth=1",
-            "--filter=blob:none",
-            "--end-of-options",
-            git.positional(url, "upstream URL"),
-            *(f"+refs/heads/{r}:refs/heads/{r}" for r in refs),
-        )
+        git.fetch_branches(repo, url, refs, filter="blob:none", depth=1)
         found = {r: (git.show_file(repo, f"refs/heads/{r}", KUBE_CROSS_FILE) or "").strip() for r in refs}
     for ref, value in found.items():
         if value and _IMAGE_TAG.fullmatch(value) is None:
@@ -111,8 +102,7 @@ def _build_version_at_head(url: str, branch: str) -> str:
     with tempfile.TemporaryDirectory(prefix="krel-head-") as tmp:
         repo = git.init(Path(tmp), bare=True)
         # Commits and tags only: describe needs no trees or blobs.
-        git.run(repo, "fetch", "--quiet", "--filter=tree:0", "--tags", "--end-of-options",
-                git.positional(url, "upstream URL"), f"+refs/heads/{branch}:refs/heads/{branch}")
+        git.fetch_branches(repo, url, [branch], filter="tree:0", tags=True)
         return version.build_version_from_describe(git.describe(repo, heads[branch]))
 
 

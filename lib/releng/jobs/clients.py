@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from releng.address import RegistryAddress
 from releng.errors import ReleaseError
 from releng.github.base import DEFAULT_API_URL
 from releng.objectstore import ObjectStore, open_store
 from releng.profile import Profile, Targets
 from releng.registry.client import RegistryClient
 from releng.registry.credentials import Credentials
+from releng.registry.pool import Registries
 from releng.report import NullReporter, Reporter
 from releng.signing.keys import SigningKey
 
@@ -119,20 +121,10 @@ class Clients:
             raise ReleaseError(f"{host} is not one of this job's registries ({', '.join(self.registries)})") from None
 
 
-def split_registry(address: str) -> tuple[str, str]:
-    """`127.0.0.1:5000/mock` -> (`127.0.0.1:5000`, `mock`); `registry.k8s.io` -> (`registry.k8s.io`, ``)."""
-    host, _, prefix = address.strip("/").partition("/")
-    return host, prefix
-
-
-def image_repo(prefix: str, name: str) -> str:
-    return f"{prefix}/{name}" if prefix else name
-
-
-def open_registry(host: str, secrets: Secrets, ca_file: Path | None = None) -> RegistryClient:
-    """The registry client for host with promotion's per-host credentials and the targets' CA (the one place a job
-    opens a registry)."""
-    return RegistryClient(host, auth=secrets.registry_credentials(host), ca_file=ca_file)
+def registry_pool(secrets: Secrets, ca_file: Path | None = None) -> Registries:
+    """The job's registry clients: the one pool, with promotion's per-host credentials, the targets' CA and no
+    pacing (a job pushes a handful of images; promotion paces its thousands)."""
+    return Registries(secrets.registry_credentials, rate=None, ca_file=ca_file)
 
 
 def job_buckets(profile: Profile, targets: Targets) -> tuple[str, ...]:
@@ -142,7 +134,7 @@ def job_buckets(profile: Profile, targets: Targets) -> tuple[str, ...]:
 
 def job_registries(targets: Targets) -> tuple[str, ...]:
     """Every registry host a stage (push) or release (validate) talks to."""
-    return tuple(dict.fromkeys(split_registry(a)[0] for a in (targets.registry, targets.validate_registry)))
+    return tuple(dict.fromkeys(RegistryAddress.parse(a).host for a in (targets.registry, targets.validate_registry)))
 
 
 @contextmanager
@@ -164,9 +156,8 @@ def open_clients(
         except ReleaseError as exc:
             unopened[url] = exc
     with ExitStack() as stack:
-        ca_file = profile.registry_ca_file(targets)
-        registries = {host: stack.enter_context(open_registry(host, secrets, ca_file))
-                      for host in job_registries(targets)}
+        pool = stack.enter_context(registry_pool(secrets, profile.registry_ca_file(targets)))
+        registries = {host: pool.client(host) for host in job_registries(targets)}
         yield Clients(
             texts=ReleaseTexts(profile),
             stores=stores,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from releng import layout, version
+from releng.address import RegistryAddress
 from releng.jobs.options import JobFacts, JobOptions, job_dir
 from releng.jobs.steps import (
     ArchiveLog,
@@ -34,7 +35,7 @@ BUILDER_ID = "https://github.com/kubernetes/release/krel-python"
 def required_credentials(targets: Targets, upstream_url: str) -> tuple[str, ...]:
     """Credential names the targets need (krel: GCP account, GITHUB_TOKEN); local targets need none."""
     needed: list[str] = []
-    hosts = (targets.registry.split("/", 1)[0], targets.validate_registry.split("/", 1)[0])
+    hosts = (RegistryAddress.parse(targets.registry).host, RegistryAddress.parse(targets.validate_registry).host)
     if targets.bucket.startswith("gs://") or any(h.endswith(("gcr.io", "pkg.dev")) for h in hosts):
         needed.append("google-cloud")
     if targets.git_push == "push" and upstream_url.startswith(("https://", "http://")):
@@ -56,7 +57,7 @@ def opening_checks(
             profile.build.min_free_gib,
             required_credentials(targets, profile.upstream.url),
             buckets=(targets.bucket,),
-            registries=(registry.split("/", 1)[0],),
+            registries=(RegistryAddress.parse(registry).host,),
         ),
         CheckBranchState(profile.upstream.url, options.branch, facts.branch_is_new),
     ]

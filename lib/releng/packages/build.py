@@ -25,10 +25,11 @@ class Built:
 
 def release_epoch(repo: Path, tag: str) -> int:
     """The release commit's committer time (SOURCE_DATE_EPOCH): the tag's commit in repo."""
-    out = git.run(repo, "log", "-1", "--format=%ct", f"refs/tags/{tag}^{{commit}}", check=False).strip()
-    if not out.isdigit():
-        raise ReleaseError(f"packages: tag {tag} is not in {repo}: the packages take their time from its commit")
-    return int(out)
+    try:
+        return git.commit_time(repo, f"refs/tags/{tag}")
+    except git.GitError:
+        why = "the packages take their time from its commit"
+        raise ReleaseError(f"packages: tag {tag} is not in {repo}: {why}") from None
 
 
 def build_packages(packages: Packages, tag: str, arches: tuple[str, ...], build_dir: Path, out_dir: Path,

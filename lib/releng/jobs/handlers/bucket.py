@@ -10,7 +10,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from releng import checksums, files, layout, markers, provenance
+from releng import checksums, files, layout, markermove, markers, provenance
 from releng.errors import ReleaseError
 from releng.jobs.clients import Clients
 from releng.jobs.handlers.base import checks, handles
@@ -25,8 +25,9 @@ from releng.jobs.steps import (
     VerifyStaged,
     WriteProvenance,
 )
-from releng.objectstore import ObjectExistsError, ObjectStore, PreconditionFailedError
+from releng.objectstore import ObjectExistsError, ObjectStore
 from releng.objectstore.sync import upload_tree
+from releng.objectstore.update import update
 from releng.provenance import Subject
 
 # Objects published at once: each is a download and an upload, so a few in flight hide the latency.
@@ -216,26 +217,17 @@ def copy_to_release(step: CopyToRelease, clients: Clients) -> None:
 def _update_json_object(clients: Clients, bucket: str, key: str, name: str, value: str) -> None:
     """Set one entry of a JSON object in the bucket with a generation precondition (retry on a lost race)."""
     store = clients.store(bucket)
-    for _ in range(5):
-        current = store.read_generation(key)
-        data: dict[str, str] = {}
-        generation = None
-        if current is not None:
-            try:
-                data = json.loads(current[0])
-            except ValueError as exc:
-                raise ReleaseError(f"{store.url}/{key} is not JSON ({exc})") from exc
-            generation = current[1]
-        if data.get(name) == value:
-            return
-        data[name] = value
-        body = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+
+    def with_entry(content: bytes | None) -> bytes | None:
         try:
-            store.put_if_generation(key, body, generation, content_type="application/json")
-            return
-        except PreconditionFailedError:
-            time.sleep(0.05)
-    raise ReleaseError(f"{store.url}/{key}: kept changing under us; try again")
+            data: dict[str, str] = json.loads(content) if content is not None else {}
+        except ValueError as exc:
+            raise ReleaseError(f"{store.url}/{key} is not JSON ({exc})") from exc
+        if data.get(name) == value:
+            return None
+        return (json.dumps({**data, name: value}, indent=2, sort_keys=True) + "\n").encode()
+
+    update(store, key, with_entry, "application/json", contender="another release is writing it; try again")
 
 
 def public_url(download_url: str, key: str) -> str:
@@ -297,7 +289,7 @@ def check_markers(step: PublishMarkers, clients: Clients) -> None:
     store = clients.store(step.bucket)
     for key in step.markers:
         current = store.read_generation(key)
-        markers.check_move(store.url, key, current[0].decode() if current else None, step.version,
+        markers.check_move(store.url, key, markers.published(current[0] if current else None), step.version,
                            guarded=key == step.markers[-1])
 
 
@@ -311,23 +303,9 @@ def publish_markers(step: PublishMarkers, clients: Clients) -> None:
         raise ReleaseError(f"release files don't exist at {store.url}/{release_dir}; markers name released versions")
     minor_marker = step.markers[-1]
     for key in step.markers:
-        for _ in range(5):
-            current = store.read_generation(key)
-            published = current[0].decode().strip() if current else None
-            if not markers.check_move(store.url, key, published, step.version, guarded=key == minor_marker):
-                clients.report.info(f"{key} holds {published}; not moved")
-                break
-            try:
-                store.put_if_generation(key, step.version.encode(), current[1] if current else None, "text/plain")
-            except PreconditionFailedError:
-                continue
-            back = store.get(key).decode().strip()
-            if back != step.version:
-                raise ReleaseError(f"{store.url}/{key} reads back {back!r} after writing {step.version!r}")
-            clients.report.info(f"{key} -> {step.version}")
-            break
-        else:
-            raise ReleaseError(f"{store.url}/{key}: generation kept changing; another release is writing markers")
+        done = markermove.move(store, key, step.version, guarded=key == minor_marker,
+                               contender="another release is writing markers")
+        clients.report.info(markermove.describe(key, step.version, done))
 
 
 @checks(UpdateGitHubPage)

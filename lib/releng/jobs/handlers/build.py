@@ -39,7 +39,7 @@ def build_artifacts(step: BuildArtifacts, clients: Clients) -> None:
         clients.report.info(f"{dest.name} already built")
         return
     repo = Path(step.repo)
-    git.run(repo, "checkout", "--quiet", "--detach", f"refs/tags/{step.version}")
+    git.checkout_detached(repo, f"refs/tags/{step.version}")
     # The profile names the output dir and it is emptied before the build: it must stay inside the clone (resolved
     # after the checkout, which could have put a symlink there).
     out = inside(repo, step.output_dir, "build.output_dir")

@@ -70,9 +70,9 @@ def prepare_workspace(step: PrepareWorkspace, clients: Clients) -> None:
 def _head_is_release_commit(repo: Path, message: str, parent: str) -> bool:
     """A rerun after a kill between the empty release commit and the tag finds that commit on HEAD: reuse it."""
     head = git.rev_parse(repo, "HEAD")
-    if git.run(repo, "log", "-1", "--format=%B", head).strip() != message:
+    if git.commit_message(repo, head) != message:
         return False
-    return git.run(repo, "rev-list", "--parents", "-n", "1", head).split()[1:2] == [parent]
+    return git.parents(repo, head)[:1] == [parent]
 
 
 @handles(TagVersion)
@@ -196,9 +196,7 @@ def _check_git_dir(repo: Path, upstream: str, remote: str, url: str) -> None:
     if planted:
         raise ReleaseError(f"{url}: src/.git/hooks/{planted[0]} is a hook; a staged clone has none")
     # Read as a plain file (--no-includes): reading the config must not follow what it includes.
-    listing = git.run(repo, "config", "--file", str(gitdir / "config"), "--no-includes", "--list", "-z")
-    for entry in filter(None, listing.split("\0")):
-        key, _, value = entry.partition("\n")
+    for key, value in git.config_file_entries(repo, gitdir / "config"):
         if not _CONFIG_ALLOWED.fullmatch(key):
             raise ReleaseError(f"{url}: src/.git/config sets {key}; a staged clone sets only what git clone writes")
         if key.startswith("remote.") and key.endswith(".url") and (key != f"remote.{remote}.url" or value != upstream):

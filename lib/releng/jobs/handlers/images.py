@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from releng.address import RegistryAddress
 from releng.errors import ReleaseError
-from releng.jobs.clients import Clients, image_repo, split_registry
+from releng.jobs.clients import Clients
 from releng.jobs.handlers.base import handles
 from releng.jobs.steps import PushImages, ValidateImages
 from releng.registry import oci
@@ -54,18 +55,19 @@ def _platforms_of(client: RegistryClient, repo: str, ref: str) -> dict[str, str]
 @handles(PushImages)
 def push_images(step: PushImages, clients: Clients) -> None:
     """krel PushContainerImages: <registry>/<image>-<arch>:<v> per arch, then <registry>/<image>:<v> over them."""
-    host, prefix = split_registry(step.registry)
+    registry = RegistryAddress.parse(step.registry)
+    host = registry.host
     client = clients.registry(host)
     for image in step.images:
         digests: dict[str, str] = {}
         for arch in step.arches:
             tar = Path(step.images_dir) / arch / f"{image}.tar"
-            digests[arch] = _push_arch_image(client, tar, image_repo(prefix, f"{image}-{arch}"), step.version)
-        repo = image_repo(prefix, image)
+            digests[arch] = _push_arch_image(client, tar, registry.repo(f"{image}-{arch}"), step.version)
+        repo = registry.repo(image)
         # A manifest list can only reference manifests in its own repository: put the children there by digest.
         children = {}
         for arch, digest in digests.items():
-            arch_repo = image_repo(prefix, f"{image}-{arch}")
+            arch_repo = registry.repo(f"{image}-{arch}")
             raw, media_type, _ = client.get_manifest(arch_repo, digest)
             for blob in oci.blobs(oci.parse_manifest(raw, digest), digest):
                 if not client.blob_exists(repo, blob.digest) and not client.mount_blob(repo, blob.digest, arch_repo):
@@ -87,11 +89,12 @@ def push_images(step: PushImages, clients: Clients) -> None:
 @handles(ValidateImages)
 def validate_images(step: ValidateImages, clients: Clients) -> None:
     """krel ValidateImages: each version's manifest list exists and covers every arch."""
-    host, prefix = split_registry(step.registry)
+    registry = RegistryAddress.parse(step.registry)
+    host = registry.host
     client = clients.registry(host)
     for version in step.versions:
         for image in step.images:
-            repo = image_repo(prefix, image)
+            repo = registry.repo(image)
             where = f"{host}/{repo}:{version}"
             if client.head_manifest(repo, version) is None:
                 raise ReleaseError(f"image {where} not found; images must exist before git objects are pushed")

@@ -25,7 +25,7 @@ def _start_rev(repo: Path, tag: str, end: str) -> str | None:
         start = None
     if start is not None and git.ref_exists(repo, f"refs/tags/{start}"):
         return None  # write_changelog applies the same rule itself
-    root = git.run(repo, "rev-list", "--max-parents=0", end).split()[-1]
+    root = git.root_commits(repo, end)[-1]
     log.info("%s: no earlier release tag to start from; notes cover the history from %s", tag, root[:12])
     return root
 
