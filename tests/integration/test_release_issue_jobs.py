@@ -20,6 +20,9 @@ RC0 = "v1.0.0-rc.0"  # what the demo's release-1.0 branch stages first
 TITLE = f"Cut {RC0} release"
 BRANCH = ["--branch", "release-1.0", "--type", "rc"]
 
+# a stage, a release job and a rerun of the demo project: about 40 s on an idle 2-core machine
+pytestmark = pytest.mark.slow
+
 
 def _profile(home: Path) -> str:
     """The local profile without packages (they are another test's subject, and cost a build), with the release
@@ -37,8 +40,8 @@ def _outbox(flow: FlowEnv) -> list[Path]:
     return sorted(folder.glob("*.eml")) if folder.exists() else []
 
 
-def _issue(hub: IssuesHub) -> dict[str, object]:
-    [issue] = hub.titled(TITLE)
+def _issue(stub: IssuesHub) -> dict[str, object]:
+    [issue] = stub.titled(TITLE)
     return issue
 
 
