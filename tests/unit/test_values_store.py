@@ -119,3 +119,18 @@ def test_moved_content_refuses(content: bytes, message: str) -> None:
 ])
 def test_layout_owns_the_keys(key: str, expected: str) -> None:
     assert key == expected
+
+
+def test_markermove_moves_forward_and_reads_back(store: ObjectStore) -> None:
+    from releng import markermove
+
+    key = "release/latest-1.30.txt"
+    moved = markermove.move(store, key, "v1.30.1", guarded=True, contender="x")
+    assert store.get(key) == b"v1.30.1" and markermove.describe(key, "v1.30.1", moved) == f"{key} -> v1.30.1"
+    kept = markermove.move(store, "release/latest.txt", "v1.30.0", guarded=False, contender="x")
+    assert kept.after is not None  # absent: created
+    stays = markermove.move(store, "release/latest.txt", "v1.29.9", guarded=False, contender="x")
+    assert markermove.describe("release/latest.txt", "v1.29.9", stays) == "release/latest.txt holds v1.30.0; not moved"
+    with pytest.raises(ReleaseError, match=r"holds v1\.30\.1, newer than v1\.30\.0; markers never move backwards"):
+        markermove.move(store, key, "v1.30.0", guarded=True, contender="x")
+    assert store.get(key) == b"v1.30.1"
