@@ -19,6 +19,7 @@ from releng.gcb.config import GcbOptions, validate
 from releng.jobs import run as jobrun
 from releng.jobs.clients import FaultHooks, Secrets, open_clients
 from releng.jobs.options import JobOptions
+from releng.packages import keys as package_keys
 from releng.profile import Profile
 from releng.signing import release as signed
 
@@ -63,6 +64,7 @@ def secrets() -> Secrets:
         github_api_url=github_api_url(),
         registry_user=os.environ.get("KREL_REGISTRY_USERNAME", ""),
         registry_password=os.environ.get("KREL_REGISTRY_PASSWORD", ""),
+        packages_key_env={name: os.environ[name] for name in package_keys.ENV_NAMES if os.environ.get(name)},
     )
 
 

@@ -72,6 +72,7 @@ def test_stage_object_layout_and_registry_come_from_targets(nomock: bool) -> Non
         f"stage/{bv}/v1.30.0-rc.0/release-images",
         f"stage/{bv}/v1.31.0-alpha.0/gcs-stage/v1.31.0-alpha.0",
         f"stage/{bv}/v1.31.0-alpha.0/release-images",
+        f"stage/{bv}/v1.30.0-rc.0/packages",  # the local profile's [packages], built for the prime version
     }
     bucket = "file:///krel-home/buckets/release" if nomock else "file:///krel-home/buckets/mock"
     registry = "127.0.0.1:5000/staging" if nomock else "127.0.0.1:5000/mock"
@@ -91,8 +92,8 @@ def test_stage_step_order_matches_krel() -> None:
     plan = plan_stage(options, options.profile.mock, facts_for(options, bv, False))
     kinds = [type(step).__name__ for step in plan.steps]
     order = ["CheckPrerequisites", "CheckBranchState", "PrepareWorkspace", "TagVersion", "BuildArtifacts", "WriteNotes",
-             "VerifyArtifacts", "AssembleStage", "StageSource", "UploadArtifacts", "PushImages", "WriteProvenance",
-             "ArchiveLog"]
+             "VerifyArtifacts", "AssembleStage", "BuildPackages", "StageSource", "UploadArtifacts", "PushImages",
+             "WriteProvenance", "ArchiveLog"]
     assert [k for i, k in enumerate(kinds) if i == 0 or kinds[i - 1] != k] == order
     notes = _of(plan, s.WriteNotes)[0]
     assert notes.tag == "v1.30.0-rc.1" and notes.download_url == "file:///krel-home/buckets/mock/release"

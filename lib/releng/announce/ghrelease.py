@@ -174,11 +174,13 @@ def send_release_page(
     token: str = "",
     api_url: str = DEFAULT_API_URL,
     store: Callable[[], ObjectStore],
+    packages: Sequence[RepositorySource] = (),
 ) -> GitHubReleaseResult:
-    """Render the release page for `tag` and send it to mode's destination."""
+    """Render the release page for `tag` (naming the package repositories the release published to, if any) and
+    send it to mode's destination."""
     prerelease = is_prerelease(tag)
     hashed = tuple(hash_asset(Path(p)) for p in assets)
-    body = render_release_page(profile, tag, hashed, notes)
+    body = render_release_page(profile, tag, hashed, notes, packages)
     result = GitHubReleaseResult(
         mode=mode,
         tag=tag,

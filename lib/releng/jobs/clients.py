@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +18,7 @@ from releng.address import RegistryAddress
 from releng.errors import ReleaseError
 from releng.github.base import DEFAULT_API_URL
 from releng.objectstore import ObjectStore, open_store
+from releng.packages.sources import RepositorySource
 from releng.profile import Profile, Targets
 from releng.registry.client import RegistryClient
 from releng.registry.credentials import Credentials
@@ -51,6 +52,8 @@ class Secrets:
     # registry auth per host, as promotion's: docker config, the env pair for KREL_REGISTRY_HOST, Google ADC
     registry_credentials: Credentials = field(default_factory=Credentials)
     signing_key: SigningKey | None = None  # the targets' key when they sign (loaded, or made for mock, at the edge)
+    # KREL_PACKAGES_GPG_* (the package repositories' release key; a passphrase among them: never in a repr)
+    packages_key_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -67,24 +70,26 @@ class ReleaseTexts:
 
     profile: Profile
 
-    def announcement(self, tag: str, go_version: str, changelog_html: str) -> Announcement:
+    def announcement(self, tag: str, go_version: str, changelog_html: str,
+                     packages: Sequence[RepositorySource] = ()) -> Announcement:
         # Imported when used: the announce package pulls in jinja2 and mail modules a stage never needs.
         from releng.announce.compose import build_announcement
 
-        return build_announcement(self.profile, tag, go_version=go_version, changelog_html=changelog_html)
+        return build_announcement(self.profile, tag, go_version=go_version, changelog_html=changelog_html,
+                                  packages=packages)
 
-    def github_page(self, tag: str, notes: str) -> str:
+    def github_page(self, tag: str, notes: str, packages: Sequence[RepositorySource] = ()) -> str:
         from releng.announce.ghrelease import render_release_page
 
-        return render_release_page(self.profile, tag, notes=notes)
+        return render_release_page(self.profile, tag, notes=notes, packages=packages)
 
     def send_github_page(self, mode: str, tag: str, notes: str, store: ObjectStore,
-                         github: GitHub) -> GitHubReleaseResult:
+                         github: GitHub, packages: Sequence[RepositorySource] = ()) -> GitHubReleaseResult:
         """The page rendered and sent to mode's destination (render, publish, bucket)."""
         from releng.announce.ghrelease import send_release_page
 
         return send_release_page(self.profile, mode, tag, notes=notes, token=github.token, api_url=github.api_url,
-                                 store=lambda: store)
+                                 store=lambda: store, packages=packages)
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,8 @@ class Clients:
     unopened: Mapping[str, ReleaseError] = field(default_factory=dict)
     # The targets' signing key (issue 13): signing steps carry where to sign, never the key.
     signing_key: SigningKey | None = None
+    # KREL_PACKAGES_GPG_* read at the edge: where PublishPackages' release key comes from (never in a repr)
+    packages_key_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def store(self, url: str) -> ObjectStore:
         """The store at url: one of the targets' buckets."""
@@ -128,8 +135,10 @@ def registry_pool(secrets: Secrets, ca_file: Path | None = None) -> Registries:
 
 
 def job_buckets(profile: Profile, targets: Targets) -> tuple[str, ...]:
-    """Every store a stage or release touches: the targets' bucket and the CI bucket (the build version marker)."""
-    return tuple(dict.fromkeys((targets.bucket, profile.ci_bucket)))
+    """Every store a stage or release touches: the targets' bucket, the CI bucket (the build version marker) and,
+    when the profile builds packages, the targets' packages bucket."""
+    packages = (targets.packages_bucket,) if profile.packages is not None and targets.packages_bucket else ()
+    return tuple(dict.fromkeys((targets.bucket, profile.ci_bucket, *packages)))
 
 
 def job_registries(targets: Targets) -> tuple[str, ...]:
@@ -168,4 +177,5 @@ def open_clients(
             hooks=hooks,
             unopened=unopened,
             signing_key=secrets.signing_key,
+            packages_key_env=secrets.packages_key_env,
         )

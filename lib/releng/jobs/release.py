@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from releng import layout, markers, version
 from releng.jobs.options import JobFacts, JobOptions, job_dir
 from releng.jobs.stage import opening_checks
@@ -12,6 +14,7 @@ from releng.jobs.steps import (
     PreflightRelease,
     PublishMarkers,
     PublishNotes,
+    PublishPackages,
     PushGitObjects,
     RestoreWorkspace,
     UpdateGitHubPage,
@@ -19,6 +22,7 @@ from releng.jobs.steps import (
     VerifySignatures,
     VerifyStaged,
 )
+from releng.packages import sources
 from releng.plan import Plan, Step
 from releng.profile import Targets
 
@@ -39,6 +43,29 @@ def _signature_checks(options: JobOptions, targets: Targets, facts: JobFacts, ve
     repos = layout.image_repos(build.images, build.arches) if signing.images else ()
     return [VerifySignatures(targets.bucket, layout.stage_prefix(facts.build_version), facts.versions, verified,
                              signing.artifacts, envelope, targets.registry, repos)]
+
+
+def _publish_packages(options: JobOptions, targets: Targets, facts: JobFacts, verified: str, job: Path
+                      ) -> list[Step]:
+    """The staged packages of the prime version into the targets' packages bucket; none without [packages]."""
+    packages, prime = options.profile.packages, facts.versions[0]
+    if packages is None:
+        return []
+    return [PublishPackages(
+        bucket=targets.bucket, stage_prefix=layout.stage_prefix(facts.build_version),
+        src_prefix=layout.packages_prefix(facts.build_version, prime), verified_file=verified,
+        work_dir=str(job / "packages.partial"), tag=prime, project=packages.project,
+        packages_bucket=targets.packages_bucket, public_url=sources.public_url(targets), key_mode=targets.packages_key,
+        keys_dir=str(options.home / "keys"),
+    )]
+
+
+def _package_sources(options: JobOptions, targets: Targets, prime: str) -> tuple[sources.RepositorySource, ...]:
+    """The repositories the announcement and the GitHub page name: the ones PublishPackages publishes to."""
+    packages = options.profile.packages
+    if packages is None:
+        return ()
+    return sources.repository_sources(sources.public_url(targets), packages.project, prime)
 
 
 def plan_release(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
@@ -76,7 +103,11 @@ def plan_release(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan
                 work_dir=scratch,
             )
         )
-    publishing.append(CreateAnnouncement(prime, targets.bucket, layout.release_prefix(prime), notes_html))
+    # Packages before the announcement and the page, which name their repositories (issue 14).
+    publishing += _publish_packages(options, targets, facts, verified, job)
+    repositories = _package_sources(options, targets, prime)
+    publishing.append(CreateAnnouncement(prime, targets.bucket, layout.release_prefix(prime), notes_html,
+                                         repositories))
     publishing += [PublishMarkers(targets.bucket, v, marker_keys(v)) for v in versions]
     publishing.append(
         PushGitObjects(
@@ -98,6 +129,7 @@ def plan_release(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan
             bucket=targets.bucket,
             notes_key=notes_html,
             staged_notes_key=f"{stage}/notes/{layout.NOTES_FILES[1]}" if facts.notes_staged else "",
+            packages=repositories,
         )
     )
     steps: list[Step] = [

@@ -11,6 +11,7 @@ from releng.jobs.steps import (
     ArchiveLog,
     AssembleStage,
     BuildArtifacts,
+    BuildPackages,
     CheckBranchState,
     CheckPrerequisites,
     PrepareWorkspace,
@@ -91,6 +92,26 @@ def _tag_steps(options: JobOptions, facts: JobFacts, repo: Path) -> list[Step]:
     return steps
 
 
+def _build_packages(options: JobOptions, facts: JobFacts, job: Path) -> list[Step]:
+    """The prime version's packages (issue 14) from its verified build output; none without [packages]."""
+    packages, prime = options.profile.packages, facts.versions[0]
+    if packages is None:
+        return []
+    build_dir = layout.build_dir(job, prime)
+    arches = packages.arches or options.profile.build.arches
+    return [BuildPackages(str(job / "src"), prime, str(build_dir), str(layout.packages_build_dir(build_dir)),
+                          packages, arches)]
+
+
+def _stage_packages(options: JobOptions, targets: Targets, facts: JobFacts, job: Path) -> list[Step]:
+    """The built packages to stage/<bv>/<prime>/packages (provenance subjects, like every staged object)."""
+    if options.profile.packages is None:
+        return []
+    prime = facts.versions[0]
+    return [UploadArtifacts(str(layout.packages_build_dir(layout.build_dir(job, prime))), targets.bucket,
+                            layout.packages_prefix(facts.build_version, prime))]
+
+
 def plan_stage(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
     """Every step of `krel stage`, with its targets copied from `targets`; no I/O."""
     profile = options.profile
@@ -140,6 +161,7 @@ def plan_stage(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
                                    str(repo)))
         if options.signing.artifacts:
             steps.append(SignArtifacts(str(layout.gcs_stage_dir(job, v)), v, profile.product))
+    steps += _build_packages(options, facts, job)
     steps.append(StageSource(str(repo), targets.bucket, f"{stage}/{layout.SRC_TARBALL}"))
     for v in versions:
         steps.append(UploadArtifacts(str(layout.gcs_stage_dir(job, v)), targets.bucket, layout.gcs_stage_prefix(bv, v)))
@@ -148,6 +170,7 @@ def plan_stage(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
                 str(layout.build_dir(job, v) / "release-images"), targets.bucket, layout.images_prefix(bv, v)
             )
         )
+    steps += _stage_packages(options, targets, facts, job)
     if options.notes:
         steps.append(UploadArtifacts(str(job / "notes"), targets.bucket, f"{stage}/notes"))
     for v in versions:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from releng import layout
+from releng.packages.sources import RepositorySource
 from releng.plan import Step
-from releng.profile import Author
+from releng.profile import Author, Packages
 
 
 @dataclass(frozen=True)
@@ -439,6 +441,7 @@ class UpdateGitHubPage(Step):
     bucket: str
     notes_key: str
     staged_notes_key: str = ""  # the verified stage source of notes_key (the preflight renders from it)
+    packages: tuple[RepositorySource, ...] = ()  # the package repositories PublishPackages published to
 
     @property
     def title(self) -> str:
@@ -456,6 +459,7 @@ class CreateAnnouncement(Step):
     bucket: str
     prefix: str
     notes_html_key: str
+    packages: tuple[RepositorySource, ...] = ()  # the package repositories PublishPackages published to
 
     @property
     def title(self) -> str:
@@ -463,6 +467,55 @@ class CreateAnnouncement(Step):
 
     def describe(self) -> str:
         return f"{self.bucket}/{self.prefix}/announcement.html and announcement-subject.txt"
+
+
+# ---- packages (issue 14): built at stage from the verified build output, published at release -------------------
+
+
+@dataclass(frozen=True)
+class BuildPackages(Step):
+    """The release's .deb and .rpm files from one version's verified build output, dated at its tag's commit."""
+
+    repo: str  # the tagged clone: the tag's commit time is every package's SOURCE_DATE_EPOCH
+    version: str
+    build_dir: str  # _output-<v>: the build output the profile's package files come from
+    out_dir: str  # <build dir>/packages, staged as stage/<bv>/<v>/packages and named in the provenance
+    packages: Packages  # the profile's [packages]
+    arches: tuple[str, ...]  # [packages] arches, else build.arches
+
+    @property
+    def title(self) -> str:
+        return f"Build packages of {self.version}"
+
+    def describe(self) -> str:
+        names = ", ".join(p.name for p in self.packages.package)
+        return f"{names} for {', '.join(self.arches)} (.deb with dpkg-deb, .rpm with rpmbuild) -> {self.out_dir}"
+
+
+@dataclass(frozen=True)
+class PublishPackages(Step):
+    """The staged packages the verified provenance names, into the packages bucket's apt and rpm repositories of the
+    tag's minor: packages write-once, the indexes rebuilt from everything published there and signed."""
+
+    bucket: str  # where they are staged
+    stage_prefix: str
+    src_prefix: str  # stage/<bv>/<v>/packages
+    verified_file: str  # the statement VerifyStaged checked: each staged package is fetched against it
+    work_dir: str
+    tag: str
+    project: str  # [packages] project: <project>:/stable:/vX.Y
+    packages_bucket: str
+    public_url: str  # where users reach the packages bucket (the client lines name it)
+    key_mode: str  # the targets' packages_key: throwaway (krel's key under keys_dir) or env (KREL_PACKAGES_GPG_*)
+    keys_dir: str  # $KREL_HOME/keys
+
+    @property
+    def title(self) -> str:
+        return f"Publish packages of {self.tag}"
+
+    def describe(self) -> str:
+        return (f"{self.bucket}/{self.src_prefix}/ -> {self.packages_bucket}/"
+                f"{layout.packages_repo_prefix(self.project, self.tag)}/{{deb,rpm}}/ (signed: {self.key_mode} key)")
 
 
 # ---- signing (issue 13): the steps carry where to sign, never the key (the run's clients hold it) ----------------

@@ -29,9 +29,13 @@ def build_release(profile: Profile, tag: str, arches: tuple[str, ...], build_dir
 
 
 def key_source(targets: Targets, keys_dir: Path, environ: Mapping[str, str]) -> keys.KeySource:
-    """Where the targets' signing key comes from (environ: the KREL_PACKAGES_GPG_* values the CLI read); the
-    throwaway key is one per packages bucket."""
-    name = "packages-" + hashlib.sha256(targets.packages_bucket.encode()).hexdigest()[:8]
+    """Where the targets' signing key comes from (environ: the KREL_PACKAGES_GPG_* values the CLI read)."""
+    return key_source_for(targets.packages_bucket, keys_dir, environ)
+
+
+def key_source_for(packages_bucket: str, keys_dir: Path, environ: Mapping[str, str]) -> keys.KeySource:
+    """The key source of one packages bucket: the throwaway key is one per bucket, so mock never signs as nomock."""
+    name = "packages-" + hashlib.sha256(packages_bucket.encode()).hexdigest()[:8]
     return keys.KeySource.from_environ(keys_dir, name, environ)
 
 
