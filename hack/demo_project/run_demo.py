@@ -80,6 +80,9 @@ def summary(home: Path, project: generate.DemoProject, registry: str, versions: 
     table.add_row("notes", str(buckets["mock"] / "release" / versions[0] / "release-notes.html"),
                   str(buckets["nomock"] / "release" / versions[0] / "release-notes.html"))
     table.add_row("GitHub page", "rendered only (mock)", "\n".join(pages))
+    # Signed as the local profile says: a .sig beside every released file, the envelopes, the public key.
+    table.add_row("signatures", *(f"{b / 'release' / versions[0]}/*.sig, provenance.intoto.jsonl\n"
+                                  f"key {b / 'release' / versions[0] / 'release-key.pub'}" for b in buckets.values()))
     remote_tags = git.ls_remote_tags(project.upstream)
     heads = git.ls_remote_heads(project.upstream)
     table.add_row("git remote", "dry-run push: nothing changed",
@@ -95,7 +98,8 @@ def summary(home: Path, project: generate.DemoProject, registry: str, versions: 
     console.print(f"announcement: {buckets['nomock'] / 'release' / versions[0] / 'announcement.html'}")
     exports = f"export KREL_HOME={home} KREL_LOCAL_REGISTRY={registry} PATH={Path(sys.executable).parent}:$PATH"
     console.print(f"next (the registry keeps running):\n  {exports}\n  krel announce send --tag {versions[0]} "
-                  "--nomock --print-only\n  krel local status\n  krel local down   # stops the registry")
+                  f"--nomock --print-only\n  krel verify release --tag {versions[0]} --nomock   # files, envelopes, "
+                  "images and their signatures\n  krel local status\n  krel local down   # stops the registry")
     console.print(f"[bold green]demo finished in {took:.0f}s[/]")
 
 

@@ -22,7 +22,7 @@ Everything is computed before the work tree is touched, so a failure leaves no c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from releng import git, templates
@@ -62,6 +62,7 @@ class ChangelogOptions:
     master: str = "master"
     drop_downloads: bool = False  # a rerun may remove the Downloads / Container Images its entry listed
     template_dir: Path | None = None  # the profile's template directory, searched before the built-in templates
+    signing_key_url: str = ""  # the release's public key URL when its files are signed: the Downloads name it
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ def write_changelog(options: ChangelogOptions, progress: Progress | None = None)
         notes_md = render.notes_markdown(doc, changelog=True, profile_dir=options.template_dir)
         notes_json = render.notes_json(gathered.notes)
         walked, excluded = gathered.pull_requests, gathered.excluded
+    doc = replace(doc, signing_key_url=options.signing_key_url)
     templates_from = options.template_dir
     deps_md = _dependencies_md(repo, start_sha, end_sha, templates_from) if options.dependencies else ""
     section = render_section(doc, tag, start_rev, notes_md, deps_md, profile_dir=templates_from)

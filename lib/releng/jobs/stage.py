@@ -112,6 +112,13 @@ def _stage_packages(options: JobOptions, targets: Targets, facts: JobFacts, job:
                             layout.packages_prefix(facts.build_version, prime))]
 
 
+def _public_key_url(options: JobOptions, targets: Targets, prime: str) -> str:
+    """Where the release's public key is published, when the targets sign its files ("" otherwise)."""
+    if not options.signing.artifacts:
+        return ""
+    return f"{targets.release_download_url()}/{prime}/{layout.PUBLIC_KEY_FILE}"
+
+
 def plan_stage(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
     """Every step of `krel stage`, with its targets copied from `targets`; no I/O."""
     profile = options.profile
@@ -153,6 +160,7 @@ def plan_stage(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
                 author=profile.git_author,
                 remote=profile.upstream.remote,
                 default_branch=profile.upstream.default_branch,
+                signing_key_url=_public_key_url(options, targets, prime),
             )
         )
     for v in versions:

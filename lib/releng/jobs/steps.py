@@ -127,6 +127,7 @@ class WriteNotes(Step):
     author: Author  # of the changelog commit
     remote: str  # the upstream's remote name in the clone
     default_branch: str  # the changelog is also committed there
+    signing_key_url: str = ""  # where the release's public key will be, when the targets sign its files
 
     @property
     def title(self) -> str:

@@ -93,6 +93,7 @@ class Document:
     cves: tuple[Cve, ...]
     action_required: tuple[str, ...]
     kinds: tuple[KindSection, ...]
+    signing_key_url: str = ""  # the release's public key, when its files are signed (issue 13)
 
 
 def kind_title(kind: str) -> str:

@@ -24,7 +24,8 @@ def downloads_markdown(doc: Document, *, profile_dir: Path | None = None) -> str
     if not doc.downloads and not doc.images:
         return ""
     return templates.render(
-        "notes/downloads.md.j2", profile_dir=profile_dir, downloads=doc.downloads, images=doc.images
+        "notes/downloads.md.j2", profile_dir=profile_dir, downloads=doc.downloads, images=doc.images,
+        signing_key_url=doc.signing_key_url,
     )
 
 
