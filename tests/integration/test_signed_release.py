@@ -1,5 +1,10 @@
-"""`krel verify release` on a real mock release (krel stage + krel release on the demo project, real registry),
-signed by the jobs as the local profile says: it passes; each tampering fails naming the object; OpenSSL agrees.
+"""Signed releases end to end on the demo project (real git, file:// buckets, a real registry), signed by the jobs
+as the local profile says. Mock: `krel verify release` passes, OpenSSL agrees, each tampering of the released objects
+fails naming it. Nomock: `krel release --nomock` refuses a tampered stage before writing anything, then releases
+the untouched one, which verifies.
+
+One module-scoped world (a mock stage + release and a nomock stage: the slow part, once); each tampering case works
+on its own copy of the released tree, or undoes its registry change.
 """
 
 from __future__ import annotations
@@ -9,32 +14,41 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from releng import layout
+from releng.objectstore import open_store
+from releng.profile import load_profile
 from releng.registry.client import RegistryClient
-from releng.signing import cosign, keys
+from releng.signing import cosign, dsse, keys
+from releng.signing import release as signed
 
 from tests.fixtures.releaseflow import FlowEnv, flow_generator
 
 RC0 = "v1.0.0-rc.0"
+BRANCH = ("--branch", "release-1.0", "--type", "rc")
+
+
+def _bv(flow: FlowEnv) -> tuple[str, str]:
+    return ("--build-version", flow.build_version)
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, registry_factory: Any) -> Iterator[FlowEnv]:
-    """One mock release of the demo project, signed as the local profile says (module-scoped: ~10 s once)."""
+    """A mock release of the demo project and a nomock stage of it, signed as the local profile says."""
     home = tmp_path_factory.mktemp("signed") / "krel-home"
     registry = registry_factory("signed-release")
     flow = FlowEnv(home, registry.host, flow_generator().create(home))
     old = {k: os.environ.get(k) for k in ("KREL_HOME", "KREL_LOCAL_REGISTRY", "CI")}
     os.environ.update({"KREL_HOME": str(home), "KREL_LOCAL_REGISTRY": registry.host, "CI": "true"})
     try:
-        for command in ("stage", "release"):
-            extra = ["--build-version", flow.build_version] if command == "release" else []
-            done = flow.krel(command, "--branch", "release-1.0", "--type", "rc", *extra)
+        for args in (("stage",), ("release", *_bv(flow)), ("stage", "--nomock")):
+            done = flow.krel(*args, *BRANCH)
             assert done.returncode == 0, done.stderr[-2000:]
         yield flow
     finally:
@@ -95,85 +109,162 @@ def test_other_key_fails_everything_signed(world: FlowEnv, tmp_path: Path) -> No
     assert "checks failed" in done.stderr and "\n" not in done.stderr.strip()
 
 
-def _flip(path: Path, at: int = 0) -> Callable[[], None]:
-    """Flip one byte of path; returns the undo."""
-    original = path.read_bytes()
-    data = bytearray(original)
+def _flip(path: Path, at: int = 0) -> None:
+    data = bytearray(path.read_bytes())
     data[at] ^= 0x01
     path.write_bytes(bytes(data))
-    return lambda: path.write_bytes(original)
 
 
-def _flip_b64_payload(path: Path) -> Callable[[], None]:
-    """Change one byte inside the envelope's decoded payload (re-encoded, so it is still valid base64)."""
-    original = path.read_bytes()
-    envelope = json.loads(original)
+def _flip_payload(path: Path) -> None:
+    """Change one byte inside the envelope's decoded payload (re-encoded, so it is still valid base64 and JSON)."""
+    envelope = json.loads(path.read_bytes())
     payload = bytearray(base64.b64decode(envelope["payload"]))
     payload[payload.index(b"sha256") + 20] ^= 0x01
     envelope["payload"] = base64.b64encode(bytes(payload)).decode()
     path.write_text(json.dumps(envelope))
-    return lambda: path.write_bytes(original)
 
 
-def _swap_image_signature(flow: FlowEnv) -> Callable[[], None]:
-    """Point demo-server-amd64's signature tag at the arm64 image's signature manifest."""
+def _other_key_envelope(path: Path) -> None:
+    """The same payload, signed by a key that is not the targets' (a well-formed envelope, wrongly signed)."""
+    payload = base64.b64decode(json.loads(path.read_bytes())["payload"])
+    with tempfile.TemporaryDirectory() as scratch:
+        other = keys.generate_key(Path(scratch) / "other.key", Path(scratch) / "other.pub")
+    path.write_bytes(dsse.encode(dsse.sign(other, payload)))
+
+
+@contextmanager
+def _swapped_image_signature(flow: FlowEnv, prefix: str) -> Iterator[None]:
+    """Point <prefix>/demo-server-amd64's signature tag at the arm64 image's signature manifest, then put it back."""
+    amd_repo, arm_repo = f"{prefix}/demo-server-amd64", f"{prefix}/demo-server-arm64"
     with RegistryClient(flow.registry) as client:
-        amd = client.head_manifest("mock/demo-server-amd64", RC0)
-        arm = client.head_manifest("mock/demo-server-arm64", RC0)
+        amd, arm = client.head_manifest(amd_repo, RC0), client.head_manifest(arm_repo, RC0)
         assert amd and arm
         amd_tag, arm_tag = cosign.signature_tag(amd.digest), cosign.signature_tag(arm.digest)
-        original, media_type, _ = client.get_manifest("mock/demo-server-amd64", amd_tag)
-        raw, _, _ = client.get_manifest("mock/demo-server-arm64", arm_tag)
+        original, media_type, _ = client.get_manifest(amd_repo, amd_tag)
+        raw, _, _ = client.get_manifest(arm_repo, arm_tag)
         doc = json.loads(raw)
         for blob in [doc["config"], *doc["layers"]]:
-            if not client.blob_exists("mock/demo-server-amd64", blob["digest"]):
-                client.mount_blob("mock/demo-server-amd64", blob["digest"], "mock/demo-server-arm64")
-        client.put_manifest("mock/demo-server-amd64", amd_tag, raw, media_type)
+            if not client.blob_exists(amd_repo, blob["digest"]):
+                client.mount_blob(amd_repo, blob["digest"], arm_repo)
+        client.put_manifest(amd_repo, amd_tag, raw, media_type)
+        try:
+            yield
+        finally:
+            client.put_manifest(amd_repo, amd_tag, original, media_type)
 
-    def undo() -> None:
-        with RegistryClient(flow.registry) as client:
-            client.put_manifest("mock/demo-server-amd64", amd_tag, original, media_type)
-    return undo
 
+# ---- mock: the released tree, verified ---------------------------------------------------------------------------
 
-TREE = f"release/{RC0}"
-TAMPER: dict[str, tuple[Callable[[FlowEnv], Callable[[], None]], str, str]] = {
-    "file-byte": (lambda f: _flip(f.bucket("mock") / TREE / "demo.tar.gz", 100), "demo.tar.gz", "signature"),
-    "binary-byte": (lambda f: _flip(f.bucket("mock") / TREE / "bin/linux/arm64/democtl", 3), "democtl", "signature"),
-    "sig-byte": (lambda f: _flip(f.bucket("mock") / TREE / "demo.tar.gz.sig", 20), "demo.tar.gz", "signature"),
-    "sig-missing": (lambda f: _remove(f.bucket("mock") / TREE / "SHA512SUMS.sig"), "SHA512SUMS", "signature"),
-    "sums-byte": (lambda f: _flip(f.bucket("mock") / TREE / "SHA256SUMS", 0), "SHA256SUMS", "signature"),
-    "sbom-byte": (lambda f: _flip(f.bucket("mock") / TREE / "demo-release.spdx.json", 40),
-                  "demo-release.spdx", "SBOM envelope"),
-    "provenance-payload": (lambda f: _flip_b64_payload(f.bucket("mock") / TREE / layout.PROVENANCE_ENVELOPE),
-                           layout.PROVENANCE_ENVELOPE, "provenance envelope"),
-    "provenance-statement": (lambda f: _flip(f.bucket("mock") / TREE / "provenance.json", 30),
+# case -> (tamper a copy of release/<tag> (its root), what the failing check names, which check)
+TAMPER: dict[str, tuple[Callable[[Path], None], str, str]] = {
+    "file-byte": (lambda t: _flip(t / "demo.tar.gz", 100), "demo.tar.gz", "signature"),
+    "binary-byte": (lambda t: _flip(t / "bin/linux/arm64/democtl", 3), "democtl", "signature"),
+    "sig-byte": (lambda t: _flip(t / "demo.tar.gz.sig", 20), "demo.tar.gz", "signature"),
+    "sig-missing": (lambda t: (t / "SHA512SUMS.sig").unlink(), "SHA512SUMS", "signature"),
+    "sig-of-another-file": (lambda t: shutil.copy(t / "SHA256SUMS.sig", t / "demo.tar.gz.sig"), "demo.tar.gz",
+                            "signature"),
+    "sums-byte": (lambda t: _flip(t / "SHA256SUMS", 0), "SHA256SUMS", "signature"),
+    "sbom-byte": (lambda t: _flip(t / "demo-release.spdx.json", 40), "demo-release.spdx", "SBOM envelope"),
+    "provenance-payload": (lambda t: _flip_payload(t / layout.PROVENANCE_ENVELOPE), layout.PROVENANCE_ENVELOPE,
+                           "provenance envelope"),
+    "provenance-other-key": (lambda t: _other_key_envelope(t / layout.PROVENANCE_ENVELOPE),
                              layout.PROVENANCE_ENVELOPE, "provenance envelope"),
-    "sbom-envelope-payload": (lambda f: _flip_b64_payload(f.bucket("mock") / TREE / "demo-release.spdx.intoto.jsonl"),
+    "provenance-statement": (lambda t: _flip(t / "provenance.json", 30), layout.PROVENANCE_ENVELOPE,
+                             "provenance envelope"),
+    "provenance-envelope-missing": (lambda t: (t / layout.PROVENANCE_ENVELOPE).unlink(), layout.PROVENANCE_ENVELOPE,
+                                    "provenance envelope"),
+    "sbom-envelope-payload": (lambda t: _flip_payload(t / "demo-release.spdx.intoto.jsonl"),
                               "demo-release.spdx.intoto.jsonl", "SBOM envelope"),
-    "public-key": (lambda f: _flip(f.bucket("mock") / TREE / layout.PUBLIC_KEY_FILE, 40), layout.PUBLIC_KEY_FILE,
-                   "public key"),
-    "image-signature-swapped": (_swap_image_signature, f"demo-server-amd64:{RC0}", "image signature"),
+    "public-key": (lambda t: _flip(t / layout.PUBLIC_KEY_FILE, 40), layout.PUBLIC_KEY_FILE, "public key"),
 }
 
 
-def _remove(path: Path) -> Callable[[], None]:
-    original = path.read_bytes()
-    path.unlink()
-    return lambda: path.write_bytes(original)
+def _profile(flow: FlowEnv) -> Any:
+    return load_profile("local", {"krel_home": str(flow.home), "local_registry": flow.registry})
+
+
+def _verify_copy(flow: FlowEnv, bucket: Path, with_images: bool) -> list[signed.Finding]:
+    """What `krel verify release` checks, on the tree copied into `bucket` (the library call the command makes)."""
+    profile = _profile(flow)
+    public = signed.load_verify_key("", profile.signing_for(False), flow.home, False, {})
+    target = signed.ReleaseTarget(bucket.as_uri(), profile.mock.validate_registry, profile.build.images,
+                                  profile.build.arches)
+    with RegistryClient(flow.registry) as client:
+        return signed.verify_release(open_store(bucket.as_uri()), client if with_images else None, target, RC0,
+                                     public)
 
 
 @pytest.mark.parametrize("case", sorted(TAMPER))
-def test_tampering_fails_naming_the_object(world: FlowEnv, case: str) -> None:
+def test_tampering_a_released_object_fails_naming_it(world: FlowEnv, case: str, tmp_path: Path) -> None:
     tamper, name, check = TAMPER[case]
-    undo = tamper(world)
-    try:
+    tree = tmp_path / "bucket" / "release" / RC0
+    shutil.copytree(world.bucket("mock") / "release" / RC0, tree)
+    assert all(f.ok for f in _verify_copy(world, tmp_path / "bucket", with_images=False))  # the copy verifies
+    tamper(tree)
+    failed = [f for f in _verify_copy(world, tmp_path / "bucket", with_images=False) if not f.ok]
+    assert any(f.check == check and name in f.subject for f in failed), failed
+    assert all(name in f.detail or name in f.subject or f.check in ("sha256/sha512", "provenance") for f in failed)
+
+
+def test_swapped_image_signature_fails_naming_the_image(world: FlowEnv) -> None:
+    with _swapped_image_signature(world, "mock"):
         done = _verify(world, "--json")
-    finally:
-        undo()
     assert done.returncode == 1, done.stdout[-2000:]
     failed = [c for c in json.loads(done.stdout)["checks"] if not c["ok"]]
-    assert any(c["check"] == check and name in c["object"] for c in failed), failed
-    assert name in done.stderr.strip().splitlines()[-1]  # the one error line names it
-    assert all(name in c["detail"] or name in c["object"] or c["check"] in ("sha256/sha512", "provenance")
-               for c in failed)
+    assert [(c["check"], c["object"]) for c in failed] == [
+        ("image signature", f"{world.registry}/mock/demo-server-amd64:{RC0}")]
+    assert f"demo-server-amd64:{RC0}" in done.stderr.strip().splitlines()[-1]  # the one error line names it
+
+
+# ---- nomock: the release refuses a tampered stage before its first write, then releases the untouched one ----------
+
+def _staged(flow: FlowEnv) -> Path:
+    return flow.bucket("release") / "stage" / flow.build_version
+
+
+@contextmanager
+def _tampered_file(path: Path, tamper: Callable[[Path], None]) -> Iterator[None]:
+    original = path.read_bytes()
+    tamper(path)
+    try:
+        yield
+    finally:
+        path.write_bytes(original)
+
+
+# What only the signature check can catch (a staged file or .sig is a provenance subject: VerifyStaged refuses it
+# first, tests/integration/test_hostile_staging.py); each release run hashes the whole stage, so the cases are few.
+STAGE_TAMPER: dict[str, tuple[Callable[[FlowEnv], Any], str]] = {
+    "envelope-payload": (lambda f: _tampered_file(_staged(f) / layout.PROVENANCE_ENVELOPE, _flip_payload),
+                         layout.PROVENANCE_ENVELOPE),
+    "envelope-other-key": (lambda f: _tampered_file(_staged(f) / layout.PROVENANCE_ENVELOPE, _other_key_envelope),
+                           layout.PROVENANCE_ENVELOPE),
+    "image-signature-swapped": (lambda f: _swapped_image_signature(f, "staging"), f"demo-server-amd64:{RC0}"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STAGE_TAMPER))
+def test_nomock_release_refuses_a_tampered_stage(world: FlowEnv, case: str) -> None:
+    tampered, name = STAGE_TAMPER[case]
+    before = world.bucket_state("release")
+    with tampered(world):
+        done = world.krel("release", "--nomock", *BRANCH, *_bv(world))
+    assert done.returncode == 1, done.stdout[-2000:]
+    assert name in done.stderr.strip().splitlines()[-1], done.stderr[-1000:]
+    assert world.bucket_state("release") == before  # nothing written: no release/, no markers, no logs
+
+
+def test_nomock_release_is_signed_end_to_end(world: FlowEnv) -> None:
+    done = world.krel("release", "--nomock", *BRANCH, *_bv(world))
+    assert done.returncode == 0, done.stderr[-2000:]
+    verified = _verify(world, "--nomock", "--json")
+    assert verified.returncode == 0, verified.stdout[-3000:]
+    report = json.loads(verified.stdout)
+    images = {c["object"] for c in report["checks"] if c["check"] == "image signature" and c["ok"]}
+    assert images == {f"{world.registry}/staging/{r}:{RC0}" for r in
+                      ("demo-server", "demo-server-amd64", "demo-server-arm64")}
+    # production's key is not mock's: mock's public key fails every signature of the nomock release
+    mock_pub = world.bucket("mock") / "release" / RC0 / layout.PUBLIC_KEY_FILE
+    other = _verify(world, "--nomock", "--key", str(mock_pub), "--json")
+    assert other.returncode == 1
+    assert not any(c["ok"] for c in json.loads(other.stdout)["checks"] if c["check"] != "sha256/sha512")
