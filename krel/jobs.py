@@ -33,6 +33,7 @@ from krel.options import (
     local_replay_dir,
     targets_for,
 )
+from krel.registries import credentials as registry_credentials
 
 # Points the Cloud Build client at another endpoint (a local server in tests and demos).
 ENDPOINT_ENV = "KREL_CLOUDBUILD_ENDPOINT"
@@ -62,8 +63,7 @@ def secrets() -> Secrets:
         credentials=_credentials(),
         github_token=github_token(),
         github_api_url=github_api_url(),
-        registry_user=os.environ.get("KREL_REGISTRY_USERNAME", ""),
-        registry_password=os.environ.get("KREL_REGISTRY_PASSWORD", ""),
+        registry_credentials=registry_credentials(),
         packages_key_env={name: os.environ[name] for name in package_keys.ENV_NAMES if os.environ.get(name)},
     )
 
