@@ -130,7 +130,7 @@ def _submit(prof: Profile, nomock: bool, runner: str, project: str, stream: bool
 
     from krel.jobs import log_level, submit_job
 
-    options = GcbOptions(fast_forward=True, nomock=nomock, log_level=log_level(), project=project)
+    options = GcbOptions(job="fast-forward", nomock=nomock, log_level=log_level(), project=project)
     submit_job(options, prof, runner=runner, yes=yes, stream=stream, json_out=json_out)
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 from releng.gcb.base import Job, JobRunner
-from releng.gcb.config import GcbOptions, validate
+from releng.gcb.config import GcbOptions, job_choice, validate
 
 from krel import ui
 from krel.jobs import log_level, open_job_runner, stream_to_end, submit_job
@@ -21,6 +21,7 @@ from krel.options import (
     TypeOpt,
     YesOpt,
     open_profile,
+    targets_for,
 )
 
 COLUMNS = ["ID", "Job", "Status", "Branch", "Type", "Build version", "Created", "Duration"]
@@ -106,8 +107,7 @@ def gcbmgr(
     Example: krel gcbmgr --retry 3f2a9c1e --stream
     """
     options = GcbOptions(
-        stage=stage,
-        release=release,
+        job=job_choice(stage, release),
         branch=branch,
         release_type=release_type,
         build_version=build_version,
@@ -121,10 +121,10 @@ def gcbmgr(
     )
     validate(options)
     prof = open_profile(profile)
-    if options.job_type:
+    if options.job:
         submit_job(options, prof, runner=runner, yes=yes, stream=stream, json_out=json_out)
         return
-    jobs = open_job_runner(prof, runner, project, nomock)
+    jobs = open_job_runner(prof, runner, project, targets_for(prof, nomock))
     if cancel:
         _cancel(jobs, cancel, json_out)
     elif retry:

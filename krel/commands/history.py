@@ -11,7 +11,7 @@ from releng.gcb import history as gcb_history
 
 from krel import ui
 from krel.jobs import open_job_runner
-from krel.options import DEFAULT_PROFILE, JsonOpt, ProfileOpt, ProjectOpt, RunnerOpt, open_profile
+from krel.options import DEFAULT_PROFILE, JsonOpt, ProfileOpt, ProjectOpt, RunnerOpt, open_profile, targets_for
 
 
 def history(
@@ -34,7 +34,7 @@ def history(
     Example: krel history --branch release-1.30 --date-from 2026-11-20 --date-to 2026-11-23
     """
     prof = open_profile(profile)
-    jobs = open_job_runner(prof, runner, project, nomock=False)
+    jobs = open_job_runner(prof, runner, project, targets_for(prof, nomock=False))
     rows = gcb_history.history(jobs, branch, date_from or dt.date.today().isoformat(), date_to)
     if json_out:
         ui.print_json([r.as_json() for r in rows])

@@ -18,8 +18,9 @@ from releng.names import InvalidValue
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "profiles"
 
-# The modes a profile chooses by name. Each backend package keys its dict of implementations by one of these, and a
-# test checks that the dict and the Literal list the same names.
+# The modes a profile chooses by name, the one list of each: the profile accepts exactly these values ("choices"),
+# and the dict that picks the implementation is keyed by the same Literal (ghrelease.PAGE_DESTINATIONS,
+# announce.mail.TRANSPORTS, gcb.RUNNERS; a test checks each dict has every value). git_push picks no backend.
 GitPushMode = Literal["dry-run", "push"]
 GitHubReleaseMode = Literal["render", "publish", "bucket"]
 MailTransport = Literal["smtp", "sendgrid", "outbox"]
@@ -57,12 +58,12 @@ class Targets:
     registry: str = field(metadata=_rule(address.check_registry))
     # registry/repo whose images must exist before release pushes git objects
     validate_registry: str = field(metadata=_rule(address.check_registry))
-    git_push: str = field(metadata={"choices": ("dry-run", "push")})
+    git_push: GitPushMode = field(metadata={"choices": typing.get_args(GitPushMode)})
     mail_to: tuple[str, ...] = field(metadata=_rule(address.check_mail))  # announcement recipients
     gcb_project: str = field(metadata=_rule(names.check_project))
     download_url: str = field(metadata=_rule(address.check_required_link))  # public URL prefix of the bucket
     # "render" (print only), "publish" (GitHub API) or "bucket" (write the page into the bucket)
-    github_release: str = field(metadata={"choices": ("render", "publish", "bucket")})
+    github_release: GitHubReleaseMode = field(metadata={"choices": typing.get_args(GitHubReleaseMode)})
     fastly_service: str = field(default="", metadata=_rule(names.check_argument, optional=True))
     # public URL of release/<tag>/ files without the tag; default <download_url>/release
     release_url: str = field(default="", metadata=_rule(address.check_link, optional=True))
@@ -112,7 +113,7 @@ class Author:
 
 @dataclass(frozen=True)
 class Mail:
-    transport: str = field(default="smtp", metadata={"choices": ("smtp", "sendgrid", "outbox")})
+    transport: MailTransport = field(default="smtp", metadata={"choices": typing.get_args(MailTransport)})
     smtp_host: str = field(default="localhost", metadata=_rule(names.check_argument))
     smtp_port: int = 25
     starttls: bool = False
@@ -124,7 +125,7 @@ class Mail:
 
 @dataclass(frozen=True)
 class Gcb:
-    runner: str = field(default="local", metadata={"choices": ("local", "gcb")})
+    runner: RunnerName = field(default="local", metadata={"choices": typing.get_args(RunnerName)})
     timeout_s: int = 14400
     machine_type: str = field(default="", metadata=_rule(names.check_argument, optional=True))
     private_pool: str = field(default="", metadata=_rule(names.check_argument, optional=True))
@@ -474,6 +475,9 @@ def _convert(hint: Any, value: Any, path: str, key: str, problems: list[Problem]
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, path, key + ".", problems)
     origin = typing.get_origin(hint)
+    if origin is Literal:
+        # a mode: its type is its values' (str); the field's "choices" refuse the others
+        hint = type(typing.get_args(hint)[0])
     item = typing.get_args(hint)[0] if origin is tuple else None
     if isinstance(item, type) and dataclasses.is_dataclass(item):
         # an array of tables ([[packages.package]]): each built and named by its index

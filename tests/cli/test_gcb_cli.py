@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 import krel.ui
 from krel.app import app
 from tests.fixtures.cloudbuild import CloudBuildStub, CloudbuildUpstream
+from tests.fixtures.gcbchoice import chosen
 
 BV = "v1.30.0-1+3ff09514d162b0"
 BV_MASTER = "v1.31.0-alpha.1.1+3ff09514d162b0"
@@ -217,7 +218,7 @@ def _local_job(home: Path, script: str, branch: str = "master") -> str:
     bv = BV if branch != "master" else BV_MASTER
     facts = GcbFacts(build_version=bv, branch_is_new=False, gcp_user="rm", git_tag="v0.1.0")
     options = GcbOptions(job="stage", branch=branch, release_type="rc" if branch != "master" else "alpha")
-    request = build_request(options, profile, facts, runner="local", krel_command=runner.krel_command)
+    request = build_request(chosen(options, profile), profile, facts, runner="local", krel_command=runner.krel_command)
     step = StepSpec(name="local", id="test", entrypoint="sh", args=("-c", script))
     return runner.submit(dataclasses.replace(request, steps=(step,))).id
 

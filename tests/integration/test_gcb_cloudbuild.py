@@ -15,6 +15,7 @@ from releng.gcb.history import history, render_history
 from releng.profile import load_profile
 
 from tests.fixtures.cloudbuild import CloudBuildStub
+from tests.fixtures.gcbchoice import chosen
 
 BV = "v1.30.1-rc.0.5+3ff09514d162b0"
 K8S = load_profile("kubernetes")
@@ -22,10 +23,11 @@ K8S = load_profile("kubernetes")
 
 def _request(nomock: bool = False, release: bool = True):  # type: ignore[no-untyped-def]
     options = GcbOptions(
-        release=release, stage=not release, branch="release-1.30", release_type="rc", build_version=BV, nomock=nomock
+        job="release" if release else "stage", branch="release-1.30", release_type="rc", build_version=BV,
+        nomock=nomock,
     )
     facts = GcbFacts(build_version=BV, branch_is_new=False, gcp_user="jane@example.com", git_tag="v0.1.0")
-    return build_request(options, K8S, facts, runner="gcb", krel_command=CloudBuildRunner.krel_command)
+    return build_request(chosen(options, K8S), K8S, facts, runner="gcb", krel_command=CloudBuildRunner.krel_command)
 
 
 def test_submit_sends_the_whole_build(cloudbuild_stub: CloudBuildStub) -> None:

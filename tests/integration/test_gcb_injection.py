@@ -13,6 +13,8 @@ from releng.gcb.config import GcbFacts, GcbOptions, build_request
 from releng.gcb.local import LocalRunner
 from releng.profile import load_profile
 
+from tests.fixtures.gcbchoice import chosen
+
 BV = "v1.31.0-alpha.1.1+3ff09514d162b0"
 FACTS = GcbFacts(build_version=BV, branch_is_new=False, gcp_user="rm", git_tag="v0.1.0")
 
@@ -60,10 +62,10 @@ def test_local_runner_runs_only_the_template_step(
     profile = load_profile("local", {"krel_home": str(krel_home), "local_registry": "127.0.0.1:5000"})
     if where == "profile-path":
         profile = dataclasses.replace(profile, source=value, product=value)
-        options = GcbOptions(stage=True)
+        options = GcbOptions(job="stage")
     else:
-        options = GcbOptions(stage=True, replay_dir=value)
-    request = build_request(options, profile, FACTS, runner=runner.name, krel_command=fake_krel)
+        options = GcbOptions(job="stage", replay_dir=value)
+    request = build_request(chosen(options, profile), profile, FACTS, runner=runner.name, krel_command=fake_krel)
     job = runner.submit(request)
     out: list[str] = []
     final = runner.stream(job.id, out.append, poll_s=0.05)
@@ -82,6 +84,8 @@ def test_bad_builder_image_submits_nothing(krel_home: Path, fake_krel: str, tmp_
     image = f"gcr.io/x/b\n- name: x\n  entrypoint: touch\n  args: [{tmp_path / 'pwned'}]"
     profile = dataclasses.replace(profile, gcb=dataclasses.replace(profile.gcb, builder_image=image))
     with pytest.raises(UsageError, match=r"gcb\.builder_image .* is not an image name"):
-        build_request(GcbOptions(stage=True), profile, FACTS, runner=runner.name, krel_command=fake_krel)
+        build_request(
+            chosen(GcbOptions(job="stage"), profile), profile, FACTS, runner=runner.name, krel_command=fake_krel
+        )
     assert not (krel_home / "jobs").exists() or not any((krel_home / "jobs").iterdir())
     assert not (tmp_path / "pwned").exists()

@@ -21,6 +21,8 @@ from releng.gcb.jobfile import alive
 from releng.gcb.local import LocalRunner
 from releng.profile import load_profile
 
+from tests.fixtures.gcbchoice import chosen
+
 BV = "v1.31.0-alpha.1.1+3ff09514d162b0"
 PY = shlex.quote(sys.executable)
 
@@ -30,7 +32,7 @@ def _request(runner: LocalRunner, home: Path, *scripts: str, timeout_s: int = 60
     profile = load_profile("local", {"krel_home": str(home), "local_registry": "127.0.0.1:5000"})
     facts = GcbFacts(build_version=BV, branch_is_new=False, gcp_user="rm", git_tag="v0.1.0")
     request = build_request(
-        GcbOptions(stage=True), profile, facts, runner=runner.name, krel_command=runner.krel_command
+        chosen(GcbOptions(job="stage"), profile), profile, facts, runner=runner.name, krel_command=runner.krel_command
     )
     steps = tuple(
         StepSpec(name="local", id=f"s{i}", entrypoint="sh", args=("-c", script), env=("WHICH=${_BUILDVERSION}",))

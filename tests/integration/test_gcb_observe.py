@@ -52,14 +52,14 @@ def test_kube_cross_that_is_no_image_tag_is_refused(tmp_path: Path) -> None:
 
 def test_observe_reads_marker_branch_state_and_head(cloudbuild_upstream: CloudbuildUpstream) -> None:
     profile = load_profile("local", {"krel_home": str(cloudbuild_upstream.home), "local_registry": "127.0.0.1:5000"})
-    facts = observe(GcbOptions(stage=True), profile, gcp_user="u", git_tag="v0.1.0")
+    facts = observe(GcbOptions(job="stage"), profile, gcp_user="u", git_tag="v0.1.0")
     assert (facts.build_version, facts.branch_is_new) == (cloudbuild_upstream.build_version, False)
     bv = "v1.31.0-rc.0.1+abcdef0"
-    new_branch = GcbOptions(stage=True, branch="release-1.31", release_type="rc", build_version=bv)
+    new_branch = GcbOptions(job="stage", branch="release-1.31", release_type="rc", build_version=bv)
     assert observe(new_branch, profile, gcp_user="u", git_tag="v0.1.0").branch_is_new is True
-    head = GcbOptions(stage=True, branch="release-1.30", release_type="rc", build_at_head=True)
+    head = GcbOptions(job="stage", branch="release-1.30", release_type="rc", build_at_head=True)
     assert observe(head, profile, gcp_user="u", git_tag="v").build_version == cloudbuild_upstream.release_build_version
-    missing = GcbOptions(stage=True, branch="release-1.31", release_type="rc", build_at_head=True)
+    missing = GcbOptions(job="stage", branch="release-1.31", release_type="rc", build_at_head=True)
     with pytest.raises(UsageError, match=r"--build-at-head: branch release-1\.31 does not exist"):
         observe(missing, profile, gcp_user="u", git_tag="v")
 

@@ -12,27 +12,29 @@ from releng.gcb.cloudbuild import CloudBuildRunner
 from releng.gcb.config import GcbFacts, GcbOptions, build_request, substitutions, validate
 from releng.profile import load_profile
 
+from tests.fixtures.gcbchoice import chosen
+
 K8S = load_profile("kubernetes")
 BV = "v1.30.1-rc.0.5+3ff09514d162b0"
 FACTS = GcbFacts(build_version=BV, branch_is_new=False, gcp_user="Jane.Doe@example.com", git_tag="v0.9.0",
                  kube_cross_version="v1.30.0-go1.22.4-bullseye.0")
 FF_FACTS = GcbFacts(build_version="", branch_is_new=False, gcp_user="jane@example.com", git_tag="v0.9.0")
-STAGE = GcbOptions(stage=True, branch="release-1.30", release_type="rc")
-RELEASE = GcbOptions(release=True, branch="release-1.30", release_type="rc", build_version=BV)
+STAGE = GcbOptions(job="stage", branch="release-1.30", release_type="rc")
+RELEASE = GcbOptions(job="release", branch="release-1.30", release_type="rc", build_version=BV)
 
 
 @pytest.mark.parametrize("options", [STAGE, RELEASE], ids=["stage", "release"])
 @pytest.mark.parametrize(("value", "expected"), [("false", "false"), ("true", "true"), ("1", "1")])
 def test_force_build_krel_reaches_the_job(options: GcbOptions, value: str, expected: str) -> None:
     options = GcbOptions(**{**options.__dict__, "force_build_krel": value})
-    request = build_request(options, K8S, FACTS, runner="gcb", krel_command=CloudBuildRunner.krel_command)
+    request = build_request(chosen(options, K8S), K8S, FACTS, runner="gcb", krel_command=CloudBuildRunner.krel_command)
     assert request.substitutions["_FORCE_BUILD_KREL"] == expected
     get_krel = next(step for step in request.steps if step.id == "get-krel")
     assert "FORCE_BUILD_KREL=${_FORCE_BUILD_KREL}" in get_krel.env  # where krel's job reads it (hack/get-krel)
 
 
 def test_default_is_krels_false() -> None:
-    assert substitutions(STAGE, K8S, FACTS)["_FORCE_BUILD_KREL"] == "false"
+    assert substitutions(chosen(STAGE, K8S), K8S, FACTS)["_FORCE_BUILD_KREL"] == "false"
 
 
 # Hostile $FORCE_BUILD_KREL values: refused before anything is submitted, the variable named.
@@ -57,7 +59,9 @@ def test_hostile_force_build_krel_is_refused(value: str) -> None:
 
 
 def test_fast_forward_substitutions_are_krels_common_set() -> None:
-    subs = substitutions(GcbOptions(fast_forward=True, nomock=True, force_build_krel="true"), K8S, FF_FACTS)
+    subs = substitutions(
+        chosen(GcbOptions(job="fast-forward", nomock=True, force_build_krel="true"), K8S), K8S, FF_FACTS
+    )
     assert subs == {
         "_TOOL_ORG": "kubernetes",
         "_TOOL_REPO": "release",
@@ -80,8 +84,10 @@ def test_fast_forward_substitutions_are_krels_common_set() -> None:
 
 
 def test_fast_forward_request_runs_krel_ff_like_krels_job() -> None:
-    options = GcbOptions(fast_forward=True)
-    request = build_request(options, K8S, FF_FACTS, runner="gcb", krel_command=CloudBuildRunner.krel_command)
+    options = GcbOptions(job="fast-forward")
+    request = build_request(
+        chosen(options, K8S), K8S, FF_FACTS, runner="gcb", krel_command=CloudBuildRunner.krel_command
+    )
     assert request.kind == "fast-forward" and request.project == "k8s-release"
     assert [s.id for s in request.steps] == ["clone-tool", "get-krel", "krel-fast-forward"]
     command = request.steps[-1].args[-1]
@@ -93,17 +99,16 @@ def test_fast_forward_request_runs_krel_ff_like_krels_job() -> None:
 
 
 def test_fast_forward_local_request_skips_the_cloud_only_steps() -> None:
-    request = build_request(GcbOptions(fast_forward=True), K8S, FF_FACTS, runner="local", krel_command="krel")
+    request = build_request(
+        chosen(GcbOptions(job="fast-forward"), K8S), K8S, FF_FACTS, runner="local", krel_command="krel"
+    )
     assert [s.id for s in request.steps] == ["krel-fast-forward"]
 
 
-@pytest.mark.parametrize(
-    "options",
-    [
-        pytest.param(GcbOptions(fast_forward=True, stage=True), id="with-stage"),
-        pytest.param(GcbOptions(fast_forward=True, release=True, build_version=BV), id="with-release"),
-    ],
-)
-def test_fast_forward_is_its_own_job(options: GcbOptions) -> None:
-    with pytest.raises(UsageError, match="a fast-forward job is neither a stage nor a release job"):
-        validate(options)
+@pytest.mark.parametrize("job", ["fast-forward+stage", "stage,release", "Stage"])
+def test_fast_forward_is_its_own_job(job: str) -> None:
+    """One choice of job: a fast-forward is never also a stage or release, and no other name is taken."""
+    options = GcbOptions(job="fast-forward")
+    assert options.fast_forward and not options.stage and not options.release
+    with pytest.raises(UsageError, match=r"^--stage/--release: unknown job .*: expected one of stage, release, "):
+        validate(GcbOptions(job=job))

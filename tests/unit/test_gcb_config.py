@@ -13,12 +13,15 @@ from releng.gcb.config import (
     GcbOptions,
     build_request,
     expand_tags,
+    job_choice,
     normalize_user,
     substitutions,
     validate,
 )
 from releng.layout import ci_marker_key
 from releng.profile import load_profile
+
+from tests.fixtures.gcbchoice import chosen
 
 K8S = load_profile("kubernetes")
 LOCAL = load_profile("local", {"krel_home": "/home/rm/.krel", "local_registry": "127.0.0.1:5000"})
@@ -29,29 +32,28 @@ BV_MASTER = "v1.31.0-alpha.2.1273+4e9bdd481e2400"
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (GcbOptions(stage=True, release=True), "--stage/--release: cannot specify both the 'stage' and 'release' flag"),
-        (GcbOptions(stage=True, release_type="rc"), "--type: cannot cut a release candidate or an official release"),
-        (GcbOptions(stage=True, release_type="official"), "--type: cannot cut a release candidate or an official"),
-        (GcbOptions(stage=True, branch="release-1.30"), "--type: cannot cut an alpha or beta release from a release"),
+        (GcbOptions(job="stage", release_type="rc"), "--type: cannot cut a release candidate or an official release"),
+        (GcbOptions(job="stage", release_type="official"), "--type: cannot cut a release candidate or an official"),
+        (GcbOptions(job="stage", branch="release-1.30"), "--type: cannot cut an alpha or beta release from a release"),
         (
-            GcbOptions(stage=True, branch="release-1.30", release_type="beta"),
+            GcbOptions(job="stage", branch="release-1.30", release_type="beta"),
             "--type: cannot cut an alpha or beta release",
         ),
         (
-            GcbOptions(stage=True, build_version=BV_MASTER, build_at_head=True),
+            GcbOptions(job="stage", build_version=BV_MASTER, build_at_head=True),
             "--build-at-head: cannot specify both the 'build-version' and 'build-at-head' flag",
         ),
         (
-            GcbOptions(release=True, build_at_head=True),
+            GcbOptions(job="release", build_at_head=True),
             "--build-at-head: cannot specify both the 'build-at-head' flag together with the 'release' flag",
         ),
-        (GcbOptions(release=True), "--build-version: build version must be specified when sending a release GCB run"),
-        (GcbOptions(stage=True, release_type="gamma"), "--type: invalid release type 'gamma'"),
-        (GcbOptions(stage=True, branch="feature-x"), "--branch: invalid branch 'feature-x'"),
-        (GcbOptions(stage=True, build_version="1.30"), "--build-version: invalid build version '1.30'"),
-        (GcbOptions(stage=True, log_level="loud"), "--log-level: unknown log level 'loud'"),
+        (GcbOptions(job="release"), "--build-version: build version must be specified when sending a release GCB run"),
+        (GcbOptions(job="stage", release_type="gamma"), "--type: invalid release type 'gamma'"),
+        (GcbOptions(job="stage", branch="feature-x"), "--branch: invalid branch 'feature-x'"),
+        (GcbOptions(job="stage", build_version="1.30"), "--build-version: invalid build version '1.30'"),
+        (GcbOptions(job="stage", log_level="loud"), "--log-level: unknown log level 'loud'"),
         (
-            GcbOptions(release=True, build_version=BV_MASTER, replay_dir="/rec"),
+            GcbOptions(job="release", build_version=BV_MASTER, replay_dir="/rec"),
             "--replay: only a stage job writes release notes",
         ),
     ],
@@ -64,17 +66,26 @@ def test_validation_errors_name_the_flag(options: GcbOptions, message: str) -> N
     assert exc.value.exit_code == 2
 
 
+def test_stage_and_release_together_name_the_flags() -> None:
+    """gcbmgr's --stage and --release become one choice; both at once is krel's usage error."""
+    with pytest.raises(UsageError) as exc:
+        job_choice(stage=True, release=True)
+    assert str(exc.value).startswith("--stage/--release: cannot specify both the 'stage' and 'release' flag")
+    assert exc.value.exit_code == 2
+    assert [job_choice(False, False), job_choice(True, False), job_choice(False, True)] == ["", "stage", "release"]
+
+
 @pytest.mark.parametrize(
     "options",
     [
         GcbOptions(),
-        GcbOptions(stage=True),
-        GcbOptions(stage=True, build_at_head=True),
-        GcbOptions(stage=True, branch="main", release_type="beta"),
-        GcbOptions(stage=True, branch="release-1.30", release_type="rc"),
-        GcbOptions(release=True, branch="release-1.30", release_type="official", build_version=BV_BRANCH),
+        GcbOptions(job="stage"),
+        GcbOptions(job="stage", build_at_head=True),
+        GcbOptions(job="stage", branch="main", release_type="beta"),
+        GcbOptions(job="stage", branch="release-1.30", release_type="rc"),
+        GcbOptions(job="release", branch="release-1.30", release_type="official", build_version=BV_BRANCH),
         GcbOptions(list_jobs=-3),
-        GcbOptions(stage=True, replay_dir="/srv/recording"),
+        GcbOptions(job="stage", replay_dir="/srv/recording"),
     ],
 )
 def test_valid_options(options: GcbOptions) -> None:
@@ -110,7 +121,7 @@ COMMON = {
     ("options", "facts", "expected"),
     [
         (  # mock stage of an alpha on master, build version from the CI marker
-            GcbOptions(stage=True),
+            GcbOptions(job="stage"),
             _facts(BV_MASTER),
             {
                 "_TYPE": "alpha",
@@ -127,7 +138,7 @@ COMMON = {
             },
         ),
         (  # nomock stage of an rc on an existing release branch
-            GcbOptions(stage=True, branch="release-1.30", release_type="rc", nomock=True, log_level="DEBUG"),
+            GcbOptions(job="stage", branch="release-1.30", release_type="rc", nomock=True, log_level="DEBUG"),
             _facts(BV_BRANCH),
             {
                 "_TYPE": "rc",
@@ -145,7 +156,7 @@ COMMON = {
             },
         ),
         (  # new release branch: the prime version is rc.0
-            GcbOptions(stage=True, branch="release-1.31", release_type="rc"),
+            GcbOptions(job="stage", branch="release-1.31", release_type="rc"),
             _facts("v1.31.0-beta.3.2+3ff09514d162b0", new=True),
             {
                 "_TYPE": "rc",
@@ -162,7 +173,7 @@ COMMON = {
             },
         ),
         (  # mock release of an official: stage bucket path and the mock Fastly service
-            GcbOptions(release=True, branch="release-1.30", release_type="official", build_version=BV_BRANCH),
+            GcbOptions(job="release", branch="release-1.30", release_type="official", build_version=BV_BRANCH),
             _facts(BV_BRANCH),
             {
                 "_TYPE": "official",
@@ -181,7 +192,7 @@ COMMON = {
         ),
         (  # nomock release: production bucket and Fastly service
             GcbOptions(
-                release=True, branch="release-1.30", release_type="rc", build_version=BV_BRANCH, nomock=True
+                job="release", branch="release-1.30", release_type="rc", build_version=BV_BRANCH, nomock=True
             ),
             _facts(BV_BRANCH),
             {
@@ -204,11 +215,11 @@ COMMON = {
     ],
 )
 def test_substitutions_exact(options: GcbOptions, facts: GcbFacts, expected: dict[str, str]) -> None:
-    assert substitutions(options, K8S, facts) == {**COMMON, **expected}
+    assert substitutions(chosen(options, K8S), K8S, facts) == {**COMMON, **expected}
 
 
 def test_substitutions_come_from_the_profile() -> None:
-    subs = substitutions(GcbOptions(release=True, build_version=BV_MASTER), LOCAL, _facts(BV_MASTER))
+    subs = substitutions(chosen(GcbOptions(job="release", build_version=BV_MASTER), LOCAL), LOCAL, _facts(BV_MASTER))
     assert subs["_K8S_ORG"] == "demo" and subs["_K8S_REPO"] == "demo"
     assert subs["_KUBERNETES_GCS_BUCKET"] == (
         f"file:///home/rm/.krel/buckets/mock/stage/{BV_MASTER}/v1.31.0-alpha.3/gcs-stage/v1.31.0-alpha.3"
@@ -220,30 +231,30 @@ def test_substitutions_come_from_the_profile() -> None:
     ("options", "bv", "tags"),
     [
         (
-            GcbOptions(stage=True),
+            GcbOptions(job="stage"),
             BV_MASTER,
             ("jane.doe", "master", "STAGE", "v0.1.0", "alpha", "1", "31", "0", "1.31.0-alpha.3"),
         ),
         (
-            GcbOptions(stage=True, branch="release-1.30", release_type="rc", nomock=True),
+            GcbOptions(job="stage", branch="release-1.30", release_type="rc", nomock=True),
             BV_BRANCH,
             ("jane.doe", "release-1.30", "nomock", "STAGE", "v0.1.0", "rc", "1", "30", "1.30.1-rc.1"),
         ),
         (
-            GcbOptions(release=True, branch="release-1.30", release_type="official", build_version=BV_BRANCH),
+            GcbOptions(job="release", branch="release-1.30", release_type="official", build_version=BV_BRANCH),
             BV_BRANCH,
             ("jane.doe", "release-1.30", "RELEASE", "v0.1.0", "official", "1", "30", "1.30.1"),
         ),
     ],
 )
 def test_build_tags(options: GcbOptions, bv: str, tags: tuple[str, ...]) -> None:
-    request = build_request(options, K8S, _facts(bv), runner="gcb", krel_command="krel")
+    request = build_request(chosen(options, K8S), K8S, _facts(bv), runner="gcb", krel_command="krel")
     assert request.tags == tags
 
 
 def test_cloud_request_shape() -> None:
-    options = GcbOptions(release=True, branch="release-1.30", release_type="rc", build_version=BV_BRANCH)
-    request = build_request(options, K8S, _facts(BV_BRANCH), runner="gcb", krel_command="krel")
+    options = GcbOptions(job="release", branch="release-1.30", release_type="rc", build_version=BV_BRANCH)
+    request = build_request(chosen(options, K8S), K8S, _facts(BV_BRANCH), runner="gcb", krel_command="krel")
     assert request.kind == "release"
     assert request.project == "k8s-release"
     assert request.timeout_s == 14400
@@ -258,14 +269,16 @@ def test_cloud_request_shape() -> None:
     command = substitute(last.args[-1], request.substitutions)
     assert command == (
         f"krel --log-level=info release  --profile=kubernetes --type=rc --branch=release-1.30"
-        f" --build-version={BV_BRANCH}"
+        f" --yes --build-version={BV_BRANCH}"  # --yes: the job runs unattended (63f3432)
     )
 
 
 def test_local_request_runs_krel_with_the_same_substitutions() -> None:
-    options = GcbOptions(stage=True, nomock=True, project="override")
-    local = build_request(options, LOCAL, _facts(BV_MASTER), runner="local", krel_command="/venv/bin/python -m krel")
-    cloud = build_request(options, LOCAL, _facts(BV_MASTER), runner="gcb", krel_command="krel")
+    options = GcbOptions(job="stage", nomock=True, project="override")
+    local = build_request(
+        chosen(options, LOCAL), LOCAL, _facts(BV_MASTER), runner="local", krel_command="/venv/bin/python -m krel"
+    )
+    cloud = build_request(chosen(options, LOCAL), LOCAL, _facts(BV_MASTER), runner="gcb", krel_command="krel")
     assert local.substitutions == cloud.substitutions and local.tags == cloud.tags
     assert local.project == "override"
     assert [s.id for s in local.steps] == ["krel-stage"]
@@ -275,7 +288,7 @@ def test_local_request_runs_krel_with_the_same_substitutions() -> None:
         "sh",
         "-c",
         f"/venv/bin/python -m krel --log-level=info stage --nomock --profile=local --type=alpha"
-        f" --branch=master --build-version={BV_MASTER}",
+        f" --branch=master --yes --build-version={BV_MASTER}",
     ]
 
 
@@ -293,9 +306,9 @@ def test_local_request_runs_krel_with_the_same_substitutions() -> None:
     ],
 )
 def test_stage_job_passes_the_replay_dir(replay_dir: str, substitution: str, command_end: str) -> None:
-    options = GcbOptions(stage=True, replay_dir=replay_dir)
+    options = GcbOptions(job="stage", replay_dir=replay_dir)
     for runner, krel in (("local", "/venv/bin/python -m krel"), ("gcb", "krel")):
-        request = build_request(options, LOCAL, _facts(BV_MASTER), runner=runner, krel_command=krel)
+        request = build_request(chosen(options, LOCAL), LOCAL, _facts(BV_MASTER), runner=runner, krel_command=krel)
         assert request.substitutions["_REPLAY"] == substitution
         command = substitute(request.steps[-1].args[-1], request.substitutions)
         assert command.endswith(command_end)
@@ -304,14 +317,16 @@ def test_stage_job_passes_the_replay_dir(replay_dir: str, substitution: str, com
 
 
 def test_release_job_has_no_replay() -> None:
-    options = GcbOptions(release=True, build_version=BV_MASTER)
-    request = build_request(options, LOCAL, _facts(BV_MASTER), runner="local", krel_command="k")
+    options = GcbOptions(job="release", build_version=BV_MASTER)
+    request = build_request(chosen(options, LOCAL), LOCAL, _facts(BV_MASTER), runner="local", krel_command="k")
     assert "_REPLAY" not in request.substitutions and "--replay" not in request.steps[-1].args[-1]
 
 
 def test_profile_file_is_passed_by_path() -> None:
     custom = dataclasses.replace(LOCAL, source="/etc/krel/my profile.toml", name="my profile")
-    request = build_request(GcbOptions(stage=True), custom, _facts(BV_MASTER), runner="local", krel_command="k")
+    request = build_request(
+        chosen(GcbOptions(job="stage"), custom), custom, _facts(BV_MASTER), runner="local", krel_command="k"
+    )
     assert "--profile='/etc/krel/my profile.toml'" in request.steps[0].args[-1]
 
 
@@ -355,10 +370,10 @@ def test_expand_tags_drops_empty_and_duplicates_and_refuses_invalid() -> None:
 
 def test_substitutions_need_a_job() -> None:
     with pytest.raises(UsageError, match="--stage/--release"):
-        substitutions(GcbOptions(), K8S, _facts(BV_MASTER))
+        substitutions(chosen(GcbOptions(), K8S), K8S, _facts(BV_MASTER))
 
 
 def test_request_round_trips_through_its_record() -> None:
-    options = GcbOptions(release=True, branch="release-1.30", release_type="rc", build_version=BV_BRANCH)
-    request = build_request(options, K8S, _facts(BV_BRANCH), runner="gcb", krel_command="krel")
+    options = GcbOptions(job="release", branch="release-1.30", release_type="rc", build_version=BV_BRANCH)
+    request = build_request(chosen(options, K8S), K8S, _facts(BV_BRANCH), runner="gcb", krel_command="krel")
     assert BuildRequest.from_dict(request.as_dict()) == request

@@ -14,13 +14,15 @@ from releng.gcb.config import DEFAULT_BUILDER_IMAGE, GcbFacts, GcbOptions, build
 from releng.profile import Profile, load_profile
 from releng.templates import templates_dir
 
+from tests.fixtures.gcbchoice import chosen
+
 BV = "v1.31.0-alpha.2.1273+4e9bdd481e2400"
 FACTS = GcbFacts(build_version=BV, branch_is_new=False, gcp_user="rm@example.com", git_tag="v0.1.0")
 LOCAL = load_profile("local", {"krel_home": "/home/rm/.krel", "local_registry": "127.0.0.1:5000"})
 K8S = load_profile("kubernetes")
 JOBS = [
-    pytest.param(GcbOptions(stage=True), id="stage"),
-    pytest.param(GcbOptions(release=True, build_version=BV), id="release"),
+    pytest.param(GcbOptions(job="stage"), id="stage"),
+    pytest.param(GcbOptions(job="release", build_version=BV), id="release"),
 ]
 RUNNERS = [("local", "/venv/bin/python -m krel"), ("gcb", "krel")]
 
@@ -65,9 +67,10 @@ def _with_source(profile: Profile, source: str) -> Profile:
 @pytest.mark.parametrize("value", HOSTILE.values(), ids=HOSTILE.keys())
 @pytest.mark.parametrize("options", JOBS)
 def test_profile_path_is_one_argument_and_the_steps_are_the_templates(options: GcbOptions, value: str) -> None:
+    profile = _with_source(LOCAL, value)
     for runner, krel in RUNNERS:
-        request = build_request(options, _with_source(LOCAL, value), FACTS, runner=runner, krel_command=krel)
-        template = _template_steps(options.job_type, runner)
+        request = build_request(chosen(options, profile), profile, FACTS, runner=runner, krel_command=krel)
+        template = _template_steps(options.job, runner)
         assert [s.id for s in request.steps] == [t["id"] for t in template]
         for step, raw in zip(request.steps, template, strict=True):
             assert step.name == raw["name"].replace("{{ builder_image }}", DEFAULT_BUILDER_IMAGE)
@@ -82,15 +85,17 @@ def test_profile_path_is_one_argument_and_the_steps_are_the_templates(options: G
 @pytest.mark.parametrize("value", HOSTILE.values(), ids=HOSTILE.keys())
 @pytest.mark.parametrize("options", JOBS)
 def test_product_never_reaches_the_request(options: GcbOptions, value: str) -> None:
-    plain = build_request(options, LOCAL, FACTS, runner="gcb", krel_command="krel")
+    plain = build_request(chosen(options, LOCAL), LOCAL, FACTS, runner="gcb", krel_command="krel")
     profile = dataclasses.replace(LOCAL, product=value)
-    hostile = build_request(options, profile, FACTS, runner="gcb", krel_command="krel")
+    hostile = build_request(chosen(options, profile), profile, FACTS, runner="gcb", krel_command="krel")
     assert hostile == plain
 
 
 @pytest.mark.parametrize("value", HOSTILE.values(), ids=HOSTILE.keys())
 def test_replay_dir_is_one_argument(value: str) -> None:
-    request = build_request(GcbOptions(stage=True, replay_dir=value), LOCAL, FACTS, runner="local", krel_command="k")
+    request = build_request(
+        chosen(GcbOptions(job="stage", replay_dir=value), LOCAL), LOCAL, FACTS, runner="local", krel_command="k"
+    )
     assert len(request.steps) == 1
     words = _command(request)
     assert [w for w in words if w.startswith("--replay")] == [f"--replay={value}"]
@@ -127,7 +132,7 @@ def test_replay_dir_is_one_argument(value: str) -> None:
 def test_bad_builder_image_is_one_line_naming_the_field(image: str) -> None:
     profile = dataclasses.replace(K8S, gcb=dataclasses.replace(K8S.gcb, builder_image=image))
     with pytest.raises(UsageError) as info:
-        build_request(GcbOptions(stage=True), profile, FACTS, runner="gcb", krel_command="krel")
+        build_request(chosen(GcbOptions(job="stage"), profile), profile, FACTS, runner="gcb", krel_command="krel")
     message = str(info.value)
     assert message.startswith(f"profile {K8S.source}: gcb.builder_image ") and info.value.exit_code == 2
     assert "\n" not in message.replace(repr(image), "")
@@ -136,7 +141,7 @@ def test_bad_builder_image_is_one_line_naming_the_field(image: str) -> None:
 @pytest.mark.parametrize("image", ["registry.k8s.io/build-image/kube-cross", "localhost:5000/builder", "127.0.0.1/b"])
 def test_builder_image_is_the_step_image(image: str) -> None:
     profile = dataclasses.replace(K8S, gcb=dataclasses.replace(K8S.gcb, builder_image=image))
-    request = build_request(GcbOptions(stage=True), profile, FACTS, runner="gcb", krel_command="krel")
+    request = build_request(chosen(GcbOptions(job="stage"), profile), profile, FACTS, runner="gcb", krel_command="krel")
     assert [s.name for s in request.steps] == [
         "gcr.io/cloud-builders/git",
         f"{image}:${{_KUBE_CROSS_VERSION}}",
@@ -161,23 +166,25 @@ def test_builder_image_is_the_step_image(image: str) -> None:
 def test_bad_secret_entry_is_one_line(entry: str) -> None:
     profile = dataclasses.replace(K8S, gcb=dataclasses.replace(K8S.gcb, secrets=(entry,)))
     with pytest.raises(UsageError, match=r"gcb\.secrets entry .* must be 'secret-name=ENV_VAR'"):
-        build_request(GcbOptions(stage=True), profile, FACTS, runner="gcb", krel_command="krel")
+        build_request(chosen(GcbOptions(job="stage"), profile), profile, FACTS, runner="gcb", krel_command="krel")
 
 
 def test_secret_env_names_are_data() -> None:
-    request = build_request(GcbOptions(stage=True), K8S, FACTS, runner="gcb", krel_command="krel")
+    request = build_request(chosen(GcbOptions(job="stage"), K8S), K8S, FACTS, runner="gcb", krel_command="krel")
     assert [s.secret_env for s in request.steps] == [(), (), ("GITHUB_TOKEN", "DOCKERHUB_TOKEN")]
 
 
 def test_krel_command_with_a_dollar_stays_literal() -> None:
     krel = shlex.join(["/opt/$HOME/venv/bin/python", "-m", "krel"])
-    request = build_request(GcbOptions(stage=True), LOCAL, FACTS, runner="local", krel_command=krel)
+    request = build_request(chosen(GcbOptions(job="stage"), LOCAL), LOCAL, FACTS, runner="local", krel_command=krel)
     assert _command(request)[:3] == ["/opt/$HOME/venv/bin/python", "-m", "krel"]
 
 
 def test_request_is_the_template_plus_values_exactly() -> None:
     """The whole local stage step, field by field: nothing but the three placeholders changed."""
-    request = build_request(GcbOptions(stage=True), LOCAL, FACTS, runner="local", krel_command="/py -m krel")
+    request = build_request(
+        chosen(GcbOptions(job="stage"), LOCAL), LOCAL, FACTS, runner="local", krel_command="/py -m krel"
+    )
     assert request.steps == (
         StepSpec(
             name=f"{DEFAULT_BUILDER_IMAGE}:${{_KUBE_CROSS_VERSION}}",

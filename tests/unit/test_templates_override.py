@@ -14,6 +14,8 @@ from releng.notes import document, render
 from releng.profile import BUILTIN_DIR, Profile, load_profile
 from releng.templates import template_path, templates_dir
 
+from tests.fixtures.gcbchoice import chosen
+
 MARK = "MARK-from-the-profile"
 DOC = document.build([], document.downloads({"demo.tar.gz": "ab" * 64}, "https://dl.example", "v1.1.0"))
 BV = "v1.1.0-alpha.0.3+0123456789abcd"
@@ -26,7 +28,7 @@ def _stage_yaml() -> str:
 
 def _cloudbuild_ids(profile: Profile) -> str:
     request = build_request(
-        GcbOptions(stage=True),
+        chosen(GcbOptions(job="stage"), profile),
         profile,
         GcbFacts(build_version=BV, branch_is_new=False, gcp_user="jane", git_tag="v0.1.0"),
         runner="local",

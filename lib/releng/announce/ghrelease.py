@@ -11,7 +11,7 @@ import mimetypes
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Protocol
 
 import requests
 
@@ -166,7 +166,7 @@ PAGE_DESTINATIONS: dict[GitHubReleaseMode, PageDestination] = {
 
 def send_release_page(
     profile: Profile,
-    mode: str,
+    mode: GitHubReleaseMode,
     tag: str,
     *,
     assets: Sequence[Path] = (),
@@ -190,7 +190,7 @@ def send_release_page(
         make_latest=not prerelease,
         assets=hashed,
     )
-    destination = PAGE_DESTINATIONS.get(cast(GitHubReleaseMode, mode))
+    destination = PAGE_DESTINATIONS.get(mode)  # a Profile built in code is not validated: check here too
     if destination is None:
         raise UsageError(f"github release: unknown mode {mode!r}: expected render, publish or bucket")
     return destination(result, PageSink(profile.upstream.org, profile.upstream.repo, token, api_url, store))

@@ -9,7 +9,7 @@ from typing import Protocol
 from releng.announce import outbox, sendgrid, smtp
 from releng.announce.message import Message
 from releng.errors import UsageError
-from releng.profile import Mail
+from releng.profile import Mail, MailTransport
 
 
 class Mailer(Protocol):
@@ -38,7 +38,8 @@ class MailAccess:
         return f"MailAccess(smtp_user={self.smtp_user!r}, sendgrid_host={self.sendgrid_host!r})"
 
 
-TRANSPORTS: dict[str, Callable[[Mail, MailAccess], Mailer]] = {
+# Keyed by the profile's mail.transport values (MailTransport): the profile accepts exactly these.
+TRANSPORTS: dict[MailTransport, Callable[[Mail, MailAccess], Mailer]] = {
     "smtp": lambda mail, access: smtp.SmtpMailer(
         host=mail.smtp_host,
         port=mail.smtp_port,

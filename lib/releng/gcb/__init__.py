@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from releng import git, version
 from releng.errors import ReleaseError, UsageError
@@ -14,7 +15,7 @@ from releng.gcb.base import BuildRequest, Job, JobRunner
 from releng.gcb.config import GcbFacts, GcbOptions, build_request, validate
 from releng.jobs.observe import read_ci_version
 from releng.objectstore import open_store
-from releng.profile import Profile
+from releng.profile import Profile, RunnerName
 
 # Where Kubernetes pins its cross-build (kube-cross / k8s-cloud-builder) image version.
 KUBE_CROSS_FILE = "build/build-image/cross/VERSION"
@@ -42,12 +43,13 @@ def _cloudbuild(settings: RunnerSettings) -> JobRunner:
     return CloudBuildRunner(settings.project, api_endpoint=settings.api_endpoint)
 
 
-RUNNERS: dict[str, Callable[[RunnerSettings], JobRunner]] = {"local": _local, "gcb": _cloudbuild}
+# Keyed by the profile's gcb.runner values (RunnerName): the profile accepts exactly these.
+RUNNERS: dict[RunnerName, Callable[[RunnerSettings], JobRunner]] = {"local": _local, "gcb": _cloudbuild}
 
 
 def open_runner(name: str, settings: RunnerSettings) -> JobRunner:
     """The job runner called `name` (local or gcb)."""
-    factory = RUNNERS.get(name)
+    factory = RUNNERS.get(cast(RunnerName, name))  # --runner is untrusted: an unknown name finds nothing
     if factory is None:
         raise UsageError(f"--runner: unknown job runner {name!r}: expected one of {', '.join(RUNNERS)}")
     return factory(settings)
@@ -116,7 +118,7 @@ def submit(
 ) -> Job:
     """Validate, observe, plan and submit a stage or release job (krel gcbmgr / stage --submit / release --submit)."""
     validate(options)
-    if not options.job_type:
+    if not options.job:
         raise UsageError("--stage/--release: choose the job to submit")
     facts = observe(options, profile, gcp_user=gcp_user, git_tag=git_tag)
     return runner.submit(plan(options, profile, facts, runner, project))

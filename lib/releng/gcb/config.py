@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from releng import names, safeload, version
+from releng import layout, names, safeload, version
 from releng.errors import ReleaseError, UsageError
 from releng.gcb.base import BuildRequest, StepSpec, substitute
-from releng.profile import BUILTIN_DIR, Profile
+from releng.profile import BUILTIN_DIR, Profile, Targets
 from releng.registry import reference
 from releng.templates import template_path
 
@@ -26,20 +26,22 @@ _PLACEHOLDER = re.compile(r"\{\{ ([a-z_]+) \}\}")
 _FILLED = frozenset({"name", "entrypoint", "dir", "args", "env"})
 _STEP_KEYS = _FILLED | {"id", "secretEnv", "runner"}
 _SECRET_ENV = "{{ secret_env }}"
+# The jobs a runner can be asked to run: one choice (gcbmgr's --stage/--release become one through job_choice).
+JOBS = ("stage", "release", "fast-forward")
 
 
 @dataclass(frozen=True)
 class GcbOptions:
     """What `krel gcbmgr` (and `krel stage|release --submit`) was asked to do; defaults as krel's."""
 
-    stage: bool = False
-    release: bool = False
-    fast_forward: bool = False  # krel ff --submit: the fast-forward job (no build version, no release type rules)
+    job: str = ""  # one of JOBS; "" lists jobs. fast-forward (krel ff --submit): no build version, no type rules
     branch: str = "master"
     release_type: str = "alpha"
     build_version: str = ""
     build_at_head: bool = False
-    nomock: bool = False
+    # The chosen targets (krel.jobs.submit_job sets them through targets_for); everything here reads them.
+    targets: Targets | None = None
+    nomock: bool = False  # chosen with the targets; only passed on as the job's own --nomock (_NOMOCK, _NOMOCK_TAG)
     log_level: str = "info"
     gcp_user: str = ""
     project: str = ""
@@ -48,9 +50,22 @@ class GcbOptions:
     force_build_krel: str = "false"  # krel GetForceBuildKrel: $FORCE_BUILD_KREL, read at the CLI edge
 
     @property
-    def job_type(self) -> str:
-        """stage, release, fast-forward, or "" (list jobs)."""
-        return "stage" if self.stage else "release" if self.release else "fast-forward" if self.fast_forward else ""
+    def stage(self) -> bool:
+        return self.job == "stage"
+
+    @property
+    def release(self) -> bool:
+        return self.job == "release"
+
+    @property
+    def fast_forward(self) -> bool:
+        return self.job == "fast-forward"
+
+    def chosen_targets(self) -> Targets:
+        """The targets the job writes to; a job is only planned once they are chosen at the CLI edge."""
+        if self.targets is None:
+            raise UsageError(f"--nomock: no targets chosen for the {self.job or 'gcbmgr'} job")
+        return self.targets
 
     @property
     def last_jobs(self) -> int:
@@ -70,15 +85,20 @@ class GcbFacts:
     kube_cross_version_latest: str = "latest"
 
 
-def validate(options: GcbOptions) -> None:
-    """krel gcb Options.Validate plus the release build-version rule; UsageError naming the flag."""
-    if options.stage and options.release:
+def job_choice(stage: bool, release: bool) -> str:
+    """gcbmgr's two flags as one choice: "stage", "release" or "" (list jobs); both is a usage error (krel's)."""
+    if stage and release:
         raise UsageError(
             "--stage/--release: cannot specify both the 'stage' and 'release' flag; "
             "resubmit with only one build type selected"
         )
-    if options.fast_forward and (options.stage or options.release):
-        raise UsageError("--stage/--release: a fast-forward job is neither a stage nor a release job")
+    return "stage" if stage else "release" if release else ""
+
+
+def validate(options: GcbOptions) -> None:
+    """krel gcb Options.Validate plus the release build-version rule; UsageError naming the flag."""
+    if options.job and options.job not in JOBS:
+        raise UsageError(f"--stage/--release: unknown job {options.job!r}: expected one of {', '.join(JOBS)}")
     check_force_build_krel(options.force_build_krel)
     try:
         version.validate_release_type(options.release_type)
@@ -140,9 +160,8 @@ def normalize_user(user: str) -> str:
 
 def substitutions(options: GcbOptions, profile: Profile, facts: GcbFacts) -> dict[str, str]:
     """krel SetGCBSubstitutions: every `_KEY` the stage/release configs and build tags use."""
-    if not options.job_type:
+    if not options.job:
         raise UsageError("--stage/--release: choose the job to submit")
-    targets = profile.targets(options.nomock)
     subs = {
         "TOOL_ORG": profile.gcb.tool_org,
         "TOOL_REPO": profile.gcb.tool_repo,
@@ -178,9 +197,10 @@ def substitutions(options: GcbOptions, profile: Profile, facts: GcbFacts) -> dic
         # Appended to the job's shell command as is: empty, or one quoted word after a space.
         subs["REPLAY"] = f" {shlex.quote('--replay=' + options.replay_dir)}" if options.replay_dir else ""
     if options.release:
+        targets = options.chosen_targets()
         bucket = targets.bucket.rstrip("/")
         subs["KUBERNETES_GCS_BUCKET"] = (
-            f"{bucket}/stage/{facts.build_version}/{versions.prime}/gcs-stage/{versions.prime}"
+            f"{bucket}/{layout.gcs_stage_prefix(facts.build_version, versions.prime)}"
         )
         subs["FASTLY_SERVICE_NAME"] = targets.fastly_service
     return {f"_{key}": value for key, value in subs.items()}
@@ -213,7 +233,7 @@ def build_request(
     """The whole job: steps from templates/cloudbuild/<job>.yaml, substitutions, tags, timeout, machine, secrets."""
     subs = substitutions(options, profile, facts)
     secrets = tuple(_secret(entry, profile.source) for entry in profile.gcb.secrets)
-    config = _template(options.job_type, profile.template_dir())
+    config = _template(options.job, profile.template_dir())
     values = {
         "builder_image": builder_image(profile),
         "krel": krel_command,
@@ -226,8 +246,8 @@ def build_request(
     )
     pool = profile.gcb.private_pool
     return BuildRequest(
-        kind=options.job_type,
-        project=project or options.project or profile.targets(options.nomock).gcb_project,
+        kind=options.job,
+        project=project or options.project or options.chosen_targets().gcb_project,
         steps=steps,
         substitutions=subs,
         tags=expand_tags(config.get("tags") or [], subs),

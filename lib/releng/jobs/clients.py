@@ -19,7 +19,7 @@ from releng.errors import ReleaseError
 from releng.github.base import DEFAULT_API_URL
 from releng.objectstore import ObjectStore, open_store
 from releng.packages.sources import RepositorySource
-from releng.profile import Profile, Targets
+from releng.profile import GitHubReleaseMode, Profile, Targets
 from releng.registry.client import RegistryClient
 from releng.registry.credentials import Credentials
 from releng.registry.pool import Registries
@@ -83,7 +83,7 @@ class ReleaseTexts:
 
         return render_release_page(self.profile, tag, notes=notes, packages=packages)
 
-    def send_github_page(self, mode: str, tag: str, notes: str, store: ObjectStore,
+    def send_github_page(self, mode: GitHubReleaseMode, tag: str, notes: str, store: ObjectStore,
                          github: GitHub, packages: Sequence[RepositorySource] = ()) -> GitHubReleaseResult:
         """The page rendered and sent to mode's destination (render, publish, bucket)."""
         from releng.announce.ghrelease import send_release_page

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from releng import layout, version
 from releng.profile import BUILTIN_DIR, Profile, SigningTargets, Targets
@@ -65,6 +65,25 @@ def validate_options(options: JobOptions, require_build_version: bool = False) -
 
 def job_dir(options: JobOptions, targets: Targets, build_version: str, job: str) -> Path:
     return layout.job_dir(options.home, options.profile.name, targets.bucket, build_version, job)
+
+
+class Opening(NamedTuple):
+    """The names both planners start from: the profile, the build version, its versions, where the job works."""
+
+    profile: Profile
+    bv: str  # the build version
+    versions: tuple[str, ...]  # prime first
+    prime: str
+    job: Path  # the job's work dir
+    repo: Path  # the clone in it
+    stage: str  # stage/<bv> in the bucket
+
+
+def opening(options: JobOptions, targets: Targets, facts: JobFacts, job_name: str) -> Opening:
+    """What plan_stage and plan_release both start from, computed in one place."""
+    job = job_dir(options, targets, facts.build_version, job_name)
+    return Opening(options.profile, facts.build_version, facts.versions, facts.versions[0], job, job / "src",
+                   layout.stage_prefix(facts.build_version))
 
 
 def release_command(options: JobOptions, build_version: str) -> str:

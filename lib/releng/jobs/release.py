@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from releng import layout, markers, version
-from releng.jobs.options import JobFacts, JobOptions, job_dir
+from releng.jobs.options import JobFacts, JobOptions, opening
 from releng.jobs.stage import opening_checks
 from releng.jobs.steps import (
     ArchiveLog,
@@ -70,13 +70,7 @@ def _package_sources(options: JobOptions, targets: Targets, prime: str) -> tuple
 
 def plan_release(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
     """Every step of `krel release`: verify, check every refusal, validate images, then publish (git last but one)."""
-    profile = options.profile
-    bv = facts.build_version
-    versions = facts.versions
-    prime = versions[0]
-    job = job_dir(options, targets, bv, "release")
-    repo = job / "src"
-    stage = layout.stage_prefix(bv)
+    profile, bv, versions, prime, job, repo, stage = opening(options, targets, facts, "release")
     branches = [options.branch] if version.is_release_branch(options.branch) else []
     branches.append(profile.upstream.default_branch)
     verified = str(job / "provenance.verified.json")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from releng import layout, version
 from releng.address import RegistryAddress
-from releng.jobs.options import JobFacts, JobOptions, job_dir
+from releng.jobs.options import JobFacts, JobOptions, opening
 from releng.jobs.steps import (
     ArchiveLog,
     AssembleStage,
@@ -121,13 +121,7 @@ def _public_key_url(options: JobOptions, targets: Targets, prime: str) -> str:
 
 def plan_stage(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
     """Every step of `krel stage`, with its targets copied from `targets`; no I/O."""
-    profile = options.profile
-    bv = facts.build_version
-    versions = facts.versions
-    prime = versions[0]
-    job = job_dir(options, targets, bv, "stage")
-    repo = job / "src"
-    stage = layout.stage_prefix(bv)
+    profile, bv, versions, prime, job, repo, stage = opening(options, targets, facts, "stage")
     commit = facts.build.commit
     steps: list[Step] = [
         *opening_checks(options, targets, facts, STAGE_TOOLS, job, targets.registry),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from releng import layout
 from releng.packages.sources import RepositorySource
 from releng.plan import Step
-from releng.profile import Author, Packages
+from releng.profile import Author, GitHubReleaseMode, Packages
 
 
 @dataclass(frozen=True)
@@ -436,7 +436,7 @@ class UpdateGitHubPage(Step):
     """Render (and, per the targets, publish) the GitHub release page of the prime tag."""
 
     tag: str
-    mode: str
+    mode: GitHubReleaseMode
     org: str
     repo_name: str
     bucket: str
