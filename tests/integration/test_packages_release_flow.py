@@ -25,8 +25,7 @@ DEB_VERSION = "1.0.0~rc.0-1.1"
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, registry_factory: Any) -> Iterator[FlowEnv]:
     """One mock stage + release of the demo project (module-scoped: built once)."""
-    # A short KREL_HOME: the throwaway key's GnuPG home below it holds gpg-agent's socket (107 bytes at most).
-    home = Path(tmp_path_factory.mktemp("pk", numbered=True)) / "h"
+    home = tmp_path_factory.mktemp("packages-release") / "krel-home"
     registry = registry_factory("packages-release")
     flow = FlowEnv(home, registry.host, flow_generator().create(home))
     old = {k: os.environ.get(k) for k in ("KREL_HOME", "KREL_LOCAL_REGISTRY", "CI")}
@@ -43,8 +42,6 @@ def world(tmp_path_factory: pytest.TempPathFactory, registry_factory: Any) -> It
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        for keyhome in (home / "keys").glob("packages-*"):
-            subprocess.run(["gpgconf", "--homedir", str(keyhome), "--kill", "gpg-agent"], check=False)
         registry.stop()
 
 

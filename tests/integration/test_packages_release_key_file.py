@@ -195,3 +195,17 @@ def test_bad_release_keys_are_one_line_and_write_nothing(world: World, scratch_r
     assert PASSPHRASE not in message
     assert not Path(str(targets.packages_bucket).removeprefix("file://")).exists()  # type: ignore[attr-defined]
     assert list(scratch_root.iterdir()) == []
+
+
+def test_the_throwaway_key_is_one_file_and_works_below_a_long_krel_home(tmp_path: Path, scratch_root: Path) -> None:
+    # KREL_HOME can be longer than a gpg-agent socket path allows: the key is kept as a file, used from a short home.
+    keys_dir = tmp_path / ("k" * 120) / "keys"
+    source = keys.KeySource(keys_dir, "packages-0123abcd")
+    with keys.opened("throwaway", source) as first:
+        assert keys.detach_sign(first, b"x").startswith(b"-----BEGIN PGP SIGNATURE-----")
+    key_file = keys_dir / "packages-0123abcd.asc"
+    assert sorted(p.name for p in keys_dir.iterdir()) == [key_file.name]
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    with keys.opened("throwaway", source) as again:
+        assert (again.fingerprint, again.created) == (first.fingerprint, 1)
+    assert list(scratch_root.iterdir()) == []

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -56,8 +55,6 @@ def world() -> Iterator[World]:
     assert {p.name: p.read_bytes() for p in layout.packages_build_dir(build_dir).iterdir()} == first
     assert not (build_dir / "packages.partial").exists()
     yield World(home, profile, build_dir)
-    for keyhome in (home / "keys").glob("*"):
-        subprocess.run(["gpgconf", "--homedir", str(keyhome), "--kill", "gpg-agent"], check=False)
     shutil.rmtree(home, ignore_errors=True)
 
 

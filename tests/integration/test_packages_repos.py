@@ -42,8 +42,6 @@ def world() -> Iterator[tuple[Path, Profile]]:
     git.run(repo, "tag", TAGS[1])
     profile = load_profile("local", {"krel_home": str(home), "local_registry": "127.0.0.1:5000"})
     yield home, profile
-    for keyhome in (home / "keys").glob("*"):
-        subprocess.run(["gpgconf", "--homedir", str(keyhome), "--kill", "gpg-agent"], check=False)
     shutil.rmtree(home, ignore_errors=True)
 
 

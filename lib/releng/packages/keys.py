@@ -1,7 +1,7 @@
 """The GPG key that signs the package repositories (InRelease, Release.gpg, repomd.xml.asc) and each rpm.
 
-Chosen by the targets' `packages_key`: "throwaway" is krel's own key, generated once in its own GNUPGHOME under
-$KREL_HOME/keys/ (mock and local targets); "env" is the release key from the environment, never a flag: either
+Chosen by the targets' `packages_key`: "throwaway" is krel's own key, generated once and kept under $KREL_HOME/keys/
+(mock and local targets); "env" is the release key from the environment, never a flag: either
 KREL_PACKAGES_GPG_HOME (a GnuPG home holding its secret key) or KREL_PACKAGES_GPG_KEY_FILE (an armoured secret key,
 imported into a GnuPG home of krel's own that is removed afterwards); KREL_PACKAGES_GPG_KEY picks one of several keys
 and KREL_PACKAGES_GPG_PASSPHRASE unlocks it (handed to gpg in a 0600 file, never on a command line or in a message).
@@ -9,6 +9,7 @@ and KREL_PACKAGES_GPG_PASSPHRASE unlocks it (handed to gpg in a 0600 file, never
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import tempfile
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from releng import files
 from releng.errors import ReleaseError
 from releng.packages import tools
 
@@ -97,17 +99,28 @@ def _check_home(home: Path, what: str) -> None:
 
 
 def throwaway(source: KeySource, scratch: Path) -> SigningKey:
-    """krel's own key for this bucket, generated on first use (RSA, as every rpm can verify; created at time 1 so
-    signatures dated at any release commit are after it)."""
-    home = source.keys_dir / source.name
-    _check_home(home, "key directory")
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    home.chmod(0o700)
-    if not _secret_keys(home):
-        tools.run(["gpg", "--batch", "--quiet", "--faked-system-time", "1!", "--passphrase", "",
-                   "--quick-gen-key", f"krel packages ({source.name}) <krel-packages@localhost>", "rsa3072", "sign",
-                   "never"], env={"GNUPGHOME": str(home)})
-    return _only_key(home, "", f"throwaway key directory {home}")
+    """krel's own key for this bucket (RSA, as every rpm can verify; created at time 1 so signatures dated at any
+    release commit are after it): made on first use and kept as an armoured secret key file, <keys_dir>/<name>.asc
+    (0600), imported into krel's temporary GnuPG home for each use; a GnuPG home below a long KREL_HOME would not
+    hold gpg-agent's socket."""
+    key_file = source.keys_dir / f"{source.name}.asc"
+    if not key_file.exists():
+        _generate(key_file, f"krel packages ({source.name}) <krel-packages@localhost>", scratch / "new")
+    home, where = _imported_home(key_file, scratch, f"throwaway key {key_file}")
+    return _only_key(home, "", where)
+
+
+def _generate(key_file: Path, user_id: str, home: Path) -> None:
+    """A new key exported to key_file; when another run made one meanwhile, that one is kept (both runs use it)."""
+    _check_home(home, "temporary GnuPG home")
+    home.mkdir(mode=0o700)
+    env = {"GNUPGHOME": str(home)}
+    tools.run(["gpg", "--batch", "--quiet", "--faked-system-time", "1!", "--pinentry-mode", "loopback",
+               "--passphrase", "", "--quick-gen-key", user_id, "rsa3072", "sign", "never"], env=env)
+    secret = tools.run(["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--armor",
+                        "--export-secret-keys"], env=env)
+    with contextlib.suppress(FileExistsError):
+        files.write_atomic(key_file, secret, exclusive=True, mode=0o600)
 
 
 def from_env(source: KeySource, scratch: Path) -> SigningKey:
@@ -117,8 +130,11 @@ def from_env(source: KeySource, scratch: Path) -> SigningKey:
         given = "both are set" if source.gpg_home else "neither is set"
         raise SigningKeyError(f"packages: these targets sign with the release key from {HOME_ENV} (a GnuPG home "
                               f"holding the secret key) or {KEY_FILE_ENV} (an armoured secret key file): {given}")
-    home, where = _imported_home(Path(source.key_file).expanduser(), scratch) if source.key_file else \
-        _given_home(Path(source.gpg_home).expanduser())
+    if source.key_file:
+        key_file = Path(source.key_file).expanduser()
+        home, where = _imported_home(key_file, scratch, f"{KEY_FILE_ENV} {key_file}")
+    else:
+        home, where = _given_home(Path(source.gpg_home).expanduser())
     key = _only_key(home, source.gpg_key.upper().replace(" ", ""), where)
     if source.passphrase:
         secret = scratch / "passphrase"
@@ -136,9 +152,8 @@ def _given_home(home: Path) -> tuple[Path, str]:
     return home, f"{HOME_ENV} {home}"
 
 
-def _imported_home(key_file: Path, scratch: Path) -> tuple[Path, str]:
+def _imported_home(key_file: Path, scratch: Path, where: str) -> tuple[Path, str]:
     """The key file imported into a fresh GnuPG home below scratch (removed with it)."""
-    where = f"{KEY_FILE_ENV} {key_file}"
     try:
         if not key_file.is_file():
             raise SigningKeyError(f"packages: {where} is not a file")
@@ -194,15 +209,16 @@ def opened(mode: str, source: KeySource) -> Iterator[SigningKey]:
     """The key the targets name (`packages_key`), for the length of the block: afterwards its gpg-agent is stopped
     and krel's temporary GnuPG home (an imported key file, the passphrase file) is removed."""
     scratch = Path(tempfile.mkdtemp(prefix="krel-gpg-"))
-    homes = [scratch / "gnupg"]  # an import that finds no usable key may still have started an agent there
+    homes: list[Path] = []
     try:
         key = OPENERS[mode](source, scratch)
         homes.append(key.home)
         yield key
     finally:
+        # every GnuPG home krel made below scratch (a failed import or generation may have started an agent too)
+        homes += [home for home in scratch.iterdir() if home.is_dir()]
         for home in dict.fromkeys(homes):
-            if home.is_dir():
-                stop_agent(home)
+            stop_agent(home)
         shutil.rmtree(scratch, ignore_errors=True)
 
 
