@@ -67,7 +67,7 @@ def record(prof: Profile, tag: str, run: Run) -> tracker.Outcome | None:
     if not prof.release_issue.enabled:
         return None
     issue = cut.cut_issue(prof, tag)
-    jobs = open_job_runner(prof, "", "", nomock=False).list_jobs(tags=(issue.tag,))
+    jobs = open_job_runner(prof, "", "", targets_for(prof, nomock=False)).list_jobs(tags=(issue.tag,))
     client = tracker.open_client(issue, github_token(), github_api_url())
     try:
         return tracker.update_issue(client, prof, issue, tracker.history_evidence(jobs, [run]))
@@ -85,7 +85,7 @@ def _job_link(prof: Profile, log_file: str) -> str:
     job_id = os.environ.get("BUILD_ID", "")
     if job_id:
         try:
-            return open_job_runner(prof, "", "", nomock=False).get(job_id).log_url
+            return open_job_runner(prof, "", "", targets_for(prof, nomock=False)).get(job_id).log_url
         except ReleaseError as exc:
             log.warning("job %s: %s; linking the log file instead", job_id, exc)
     return log_file

@@ -22,6 +22,7 @@ from krel.options import (
     github_api_url,
     github_token,
     open_profile,
+    targets_for,
 )
 
 release_issue_app = typer.Typer(
@@ -86,7 +87,9 @@ def update_cmd(
     Example: krel release-issue update --tag v1.30.0-rc.1
     """
     prof = open_profile(profile)
-    jobs = open_job_runner(prof, runner, project, nomock=False).list_jobs(tags=(cut.cut_issue(prof, tag).tag,))
+    jobs = open_job_runner(prof, runner, project, targets_for(prof, nomock=False)).list_jobs(
+        tags=(cut.cut_issue(prof, tag).tag,)
+    )
     issue, client = _client(prof, tag, api_url)
     try:
         outcome = tracker.update_issue(client, prof, issue, tracker.history_evidence(jobs))
