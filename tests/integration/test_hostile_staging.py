@@ -243,7 +243,9 @@ def test_logs_written_after_the_provenance_are_not_subjects(flow_env: FlowEnv) -
 
 def _plan_index(world: FlowEnv, kind: type) -> int:
     profile = load_profile("local", {"krel_home": str(world.home), "local_registry": world.registry})
-    options = JobOptions("master", "alpha", world.build_version, profile, world.home, nomock=True)
+    # the plan the CLI runs: with the steps the targets' signing adds
+    options = JobOptions("master", "alpha", world.build_version, profile, world.home, nomock=True,
+                         signing=profile.signing_for(True))
     with open_clients(profile, profile.targets(True)) as clients:
         plan = job.run("release", options, profile.targets(True), clients, plan_only=True).plan
     return next(i for i, s in enumerate(plan.steps, 1) if isinstance(s, kind))
