@@ -18,6 +18,7 @@ from releng.gcb.base import SUCCESS, Job, JobRunner
 from releng.gcb.config import GcbOptions, validate
 from releng.jobs import run as jobrun
 from releng.jobs.clients import FaultHooks, Secrets, open_clients
+from releng.jobs.handlers.artifacts import job_artifacts
 from releng.jobs.options import JobOptions
 from releng.packages import keys as package_keys
 from releng.profile import Profile
@@ -140,6 +141,8 @@ def run_job(
         started = dt.datetime.now(dt.UTC)
         with reporter.live(bytes_mode=True):
             result = jobrun.run(name, options, targets, clients)
+        # under --json, what CI reads: every file (URL, size, sha256) and image (digest), read while clients are open
+        listed = job_artifacts(result.plan, clients) if json_out else []
     ended = finish(result, started) if finish else {}
     summary = {
         "job": name,
@@ -155,7 +158,7 @@ def run_job(
         **ended,
     }
     if json_out:
-        ui.print_json(summary)
+        ui.print_json({**summary, "artifacts": listed})
     else:
         ui.table(f"krel {name} done", ["field", "value"], [(k, _cell(v)) for k, v in summary.items() if v != ""])
         if result.next_command:

@@ -94,6 +94,11 @@ def release_key(version: str, name: str) -> str:
     return f"{release_prefix(version)}/{name}"
 
 
+def artifacts_key(version: str) -> str:
+    """release/<v>/artifacts.json: the files the release published (URL, size, sha256) and its image digests."""
+    return f"{release_prefix(version)}/artifacts.json"
+
+
 def archive_prefix(version: str) -> str:
     return f"archive/{version}"
 

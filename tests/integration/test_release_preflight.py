@@ -29,6 +29,7 @@ from releng.jobs.steps import (
     RestoreWorkspace,
     UpdateGitHubPage,
     VerifyStaged,
+    WriteArtifacts,
 )
 from releng.profile import load_profile
 
@@ -39,7 +40,7 @@ ALPHA1 = "v1.0.0-alpha.1"
 ARGS = ["--branch", "master", "--type", "alpha", "--nomock"]
 PREFLIGHT = "Check everything before publishing anything"
 WRITES = (CopyToRelease, PublishNotes, CreateAnnouncement, PublishMarkers, PushGitObjects, UpdateGitHubPage,
-          ArchiveLog)
+          ArchiveLog, WriteArtifacts)
 
 
 @pytest.fixture(scope="module")
@@ -145,9 +146,9 @@ def test_preflight_sits_after_verify_and_before_every_write(world: FlowEnv) -> N
     assert all(kinds.index(kind) > pre for kind in WRITES)
     checks = plan[pre].checks
     # the checks are the publishing steps themselves (same targets), all but the never-rewritten announcement
-    assert list(checks) == [s for s in plan[pre + 1:] if isinstance(s, WRITES[:2] + WRITES[3:6])]
+    assert list(checks) == [s for s in plan[pre + 1:] if isinstance(s, WRITES[:2] + WRITES[3:6] + WRITES[7:])]
     assert {type(c) for c in checks} == {CopyToRelease, PublishNotes, PublishMarkers, PushGitObjects,
-                                         UpdateGitHubPage}
+                                         UpdateGitHubPage, WriteArtifacts}
 
 
 def _preflight_in_process(world: FlowEnv) -> None:

@@ -21,6 +21,7 @@ from releng.jobs.steps import (
     ValidateImages,
     VerifySignatures,
     VerifyStaged,
+    WriteArtifacts,
 )
 from releng.packages import sources
 from releng.plan import Plan, Step
@@ -81,6 +82,12 @@ def plan_release(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan
     publishing: list[Step] = [
         CopyToRelease(targets.bucket, stage, layout.gcs_stage_prefix(bv, v), layout.release_prefix(v), verified,
                       scratch, envelope)
+        for v in versions
+    ]
+    # What CI reads beside each release (issue 12 item 5): its files and image digests, once the copy published them.
+    publishing += [
+        WriteArtifacts(targets.bucket, layout.artifacts_key(v), v, stage, layout.gcs_stage_prefix(bv, v),
+                       layout.release_prefix(v), verified, targets.validate_registry, profile.build.images)
         for v in versions
     ]
     if facts.notes_staged:

@@ -154,6 +154,7 @@ def plan_stage(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
                 author=profile.git_author,
                 remote=profile.upstream.remote,
                 default_branch=profile.upstream.default_branch,
+                template_dir=str(profile.template_dir() or ""),
                 signing_key_url=_public_key_url(options, targets, prime),
             )
         )

@@ -127,6 +127,7 @@ class WriteNotes(Step):
     author: Author  # of the changelog commit
     remote: str  # the upstream's remote name in the clone
     default_branch: str  # the changelog is also committed there
+    template_dir: str = ""  # the profile's template directory ("": the built-in templates only)
     signing_key_url: str = ""  # where the release's public key will be, when the targets sign its files
 
     @property
@@ -592,3 +593,26 @@ class VerifySignatures(Step):
         checked = [what for what, on in (("files", self.artifacts), ("provenance envelope", self.verified_envelope),
                                          (f"images in {self.registry}", self.repos)) if on]
         return f"{self.bucket}/{self.stage_prefix}/: {', '.join(checked)} signed by the targets' key"
+
+
+@dataclass(frozen=True)
+class WriteArtifacts(Step):
+    """release/<v>/artifacts.json: the files the release publishes for v (URL, size, sha256) and its images' digests;
+    written once, and checked by the preflight when it exists."""
+
+    bucket: str
+    artifacts_key: str  # release/<v>/artifacts.json
+    version: str
+    stage_prefix: str
+    src_prefix: str  # gcs-stage/<v> below the stage area: the files of v
+    dst_prefix: str  # release/<v>: where the copy publishes them
+    verified_file: str  # the provenance the verify step checked
+    registry: str  # where the images are read (the validation registry)
+    images: tuple[str, ...]
+
+    @property
+    def title(self) -> str:
+        return f"List the artifacts of {self.version}"
+
+    def describe(self) -> str:
+        return f"{self.bucket}/{self.artifacts_key}: files of {self.dst_prefix}/, digests of {len(self.images)} images"

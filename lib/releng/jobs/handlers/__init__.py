@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from releng.jobs.handlers import bucket, build, git, images, notes, packages, preflight, signing
+from releng.jobs.handlers import artifacts, bucket, build, git, images, notes, packages, preflight, signing
 from releng.jobs.handlers.base import CHECKS, HANDLERS, HandlerFn
 
-__all__ = ["CHECKS", "HANDLERS", "HandlerFn", "bucket", "build", "git", "images", "notes", "packages",
+__all__ = ["CHECKS", "HANDLERS", "HandlerFn", "artifacts", "bucket", "build", "git", "images", "notes", "packages",
            "preflight", "signing"]

@@ -63,6 +63,7 @@ def write_notes(step: WriteNotes, clients: Clients) -> None:
             push="none",
             remote=step.remote,
             master=step.default_branch,
+            template_dir=Path(step.template_dir) if step.template_dir else None,
             signing_key_url=step.signing_key_url,
         ),
         progress=lambda done, total: clients.report.progress("pull requests", done, total),
