@@ -10,6 +10,9 @@ import pytest
 from releng.announce import ghrelease
 from releng.changelog import render_section, toc
 from releng.gcb.config import GcbFacts, GcbOptions, build_request
+from releng.jobs.options import JobOptions, facts_for
+from releng.jobs.stage import plan_stage
+from releng.jobs.steps import WriteNotes
 from releng.notes import document, render
 from releng.profile import BUILTIN_DIR, Profile, load_profile
 from releng.templates import template_path, templates_dir
@@ -92,3 +95,13 @@ def test_what_the_profile_does_not_override_comes_from_the_builtins(tmp_path: Pa
     assert MARK in text and "demo.tar.gz" in text  # the built-in document and downloads around the override
     assert template_path("notes/notes.md.j2", profile.template_dir()) == profile.template_dir() / "notes/notes.md.j2"
     assert template_path("cloudbuild/stage.yaml", profile.template_dir()) == templates_dir() / "cloudbuild/stage.yaml"
+
+
+@pytest.mark.parametrize("own", [True, False], ids=["profile-dir", "builtins-only"])
+def test_the_stage_job_writes_its_notes_with_the_profile_templates(tmp_path: Path, own: bool) -> None:
+    profile = _profile(tmp_path, {"notes/notes.md.j2": f"{MARK}\n"}) if own else load_profile(
+        "local", {"krel_home": str(tmp_path), "local_registry": "127.0.0.1:5000"})
+    options = JobOptions("master", "alpha", BV, profile, tmp_path, notes=True, replay_dir="/replay")
+    plan = plan_stage(options, profile.mock, facts_for(options, BV, False))
+    (notes,) = [step for step in plan.steps if isinstance(step, WriteNotes)]
+    assert notes.template_dir == (str(profile.template_dir()) if own else "")
