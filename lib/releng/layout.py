@@ -36,6 +36,27 @@ def stage_prefix(build_version: str) -> str:
     return f"stage/{build_version}"
 
 
+def staged_source(build_version: str) -> str:
+    """stage/<bv>/src.tar.gz: the source tree `krel release` restores."""
+    return f"{stage_prefix(build_version)}/{SRC_TARBALL}"
+
+
+def staged_notes(build_version: str) -> str:
+    """stage/<bv>/notes: the release notes (JSON and HTML) stage wrote."""
+    return f"{stage_prefix(build_version)}/notes"
+
+
+def staged_logs(build_version: str) -> str:
+    """stage/<bv>/logs: where the job logs are archived."""
+    return f"{stage_prefix(build_version)}/logs"
+
+
+def staged_version(stage: str, key: str) -> str | None:
+    """The <v> of a key below <stage>/<v>/gcs-stage/ (stage: stage/<bv>), None for any other key."""
+    parts = key.removeprefix(f"{stage}/").split("/")
+    return parts[0] if key.startswith(f"{stage}/") and len(parts) > 2 and parts[1] == "gcs-stage" else None
+
+
 def staged_tree(version: str) -> str:
     """<v>/gcs-stage/<v>: one version's release tree, relative to stage/<bv>/ (provenance subjects are named so)."""
     return f"{version}/gcs-stage/{version}"
@@ -84,9 +105,14 @@ def ci_marker_key(branch: str) -> str:
     return ci_key("latest.txt")
 
 
+def release_root() -> str:
+    """release/: everything released (listing it shows whether a bucket is reachable)."""
+    return "release/"
+
+
 def release_prefix(version: str) -> str:
     """release/<v>: everything released for one version."""
-    return f"release/{version}"
+    return f"{release_root()}{version}"
 
 
 def release_key(version: str, name: str) -> str:

@@ -116,6 +116,10 @@ def test_moved_content_refuses(content: bytes, message: str) -> None:
     (str(layout.stage_tree_dir(Path("/o"), "v1.30.1")), "/o/gcs-stage/v1.30.1"),
     (str(layout.images_dir(Path("/o"))), "/o/release-images"),
     (str(layout.gcs_stage_dir(Path("/j"), "v1.30.1")), "/j/_output-v1.30.1/gcs-stage/v1.30.1"),
+    (layout.staged_source("v1.30.0-5+abc"), "stage/v1.30.0-5+abc/src.tar.gz"),
+    (layout.staged_notes("v1.30.0-5+abc"), "stage/v1.30.0-5+abc/notes"),
+    (layout.staged_logs("v1.30.0-5+abc"), "stage/v1.30.0-5+abc/logs"),
+    (layout.release_root(), "release/"),
 ])
 def test_layout_owns_the_keys(key: str, expected: str) -> None:
     assert key == expected
@@ -134,3 +138,17 @@ def test_markermove_moves_forward_and_reads_back(store: ObjectStore) -> None:
     with pytest.raises(ReleaseError, match=r"holds v1\.30\.1, newer than v1\.30\.0; markers never move backwards"):
         markermove.move(store, key, "v1.30.0", guarded=True, contender="x")
     assert store.get(key) == b"v1.30.1"
+
+
+@pytest.mark.parametrize(("key", "version"), [
+    ("stage/bv/v1.30.1/gcs-stage/v1.30.1/kubernetes.tar.gz", "v1.30.1"),
+    ("stage/bv/v1.31.0-alpha.0/gcs-stage/v1.31.0-alpha.0/SHA256SUMS", "v1.31.0-alpha.0"),
+    ("stage/bv/v1.30.1/gcs-stage", None),  # the directory itself, no object below it
+    ("stage/bv/v1.30.1/release-images/amd64/x.tar", None),
+    ("stage/bv/src.tar.gz", None),
+    ("stage/bv/notes/release-notes.json", None),
+    ("stage/other/v1.30.1/gcs-stage/v1.30.1/x", None),  # another build's stage
+    ("stage/bvx/v1.30.1/gcs-stage/v1.30.1/x", None),  # a build version that only starts the same
+])
+def test_staged_version(key: str, version: str | None) -> None:
+    assert layout.staged_version("stage/bv", key) == version

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import requests
 
+from releng import layout
 from releng.announce.compose import link
 from releng.digests import hash_stream
 from releng.errors import ReleaseError, UsageError
@@ -198,7 +199,7 @@ def send_release_page(
 
 def page_key(tag: str) -> str:
     """Where bucket mode keeps the page: next to the release (release/<tag>/github-release.md)."""
-    return f"release/{tag}/{PAGE_FILE}"
+    return layout.release_key(tag, PAGE_FILE)
 
 
 def check_bucket_page(store: ObjectStore, tag: str, body: str) -> bool:

@@ -94,5 +94,5 @@ def observe(
         facts = facts_for(options, bv, branch_is_new)
         _refuse_other_staging(clients, targets.bucket, bv, facts.versions)
         return facts, job
-    notes = clients.store(targets.bucket).exists(f"{layout.stage_prefix(bv)}/notes/{layout.NOTES_FILES[0]}")
+    notes = clients.store(targets.bucket).exists(f"{layout.staged_notes(bv)}/{layout.NOTES_FILES[0]}")
     return facts_for(options, bv, branch_is_new, notes), job

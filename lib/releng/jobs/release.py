@@ -95,7 +95,7 @@ def plan_release(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan
             PublishNotes(
                 bucket=targets.bucket,
                 version=prime,
-                src_keys=tuple(f"{stage}/notes/{name}" for name in layout.NOTES_FILES),
+                src_keys=tuple(f"{layout.staged_notes(bv)}/{name}" for name in layout.NOTES_FILES),
                 dst_prefix=layout.release_prefix(prime),
                 index_key=layout.INDEX_KEY,
                 download_url=targets.download_url,
@@ -129,7 +129,7 @@ def plan_release(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan
             repo_name=profile.upstream.repo,
             bucket=targets.bucket,
             notes_key=notes_html,
-            staged_notes_key=f"{stage}/notes/{layout.NOTES_FILES[1]}" if facts.notes_staged else "",
+            staged_notes_key=f"{layout.staged_notes(bv)}/{layout.NOTES_FILES[1]}" if facts.notes_staged else "",
             packages=repositories,
         )
     )
@@ -138,7 +138,7 @@ def plan_release(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan
         # The whole stage area is checked before anything from it is used, the source archive included.
         VerifyStaged(targets.bucket, stage, versions, f"{stage}/provenance.json", verified),
         *_signature_checks(options, targets, facts, verified, envelope),
-        RestoreWorkspace(targets.bucket, f"{stage}/{layout.SRC_TARBALL}", str(repo), verified, stage,
+        RestoreWorkspace(targets.bucket, layout.staged_source(bv), str(repo), verified, stage,
                          profile.upstream.url, profile.upstream.remote, versions),
         # Every refusal known in advance, before the first write (the announcement has none: it is never rewritten).
         # After the restore only because the tag check needs the restored tags; the restore writes only locally.
@@ -146,7 +146,7 @@ def plan_release(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan
         ValidateImages(targets.validate_registry, versions, profile.build.images, profile.build.arches),
         *publishing,
         ArchiveLog(
-            str(job / "release.log"), targets.bucket, layout.archive_prefix(prime), extra_prefix=f"{stage}/logs"
+            str(job / "release.log"), targets.bucket, layout.archive_prefix(prime), extra_prefix=layout.staged_logs(bv)
         ),
     ]
     return Plan("release", tuple(steps))

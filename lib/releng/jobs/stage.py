@@ -165,21 +165,21 @@ def plan_stage(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
         if options.signing.artifacts:
             steps.append(SignArtifacts(str(layout.gcs_stage_dir(job, v)), v, profile.product))
     steps += _build_packages(options, facts, job)
-    steps.append(StageSource(str(repo), targets.bucket, f"{stage}/{layout.SRC_TARBALL}"))
+    steps.append(StageSource(str(repo), targets.bucket, layout.staged_source(bv)))
     for v in versions:
         steps.append(UploadArtifacts(str(layout.gcs_stage_dir(job, v)), targets.bucket, layout.gcs_stage_prefix(bv, v)))
         steps.append(
             UploadArtifacts(
-                str(layout.build_dir(job, v) / "release-images"), targets.bucket, layout.images_prefix(bv, v)
+                str(layout.images_dir(layout.build_dir(job, v))), targets.bucket, layout.images_prefix(bv, v)
             )
         )
     steps += _stage_packages(options, targets, facts, job)
     if options.notes:
-        steps.append(UploadArtifacts(str(job / "notes"), targets.bucket, f"{stage}/notes"))
+        steps.append(UploadArtifacts(str(job / "notes"), targets.bucket, layout.staged_notes(bv)))
     for v in versions:
         steps.append(
             PushImages(
-                str(layout.build_dir(job, v) / "release-images"),
+                str(layout.images_dir(layout.build_dir(job, v))),
                 targets.registry,
                 v,
                 profile.build.images,
@@ -201,11 +201,11 @@ def plan_stage(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
             build_version=bv,
             builder=BUILDER_ID,
             notes_dir=str(job / "notes") if options.notes else "",
-            source_key=f"{stage}/{layout.SRC_TARBALL}",
+            source_key=layout.staged_source(bv),
         )
     )
     if options.signing.provenance:
         envelope = f"{stage}/{layout.PROVENANCE_ENVELOPE}"
         steps.append(SignProvenance(targets.bucket, f"{stage}/provenance.json", envelope))
-    steps.append(ArchiveLog(str(job / "stage.log"), targets.bucket, f"{stage}/logs"))
+    steps.append(ArchiveLog(str(job / "stage.log"), targets.bucket, layout.staged_logs(bv)))
     return Plan("stage", tuple(steps))

@@ -85,8 +85,8 @@ def verify_staged(step: VerifyStaged, clients: Clients) -> None:
     statement or an object changed in the bucket after this step cannot steer what is released.
     """
     store = clients.store(step.bucket)
-    staged = sorted({info.key.split("/")[2] for info in store.list(step.stage_prefix + "/")
-                     if info.key.count("/") > 3 and info.key.split("/")[3] == "gcs-stage"})
+    found = (layout.staged_version(step.stage_prefix, info.key) for info in store.list(step.stage_prefix + "/"))
+    staged = sorted({version for version in found if version is not None})
     if sorted(step.versions) != staged:
         raise ReleaseError(
             f"{store.url}/{step.stage_prefix} holds {', '.join(staged) or 'no staged versions'}, but this release "
@@ -96,7 +96,7 @@ def verify_staged(step: VerifyStaged, clients: Clients) -> None:
     subjects = provenance.verify_statement(store, step.stage_prefix, data)
     count = 0
     for version in step.versions:
-        prefix = f"{step.stage_prefix}/{version}/gcs-stage/{version}"
+        prefix = f"{step.stage_prefix}/{layout.staged_tree(version)}"
         count += len(checksums.verify_checksums(store, prefix).files)
     files.write_atomic(Path(step.verified_file), data)
     clients.report.info(f"{len(subjects)} staged objects match the provenance; {count} match their checksums")

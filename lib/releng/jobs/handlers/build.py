@@ -7,7 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
-from releng import buildcmd, checksums, git, sbom
+from releng import buildcmd, checksums, git, layout, sbom
 from releng.errors import ReleaseError
 from releng.jobs.clients import Clients
 from releng.jobs.handlers.base import handles
@@ -102,7 +102,7 @@ def verify_artifacts(step: VerifyArtifacts, clients: Clients) -> None:
             if found is not None and found != arch:
                 raise ReleaseError(f"{binary}: binary is for {found}, expected {arch}")
         for image in step.images:
-            path = root / "release-images" / arch / f"{image}.tar"
+            path = layout.images_dir(root) / arch / f"{image}.tar"
             info = tarball_info(path)
             if info.architecture != arch:
                 raise ReleaseError(f"{path}: image is for {info.architecture or 'no arch'}, expected {arch}")
@@ -112,10 +112,10 @@ def verify_artifacts(step: VerifyArtifacts, clients: Clients) -> None:
 def assemble_stage(step: AssembleStage, clients: Clients) -> None:
     """krel StageLocalArtifacts: release tars + bin/<os>/<arch>/… + SBOM + per-file checksums and SHA*SUMS."""
     root = Path(step.build_dir)
-    final = root / "gcs-stage" / step.version
+    final = layout.stage_tree_dir(root, step.version)
     if (root / ASSEMBLED).exists() and final.is_dir():
         return
-    partial = root / "gcs-stage" / f"{step.version}.partial"
+    partial = final.with_name(f"{step.version}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     shutil.rmtree(final, ignore_errors=True)
     partial.mkdir(parents=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from releng import git
+from releng import git, layout
 from releng.changelog import ChangelogOptions, revisions, write_changelog
 from releng.errors import UsageError
 from releng.github import open_pull_requests
@@ -44,7 +44,7 @@ def write_notes(step: WriteNotes, clients: Clients) -> None:
     branch = step.branch or revisions.release_branch(step.tag)
     end = revisions.end_revision(repo, branch, step.remote)
     tars = Path(step.tars_dir)
-    release_images = tars.parent / "release-images"
+    release_images = layout.images_dir(tars.parent)
     images = gather.images_from_dir(release_images) if release_images.is_dir() else []
     result = write_changelog(
         ChangelogOptions(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from releng import layout
 from releng.errors import ReleaseError, StepError
 from releng.jobs.clients import Clients
 from releng.jobs.handlers.base import CHECKS, handles
@@ -40,7 +41,7 @@ def check_prerequisites(step: CheckPrerequisites, clients: Clients) -> None:
         raise ReleaseError(f"credentials missing for the targets: {', '.join(absent)} (set them in the environment)")
     for url in step.buckets:
         # Reachable and listable now, rather than failing after an hour of building.
-        next(iter(clients.store(url).list("release/")), None)
+        next(iter(clients.store(url).list(layout.release_root())), None)
     for host in step.registries:
         clients.registry(host).ping()
 
