@@ -25,6 +25,7 @@ from releng.jobs.steps import (
     PreflightRelease,
     PublishMarkers,
     PublishNotes,
+    PublishPackages,
     PushGitObjects,
     RestoreWorkspace,
     UpdateGitHubPage,
@@ -40,7 +41,7 @@ ALPHA1 = "v1.0.0-alpha.1"
 ARGS = ["--branch", "master", "--type", "alpha", "--nomock"]
 PREFLIGHT = "Check everything before publishing anything"
 WRITES = (CopyToRelease, PublishNotes, CreateAnnouncement, PublishMarkers, PushGitObjects, UpdateGitHubPage,
-          ArchiveLog, WriteArtifacts)
+          ArchiveLog, WriteArtifacts, PublishPackages)
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +149,7 @@ def test_preflight_sits_after_verify_and_before_every_write(world: FlowEnv) -> N
     # the checks are the publishing steps themselves (same targets), all but the never-rewritten announcement
     assert list(checks) == [s for s in plan[pre + 1:] if isinstance(s, WRITES[:2] + WRITES[3:6] + WRITES[7:])]
     assert {type(c) for c in checks} == {CopyToRelease, PublishNotes, PublishMarkers, PushGitObjects,
-                                         UpdateGitHubPage, WriteArtifacts}
+                                         UpdateGitHubPage, WriteArtifacts, PublishPackages}
 
 
 def _preflight_in_process(world: FlowEnv) -> None:
@@ -170,7 +171,10 @@ def _publish_identically(world: FlowEnv) -> None:
     for name in ("release-notes.json", "release-notes.html"):
         shutil.copy(stage / "notes" / name, release / name)
     profile = load_profile("local", {"krel_home": str(world.home), "local_registry": world.registry})
-    page = render_release_page(profile, ALPHA1, notes=(stage / "notes" / "release-notes.html").read_text())
+    # the page names the package repositories the release publishes to, as its plan says
+    repositories = next(s for s in _plan(world) if isinstance(s, UpdateGitHubPage)).packages
+    page = render_release_page(profile, ALPHA1, notes=(stage / "notes" / "release-notes.html").read_text(),
+                               packages=repositories)
     (release / "github-release.md").write_text(page)
     for marker in ("latest.txt", "latest-1.txt", "latest-1.0.txt"):
         (_release_dir(world) / marker).write_text(ALPHA1)
