@@ -16,6 +16,7 @@ INDEX_KEY = "release/release-notes-index.json"
 # published with each release. Signing outputs are side files, like per-file checksums: never checksummed themselves.
 SIGNATURE_SUFFIX = ".sig"
 ENVELOPE_SUFFIX = ".intoto.jsonl"
+PROVENANCE_FILE = "provenance.json"
 PROVENANCE_ENVELOPE = "provenance.intoto.jsonl"
 PUBLIC_KEY_FILE = "release-key.pub"
 
@@ -44,6 +45,16 @@ def staged_source(build_version: str) -> str:
 def staged_notes(build_version: str) -> str:
     """stage/<bv>/notes: the release notes (JSON and HTML) stage wrote."""
     return f"{stage_prefix(build_version)}/notes"
+
+
+def staged_provenance(build_version: str) -> str:
+    """stage/<bv>/provenance.json: the in-toto statement naming every staged object."""
+    return f"{stage_prefix(build_version)}/{PROVENANCE_FILE}"
+
+
+def staged_envelope(build_version: str) -> str:
+    """stage/<bv>/provenance.intoto.jsonl: the signed DSSE envelope of the statement."""
+    return f"{stage_prefix(build_version)}/{PROVENANCE_ENVELOPE}"
 
 
 def staged_logs(build_version: str) -> str:

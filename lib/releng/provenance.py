@@ -21,7 +21,7 @@ from releng.objectstore.base import check_key
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
 BUILD_TYPE = "https://github.com/kubernetes/release/krel-stage@v1"
-PROVENANCE_FILE = "provenance.json"
+PROVENANCE_FILE = layout.PROVENANCE_FILE
 # Written below stage/<bv>/ after the provenance (ArchiveLog), so never one of its subjects.
 UNRECORDED_PREFIXES = ("logs/",)
 # The statement itself, and its signed envelope (written from it, so after it).

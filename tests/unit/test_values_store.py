@@ -120,6 +120,8 @@ def test_moved_content_refuses(content: bytes, message: str) -> None:
     (layout.staged_notes("v1.30.0-5+abc"), "stage/v1.30.0-5+abc/notes"),
     (layout.staged_logs("v1.30.0-5+abc"), "stage/v1.30.0-5+abc/logs"),
     (layout.release_root(), "release/"),
+    (layout.staged_provenance("bv"), "stage/bv/provenance.json"),
+    (layout.staged_envelope("bv"), "stage/bv/provenance.intoto.jsonl"),
 ])
 def test_layout_owns_the_keys(key: str, expected: str) -> None:
     assert key == expected

@@ -136,7 +136,7 @@ def plan_release(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan
     steps: list[Step] = [
         *opening_checks(options, targets, facts, RELEASE_TOOLS, job, targets.validate_registry),
         # The whole stage area is checked before anything from it is used, the source archive included.
-        VerifyStaged(targets.bucket, stage, versions, f"{stage}/provenance.json", verified),
+        VerifyStaged(targets.bucket, stage, versions, layout.staged_provenance(bv), verified),
         *_signature_checks(options, targets, facts, verified, envelope),
         RestoreWorkspace(targets.bucket, layout.staged_source(bv), str(repo), verified, stage,
                          profile.upstream.url, profile.upstream.remote, versions),

@@ -194,7 +194,7 @@ def plan_stage(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
             build_dirs=tuple(str(layout.build_dir(job, v)) for v in versions),
             versions=versions,
             bucket=targets.bucket,
-            object_key=f"{stage}/provenance.json",
+            object_key=layout.staged_provenance(bv),
             stage_prefix=stage,
             upstream=profile.upstream.url,
             commit=commit,
@@ -205,7 +205,6 @@ def plan_stage(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
         )
     )
     if options.signing.provenance:
-        envelope = f"{stage}/{layout.PROVENANCE_ENVELOPE}"
-        steps.append(SignProvenance(targets.bucket, f"{stage}/provenance.json", envelope))
+        steps.append(SignProvenance(targets.bucket, layout.staged_provenance(bv), layout.staged_envelope(bv)))
     steps.append(ArchiveLog(str(job / "stage.log"), targets.bucket, layout.staged_logs(bv)))
     return Plan("stage", tuple(steps))
