@@ -21,7 +21,7 @@ from releng.jobs.clients import FaultHooks, Secrets, open_clients
 from releng.jobs.handlers.artifacts import job_artifacts
 from releng.jobs.options import JobOptions
 from releng.packages import keys as package_keys
-from releng.profile import Profile
+from releng.profile import Profile, Targets
 from releng.signing import release as signed
 
 from krel import ui
@@ -84,8 +84,7 @@ def _with_signing(options: JobOptions, nomock: bool, job_secrets: Secrets, load_
 def submit(name: str, options: JobOptions, stream: bool, yes: bool, json_out: bool) -> None:
     """Hand the job to the gcbmgr submitter: it runs `krel <name> …` on Cloud Build or the local runner."""
     gcb_options = GcbOptions(
-        stage=name == "stage",
-        release=name == "release",
+        job=name,
         branch=options.branch,
         release_type=options.release_type,
         build_version=options.build_version or "",
@@ -175,11 +174,11 @@ def _cell(value: object) -> object:
     return value
 
 
-def open_job_runner(profile: Profile, runner: str, project: str, nomock: bool) -> JobRunner:
+def open_job_runner(profile: Profile, runner: str, project: str, targets: Targets) -> JobRunner:
     """The runner chosen by --runner (or the profile), with settings read here at the CLI edge."""
     settings = gcb.RunnerSettings(
         home=krel_home(),
-        project=project or targets_for(profile, nomock).gcb_project,
+        project=project or targets.gcb_project,
         api_endpoint=os.environ.get(ENDPOINT_ENV, ""),
     )
     return gcb.open_runner(runner or profile.gcb.runner, settings)
@@ -226,7 +225,9 @@ def submit_job(
     json_out: bool = False,
 ) -> Job:
     """Confirm --nomock, submit and optionally stream: gcbmgr --stage|--release, and stage/release --submit."""
-    options = dataclasses.replace(options, force_build_krel=force_build_krel())  # the environment, read at the edge
+    # The environment and the choice of targets, both made here at the edge; the library reads options.targets.
+    options = dataclasses.replace(options, force_build_krel=force_build_krel(),
+                                  targets=targets_for(profile, options.nomock))
     validate(options)
     if options.replay_dir and (runner or profile.gcb.runner) == "local":
         # The local job runs in its own directory: hand it an absolute path that exists now.
@@ -235,7 +236,7 @@ def submit_job(
     confirm_production(profile, options.nomock, question, yes)
     if options.release:
         confirm_release_announce(profile, options.nomock, yes)
-    jobs = open_job_runner(profile, runner, options.project, options.nomock)
+    jobs = open_job_runner(profile, runner, options.project, options.chosen_targets())
     user = options.gcp_user or current_user()
     job = gcb.submit(options, profile, jobs, gcp_user=user, git_tag=f"v{releng.__version__}")
     if not json_out:
