@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from releng import layout
 from releng.packages.sources import RepositorySource
@@ -174,7 +175,8 @@ class AssembleStage(Step):
         return f"Assemble stage tree and SBOM for {self.version}"
 
     def describe(self) -> str:
-        return f"{self.build_dir}/gcs-stage/{self.version}: tars, bin/, SPDX SBOM, .sha256/.sha512, SHA*SUMS"
+        tree = layout.stage_tree_dir(Path(self.build_dir), self.version)
+        return f"{tree}: tars, bin/, SPDX SBOM, .sha256/.sha512, SHA*SUMS"
 
 
 @dataclass(frozen=True)
