@@ -34,6 +34,9 @@ def _stage_release(flow: FlowEnv, *extra: str, notes: bool = False, fresh_machin
 def test_mock_cycle_changes_no_nomock_target(flow_env: FlowEnv) -> None:
     before = (flow_env.bucket_state("release"), flow_env.registry_state(), flow_env.remote_refs())
     _stage_release(flow_env, notes=True, fresh_machine=True)
+    # the packages went to the mock packages bucket only (the nomock one is never created)
+    assert not flow_env.bucket("packages").exists()
+    assert any(k.endswith(".rpm") for k in flow_env.bucket_state("packages-mock"))
     pushed = {f"mock/{r}:{v}" for r in ("demo-server", "demo-server-amd64", "demo-server-arm64") for v in (RC0, ALPHA0)}
     registry = flow_env.registry_state()
     # the local profile signs in mock: each pushed image has its cosign signature tag beside it, in mock only
