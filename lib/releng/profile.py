@@ -160,42 +160,6 @@ class Announce:
 
 
 @dataclass(frozen=True)
-class PackageFile:
-    """One file of a package: from the build output (`src`, may use {arch}) or written out (`content`)."""
-
-    dst: str = field(metadata=_rule(names.check_argument))  # absolute install path; checked in releng.packages.spec
-    src: str = field(default="", metadata=_rule(names.check_argument, optional=True))  # relative to the build output
-    content: str = field(default="", metadata={"multiline": True})  # e.g. a systemd unit
-    mode: str = field(default="0644", metadata=_rule(names.check_argument))  # octal, as a string
-    config: bool = False  # a conffile (deb) / %config(noreplace) (rpm): kept when changed locally
-
-
-@dataclass(frozen=True)
-class Package:
-    """One deb/rpm package built from the release's build output (names and versions checked in releng.packages)."""
-
-    name: str = field(metadata=_rule(names.check_argument))
-    summary: str = field(metadata=_rule(names.check_one_line))
-    files: tuple[PackageFile, ...]
-    description: str = field(default="", metadata=_rule(names.check_one_line, optional=True))
-    depends: tuple[str, ...] = field(default=(), metadata=_rule(names.check_one_line))  # "name (>= 1.2)"
-    postinst: str = field(default="", metadata={"multiline": True})  # maintainer scripts (sh), "" = none
-    prerm: str = field(default="", metadata={"multiline": True})
-    license: str = field(default="Apache-2.0", metadata=_rule(names.check_one_line))
-
-
-@dataclass(frozen=True)
-class Packages:
-    """deb and rpm packages of every release, in one repository per minor as pkgs.k8s.io lays them out."""
-
-    maintainer: str = field(metadata=_rule(names.check_one_line))  # "Name <mail>"
-    package: tuple[Package, ...]
-    project: str = field(default="core", metadata=_rule(names.check_remote_name))  # <project>:/stable:/vX.Y
-    arches: tuple[str, ...] = field(default=(), metadata=_rule(names.check_arch))  # () = build.arches
-    homepage: str = field(default="", metadata=_rule(address.check_link, optional=True))
-
-
-@dataclass(frozen=True)
 class ReleaseIssue:
     """The release team's tracking issue for each cut ("Cut vX.Y.Z release", `krel release-issue`)."""
 
@@ -241,6 +205,42 @@ class Signing:
 
     mock: SigningTargets = field(default_factory=SigningTargets)
     nomock: SigningTargets = field(default_factory=SigningTargets)
+
+
+@dataclass(frozen=True)
+class PackageFile:
+    """One file of a package: from the build output (`src`, may use {arch}) or written out (`content`)."""
+
+    dst: str = field(metadata=_rule(names.check_argument))  # absolute install path; checked in releng.packages.spec
+    src: str = field(default="", metadata=_rule(names.check_argument, optional=True))  # relative to the build output
+    content: str = field(default="", metadata={"multiline": True})  # e.g. a systemd unit
+    mode: str = field(default="0644", metadata=_rule(names.check_argument))  # octal, as a string
+    config: bool = False  # a conffile (deb) / %config(noreplace) (rpm): kept when changed locally
+
+
+@dataclass(frozen=True)
+class Package:
+    """One deb/rpm package built from the release's build output (names and versions checked in releng.packages)."""
+
+    name: str = field(metadata=_rule(names.check_argument))
+    summary: str = field(metadata=_rule(names.check_one_line))
+    files: tuple[PackageFile, ...]
+    description: str = field(default="", metadata=_rule(names.check_one_line, optional=True))
+    depends: tuple[str, ...] = field(default=(), metadata=_rule(names.check_one_line))  # "name (>= 1.2)"
+    postinst: str = field(default="", metadata={"multiline": True})  # maintainer scripts (sh), "" = none
+    prerm: str = field(default="", metadata={"multiline": True})
+    license: str = field(default="Apache-2.0", metadata=_rule(names.check_one_line))
+
+
+@dataclass(frozen=True)
+class Packages:
+    """deb and rpm packages of every release, in one repository per minor as pkgs.k8s.io lays them out."""
+
+    maintainer: str = field(metadata=_rule(names.check_one_line))  # "Name <mail>"
+    package: tuple[Package, ...]
+    project: str = field(default="core", metadata=_rule(names.check_remote_name))  # <project>:/stable:/vX.Y
+    arches: tuple[str, ...] = field(default=(), metadata=_rule(names.check_arch))  # () = build.arches
+    homepage: str = field(default="", metadata=_rule(address.check_link, optional=True))
 
 
 @dataclass(frozen=True)
@@ -525,12 +525,6 @@ def _refuse_shared_targets(profile: Profile, path: str) -> None:
         shared.append("git_push = 'push' in mock")
     if mock.github_release == "publish":
         shared.append("github_release = 'publish' in mock")
-    # packages: the mock repositories never inside a production bucket or repository
-    for nomock_key in ("packages_bucket", "bucket"):
-        mock_value, nomock_value = mock.packages_bucket, getattr(nomock, nomock_key)
-        if mock_value and nomock_value and address.bucket_place(mock_value).overlaps(
-                address.bucket_place(nomock_value)):
-            shared.append(_overlap("packages_bucket", mock_value, nomock_key, nomock_value))
     production = {address.mail_key(a): a for a in nomock.mail_to}
     lists = sorted(_same_list(a, production[key]) for a in mock.mail_to if (key := address.mail_key(a)) in production)
     if lists:
