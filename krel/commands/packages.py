@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from releng import layout
+from releng import layout, version
+from releng.errors import ReleaseError, UsageError
 from releng.packages import run
 
 from krel import ui
@@ -32,6 +33,11 @@ DirOpt = Annotated[Path | None, typer.Option(
 
 
 def _packages_dir(profile: str, tag: str, given: Path | None) -> Path:
+    # The tag names a directory under KREL_HOME: only a release tag gets that far.
+    try:
+        version.parse_tag(tag)
+    except ReleaseError as exc:
+        raise UsageError(f"packages: --tag: {exc}") from None
     return given if given is not None else layout.packages_dir(krel_home(), profile, tag)
 
 

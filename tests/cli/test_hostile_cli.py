@@ -192,6 +192,13 @@ CASES = [
     pytest.param(["release-issue", "update", "--tag", "v1.0.0\n@everyone"], 2, None, id="release-issue-tag-mention"),
     pytest.param(["release-issue", "close", "--tag", f"v1.0.0{MARKUP}"], 2, None, id="release-issue-close-tag-markup"),
     pytest.param(["release-issue", "close", "--tag", "v1.0.0"], 2, None, id="release-issue-no-repository"),
+    # packages (profile values and publishing: tests/unit/test_packages_spec.py, tests/integration/test_packages_*)
+    pytest.param(["packages", "build", "--tag", f"v1.0.0{OSC}"], 2, None, id="packages-build-tag-osc"),
+    pytest.param(["packages", "build", "--tag", "v1.0.0", "--arch", f"amd64{MARKUP}"], 2, None,
+                 id="packages-build-arch-markup"),
+    pytest.param(["packages", "build", "--tag", "v1.0.0", "--repo", "{file}"], 1, None,
+                 id="packages-build-repo-a-file"),
+    pytest.param(["packages", "publish", "--tag", "v1.0.0\n@everyone"], 2, None, id="packages-publish-tag-newline"),
     # promote
     pytest.param(
         ["promote", "images", "--manifest", "{home}/missing.yaml"], 1, None, id="promote-images-manifest-missing"

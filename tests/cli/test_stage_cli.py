@@ -94,7 +94,7 @@ def test_unreachable_registry(flow_env: FlowEnv) -> None:
                            extra_env={"KREL_LOCAL_REGISTRY": "127.0.0.1:9"})
     assert result.returncode == 1
     assert "registry 127.0.0.1:9 unreachable" in _one_error(result.stderr)
-    assert "[step 1/13] Check prerequisites" in result.stderr
+    assert re.search(r"\[step 1/\d+\] Check prerequisites", result.stderr), result.stderr
     assert not (flow_env.bucket("mock") / "stage").exists()
     _nothing_released(flow_env)
 
