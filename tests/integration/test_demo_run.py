@@ -75,7 +75,8 @@ def _newcomers_next_steps(env: dict[str, str], home: Path, tmp: Path) -> None:
     promoted = _krel(env, "promote", "images", "--manifest", str(promotion), "--confirm")
     assert promoted.returncode == 0, promoted.stderr[-2000:]
     tags = httpx.get(f"http://{registry}/v2/promoted/demo-server/tags/list", timeout=5).json()["tags"]
-    assert tags == ["v1.0.0-rc.1"]
+    # the image's cosign signature (stage signs it) travels with it
+    assert sorted(tags) == sorted(["v1.0.0-rc.1", digest.replace(":", "-") + ".sig"])
 
 
 def test_demo_runs_twice(demo_env: dict[str, str], tmp_path: Path) -> None:

@@ -3,7 +3,9 @@
 One real staging (nomock) is copied per case. Each case rebuilds the copy's src.tar.gz from the staged clone with
 one hostile change, and (except for the swapped-archive case) records the new digest in provenance.json too: an
 attacker who can write the bucket can do both, so the archive checks themselves must stop the run. A rebuilt
-archive without a change is released, so every refusal below is caused by its change alone.
+archive without a change is released, so every refusal below is caused by its change alone. The release runs with
+signing off (a project that signs nothing): with signing on, the signed provenance envelope refuses the rewritten
+provenance first (tests/integration/test_signed_release.py), and these checks would never be reached.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import io
 import json
 import re
 import shutil
+import subprocess
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +25,7 @@ import pytest
 import releng
 from releng import git
 from releng.jobs.handlers import git as git_handlers
-from releng.profile import load_profile
+from releng.profile import BUILTIN_DIR, load_profile
 
 from tests.fixtures.releaseflow import FlowEnv, flow_generator
 
@@ -168,10 +171,19 @@ def _outside_state(world: FlowEnv, tmp_path: Path) -> set[str]:
     return {p.as_posix() for p in tmp_path.rglob("*") if not p.is_relative_to(jobs) and ".krel-tmp" not in p.parts}
 
 
+def _release_unsigned(world: FlowEnv, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """krel release with the local profile minus its [signing.*] tables."""
+    profile = tmp_path / "unsigned.toml"
+    text = (BUILTIN_DIR / "local.toml").read_text()
+    profile.write_text(re.sub(r"(?ms)^\[signing\.\w+\]\n.*?(?=^\[)", "", text))
+    return world.krel("release", *ARGS, "--build-version", world.build_version, "--profile", str(profile))
+
+
 def _refused(world: FlowEnv, tmp_path: Path, pattern: str) -> None:
     marker = tmp_path / "PWNED"
+    (tmp_path / "unsigned.toml").touch()  # written by the release below; not a change the release made
     before = (_release_area(world), world.remote_refs(), _outside_state(world, tmp_path))
-    result = world.krel("release", *ARGS, "--build-version", world.build_version)
+    result = _release_unsigned(world, tmp_path)
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and re.search(pattern, errors[0]), result.stderr[-2000:]
@@ -207,7 +219,7 @@ def test_oversized_archive_is_refused(world: FlowEnv, tmp_path: Path, monkeypatc
 def test_rebuilt_archive_without_a_change_is_released(world: FlowEnv, tmp_path: Path) -> None:
     Archive(world, tmp_path / "edit").write()
     shutil.rmtree(tmp_path / "edit")
-    result = world.krel("release", *ARGS, "--build-version", world.build_version)
+    result = _release_unsigned(world, tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"release/{ALPHA1}/provenance.json" in _release_area(world)
     assert f"refs/tags/{ALPHA1}" in world.remote_refs()

@@ -234,11 +234,13 @@ def test_logs_written_after_the_provenance_are_not_subjects(flow_env: FlowEnv) -
     statement = json.loads((world.bucket("release") / "release" / ALPHA1 / "provenance.json").read_text())
     names = {s["name"] for s in statement["subject"]}
     assert {"src.tar.gz", "notes/release-notes.html", f"{ALPHA1}/gcs-stage/{ALPHA1}/SHA256SUMS"} <= names
-    # release/<v>/ is exactly the staged gcs-stage subjects plus the notes, announcement, page and provenance
+    # release/<v>/ is exactly the staged gcs-stage subjects plus the notes, announcement, page, provenance (and its
+    # signed envelope) and the artifacts list
     released_names = {k.split("/", 2)[2] for k in after if k.startswith(f"release/{ALPHA1}/")}
     staged = {n.split("/", 3)[3] for n in names if n.startswith(f"{ALPHA1}/gcs-stage/")}
-    assert released_names - staged == {"provenance.json", "release-notes.json", "release-notes.html",
-                                       "announcement.html", "announcement-subject.txt", "github-release.md"}
+    assert released_names - staged == {"provenance.json", "provenance.intoto.jsonl", "artifacts.json",
+                                       "release-notes.json", "release-notes.html", "announcement.html",
+                                       "announcement-subject.txt", "github-release.md"}
 
 
 def _plan_index(world: FlowEnv, kind: type) -> int:

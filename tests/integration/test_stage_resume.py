@@ -53,8 +53,9 @@ def _steps(flow: FlowEnv, job_name: str) -> int:
 def _final_state(flow: FlowEnv) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
     def varies_by_design(key: str) -> bool:
         # Logs are new objects per run; src.tar.gz holds tag objects stamped with the time they were made, and the
-        # provenance records src.tar.gz's digest.
-        return key.startswith("archive/") or "/logs/" in key or key.endswith(("/src.tar.gz", "/provenance.json"))
+        # provenance and artifacts.json record src.tar.gz's digest.
+        return key.startswith("archive/") or "/logs/" in key or key.endswith(
+            ("/src.tar.gz", "/provenance.json", "/artifacts.json"))
 
     return flow.bucket_state("release", varies_by_design), flow.registry_state(), flow.remote_refs()
 
