@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -91,29 +92,30 @@ def test_registry_notifications_off_without_host(tmp_path: Path) -> None:
     assert http.post("/registry", content=b"{}").status_code == 404
 
 
-SENDERS = {
-    "no-header": ({}, 401),
-    "not-bearer": ({"Authorization": "Basic abc"}, 401),
-    "garbage-token": ({"Authorization": "Bearer abc.def.ghi"}, 401),
-    "wrong-audience": ({"Authorization": f"Bearer {token(aud='https://other/')}"}, 401),
-    "wrong-issuer": ({"Authorization": f"Bearer {token(iss='https://evil.example')}"}, 401),
-    "expired": ({"Authorization": f"Bearer {token(exp=int(time.time()) - 3600)}"}, 401),
-    "no-exp": ({"Authorization": f"Bearer {token(exp=None)}"}, 401),
-    "other-signer": ({"Authorization": f"Bearer {token(OTHER_KEY)}"}, 401),
-    "wrong-email": ({"Authorization": f"Bearer {token(email='x@evil.test')}"}, 401),
-    "unverified-email": ({"Authorization": f"Bearer {token(email_verified=False)}"}, 401),
-    "alg-none": ({"Authorization": "Bearer " + jwt.encode({"aud": AUD}, None, algorithm="none")}, 401),
-    "hs256-with-public-key": ({"Authorization": "Bearer " + jwt.encode({"aud": AUD}, "secret", algorithm="HS256")},
-                              401),
-    "huge-token": ({"Authorization": "Bearer " + "a" * 10000}, 401),
-    "valid": ({"Authorization": f"Bearer {token()}"}, 200),
+# Headers are made when each test runs: a token minted at collection could expire before a long suite reaches it.
+SENDERS: dict[str, tuple[Callable[[], dict[str, str]], int]] = {
+    "no-header": (lambda: {}, 401),
+    "not-bearer": (lambda: {"Authorization": "Basic abc"}, 401),
+    "garbage-token": (lambda: {"Authorization": "Bearer abc.def.ghi"}, 401),
+    "wrong-audience": (lambda: {"Authorization": f"Bearer {token(aud='https://other/')}"}, 401),
+    "wrong-issuer": (lambda: {"Authorization": f"Bearer {token(iss='https://evil.example')}"}, 401),
+    "expired": (lambda: {"Authorization": f"Bearer {token(exp=int(time.time()) - 3600)}"}, 401),
+    "no-exp": (lambda: {"Authorization": f"Bearer {token(exp=None)}"}, 401),
+    "other-signer": (lambda: {"Authorization": f"Bearer {token(OTHER_KEY)}"}, 401),
+    "wrong-email": (lambda: {"Authorization": f"Bearer {token(email='x@evil.test')}"}, 401),
+    "unverified-email": (lambda: {"Authorization": f"Bearer {token(email_verified=False)}"}, 401),
+    "alg-none": (lambda: {"Authorization": "Bearer " + jwt.encode({"aud": AUD}, None, algorithm="none")}, 401),
+    "hs256-with-public-key": (
+        lambda: {"Authorization": "Bearer " + jwt.encode({"aud": AUD}, "secret", algorithm="HS256")}, 401),
+    "huge-token": (lambda: {"Authorization": "Bearer " + "a" * 10000}, 401),
+    "valid": (lambda: {"Authorization": f"Bearer {token()}"}, 200),
 }
 
 
 @pytest.mark.parametrize("headers,status", SENDERS.values(), ids=SENDERS.keys())
-def test_push_sender_checks(tmp_path: Path, headers: dict[str, str], status: int) -> None:
+def test_push_sender_checks(tmp_path: Path, headers: Callable[[], dict[str, str]], status: int) -> None:
     http, _ = client(tmp_path, oidc=OIDC)
-    assert http.post("/", content=good(), headers=headers).status_code == status
+    assert http.post("/", content=good(), headers=headers()).status_code == status
 
 
 REGISTRY_SENDERS = {"missing": ({}, 401), "wrong": ({"Authorization": "Bearer nope"}, 401),
