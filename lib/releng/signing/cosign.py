@@ -5,7 +5,7 @@ repository as an OCI manifest tagged `sha256-<hex>.sig` whose layers carry the s
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -243,27 +243,29 @@ def parse_refs(refs: Sequence[str]) -> list[ImageRef]:
     return [parse_image_ref(ref, require_ref=True) for ref in refs]
 
 
-def sign_images(registries: Registries, refs: Sequence[str], key: SigningKey) -> list[Outcome]:
-    """Sign each image by digest in its own repository (`krel sign images`); failures are reported per image."""
+def _each_image(registries: Registries, refs: Sequence[str],
+                action: Callable[[RegistryClient, ImageRef, str], str]) -> list[Outcome]:
+    """Run `action(client, ref, digest)` per image; a failure is that image's outcome, not the end of the run."""
     outcomes = []
     for ref in parse_refs(refs):
         try:
             client, digest = _resolve(registries, ref)
-            result = sign_image(client, ref.repo, digest, key)
-            outcomes.append(Outcome(str(ref), True, f"{result.outcome} {digest} as {result.tag}"))
+            outcomes.append(Outcome(str(ref), True, action(client, ref, digest)))
         except ReleaseError as exc:
             outcomes.append(Outcome(str(ref), False, str(exc)))
     return outcomes
+
+
+def sign_images(registries: Registries, refs: Sequence[str], key: SigningKey) -> list[Outcome]:
+    """Sign each image by digest in its own repository (`krel sign images`); failures are reported per image."""
+    def sign(client: RegistryClient, ref: ImageRef, digest: str) -> str:
+        result = sign_image(client, ref.repo, digest, key)
+        return f"{result.outcome} {digest} as {result.tag}"
+    return _each_image(registries, refs, sign)
 
 
 def verify_images(registries: Registries, refs: Sequence[str], key: VerifyKey) -> list[Outcome]:
     """Check each image's cosign signature with `key` (`krel verify images`)."""
-    outcomes = []
-    for ref in parse_refs(refs):
-        try:
-            client, digest = _resolve(registries, ref)
-            reference = verify_image(client, ref.repo, digest, key)
-            outcomes.append(Outcome(str(ref), True, f"{digest} signed by key {key.key_id} as {reference}"))
-        except ReleaseError as exc:
-            outcomes.append(Outcome(str(ref), False, str(exc)))
-    return outcomes
+    def verify(client: RegistryClient, ref: ImageRef, digest: str) -> str:
+        return f"{digest} signed by key {key.key_id} as {verify_image(client, ref.repo, digest, key)}"
+    return _each_image(registries, refs, verify)
