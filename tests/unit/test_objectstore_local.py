@@ -6,6 +6,7 @@ import io
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -232,11 +233,25 @@ def test_list_prefix_cannot_escape_the_bucket(store: LocalStore, prefix: str) ->
         list(store.list(prefix))
 
 
-def test_many_concurrent_writers_share_the_temp_dir(store: LocalStore) -> None:
+def test_many_concurrent_writers_share_the_temp_dir(store: LocalStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No thread removes the temp dir between another's mkdir and open (a release copy failed so under load)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from releng.objectstore import local
+
+    missing: list[str] = []
+
+    def counting_open(path: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return open(path, *args, **kwargs)
+        except FileNotFoundError:
+            missing.append(str(path))
+            raise
+
+    monkeypatch.setattr(local, "open", counting_open, raising=False)
     with ThreadPoolExecutor(16) as pool:
-        results = list(pool.map(lambda n: store.put_new(f"k/{n}", str(n).encode()), range(400)))
+        results = list(pool.map(lambda n: store.put_new(f"k/{n}", str(n).encode() * 5000), range(3000)))
     assert all(results)
-    assert len(list(store.list("k/"))) == 400
+    assert missing == []
+    assert len(list(store.list("k/"))) == 3000
     assert not (store.root / TMP_DIR).exists()

@@ -7,6 +7,7 @@ import fcntl
 import io
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,6 +31,9 @@ from releng.objectstore.base import (
 
 # Temp files live here, below the bucket root (same filesystem, so link/rename are atomic); listings skip it.
 TMP_DIR = ".krel-tmp"
+# Creating a temp file (mkdir + open) and removing the emptied temp dir (rmdir) exclude each other within a process:
+# threads of one copy otherwise remove the dir between another's mkdir and open, over and over on a busy machine.
+_TMP_DIR_LOCK = threading.Lock()
 
 
 def root_of(url: str) -> Path:
@@ -151,14 +155,15 @@ class LocalStore:
                 self._sweep(tmp_dir)
             # No fsync: the guarantee is against a killed process (link makes the object appear whole or not at
             # all), not against power loss; syncing 2 GiB of release artifacts would dominate staging time.
-            for attempt in range(5):
-                # Another writer may remove the empty temp dir between our mkdir and open (see _release_temp).
+            for attempt in range(20):
+                # Another process may remove the empty temp dir between our mkdir and open (see _release_temp).
                 try:
-                    tmp_dir.mkdir(parents=True, exist_ok=True)
-                    out = open(tmp, "xb")  # noqa: SIM115 - closed right below
+                    with _TMP_DIR_LOCK:
+                        tmp_dir.mkdir(parents=True, exist_ok=True)
+                        out = open(tmp, "xb")  # noqa: SIM115 - closed right below
                     break
                 except (FileNotFoundError, FileExistsError):
-                    if attempt == 4:
+                    if attempt == 19:
                         raise
             # A HashingReader hands out views of reused buffers: no new 4 MiB bytes per chunk on the staging path.
             read_view = getattr(stream, "read_view", None)
@@ -178,7 +183,7 @@ class LocalStore:
     def _release_temp(self, tmp: Path) -> None:
         tmp.unlink(missing_ok=True)
         # Leave no trace in the bucket tree once idle; fails harmlessly while other writers still have files there.
-        with suppress(OSError):
+        with _TMP_DIR_LOCK, suppress(OSError):
             tmp.parent.rmdir()
 
     def _sweep(self, tmp_dir: Path) -> None:
