@@ -39,7 +39,7 @@ def history(
     if json_out:
         ui.print_json([r.as_json() for r in rows])
         return
-    sys.stdout.write(gcb_history.render_history(rows))
+    sys.stdout.write(gcb_history.render_history(rows, prof.template_dir()))
     sys.stdout.flush()
 
 

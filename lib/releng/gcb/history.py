@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from releng.errors import UsageError
 from releng.gcb.base import Job, JobRunner
@@ -124,6 +125,6 @@ def history(runner: JobRunner, branch: str, date_from: str, date_to: str = "") -
     return history_rows(runner.list_jobs(tags=(branch,), created_after=start, created_before=end))
 
 
-def render_history(rows: list[HistoryRow]) -> str:
-    """The markdown table to paste into the release issue."""
-    return render("cloudbuild/history.md", header=HEADER, rows=[r.cells() for r in rows])
+def render_history(rows: list[HistoryRow], profile_dir: Path | None = None) -> str:
+    """The markdown table to paste into the release issue; a profile's template directory may override it."""
+    return render("cloudbuild/history.md", profile_dir=profile_dir, header=HEADER, rows=[r.cells() for r in rows])

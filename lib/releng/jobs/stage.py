@@ -100,7 +100,7 @@ def _build_packages(options: JobOptions, facts: JobFacts, job: Path) -> list[Ste
     build_dir = layout.build_dir(job, prime)
     arches = packages.arches or options.profile.build.arches
     return [BuildPackages(str(job / "src"), prime, str(build_dir), str(layout.packages_build_dir(build_dir)),
-                          packages, arches)]
+                          packages, arches, str(options.profile.template_dir() or ""))]
 
 
 def _stage_packages(options: JobOptions, targets: Targets, facts: JobFacts, job: Path) -> list[Step]:

@@ -486,6 +486,7 @@ class BuildPackages(Step):
     out_dir: str  # <build dir>/packages, staged as stage/<bv>/<v>/packages and named in the provenance
     packages: Packages  # the profile's [packages]
     arches: tuple[str, ...]  # [packages] arches, else build.arches
+    template_dir: str = ""  # the profile's template directory ("": the built-in templates only)
 
     @property
     def title(self) -> str:

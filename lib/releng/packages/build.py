@@ -33,8 +33,9 @@ def release_epoch(repo: Path, tag: str) -> int:
 
 
 def build_packages(packages: Packages, tag: str, arches: tuple[str, ...], build_dir: Path, out_dir: Path,
-                   epoch: int) -> tuple[Built, ...]:
-    """Build every package for every arch into out_dir (created), deb then rpm; returns what was written."""
+                   epoch: int, template_dir: Path | None = None) -> tuple[Built, ...]:
+    """Build every package for every arch into out_dir (created), deb then rpm; returns what was written
+    (template_dir: the profile's template directory, whose packages/ templates override the built-in ones)."""
     if not build_dir.is_dir():
         raise ReleaseError(f"packages: build output {build_dir} does not exist: run the build (or stage) first")
     # Every package of every arch is checked before the first one is built.
@@ -46,7 +47,7 @@ def build_packages(packages: Packages, tag: str, arches: tuple[str, ...], build_
         work = Path(scratch)
         for item in specs:
             for fmt, builder in (("deb", deb.build), ("rpm", rpm.build)):
-                path = builder(item, out_dir, work, changelog)
+                path = builder(item, out_dir, work, changelog, template_dir)
                 (sha256,) = digests.hash_file(path, ("sha256",))
                 built.append(Built(str(path), item.name, item.arch, fmt, sha256))
     return tuple(built)

@@ -17,14 +17,15 @@ from releng.packages.spec import PackageSpec
 _SHEBANG = "#!/bin/sh\nset -e\n"
 
 
-def build(spec: PackageSpec, out_dir: Path, work: Path, changelog: str) -> Path:
-    """Build <name>_<version>_<arch>.deb into out_dir from a scratch tree under work; returns its path."""
+def build(spec: PackageSpec, out_dir: Path, work: Path, changelog: str, template_dir: Path | None = None) -> Path:
+    """Build <name>_<version>_<arch>.deb into out_dir from a scratch tree under work; returns its path (template_dir:
+    the profile's templates, searched before the built-in ones)."""
     root = work / f"deb-{spec.name}-{spec.deb_arch}"
     shutil.rmtree(root, ignore_errors=True)
     tree.fill(spec, root)
-    _changelog(spec, root, changelog)
+    _changelog(spec, root, changelog, template_dir)
     installed_kib = (tree.installed_bytes(root) + 1023) // 1024
-    _control(spec, root, installed_kib)
+    _control(spec, root, installed_kib, template_dir)
     tree.clamp(root, spec.epoch)
     out = out_dir / spec.deb_file
     tools.run(["dpkg-deb", "--root-owner-group", "-Zxz", "--build", str(root), str(out)],
@@ -32,24 +33,24 @@ def build(spec: PackageSpec, out_dir: Path, work: Path, changelog: str) -> Path:
     return out
 
 
-def _changelog(spec: PackageSpec, root: Path, text: str) -> None:
+def _changelog(spec: PackageSpec, root: Path, text: str, template_dir: Path | None) -> None:
     """/usr/share/doc/<name>/changelog.Debian.gz (gzip without name or time, as dh_compress does)."""
     date = email.utils.formatdate(spec.epoch, usegmt=False).replace("-0000", "+0000")
-    body = templates.render("packages/changelog.Debian.j2", package=spec.name, deb_version=spec.deb_version,
-                            changelog=text, maintainer=spec.maintainer, date=date)
+    body = templates.render("packages/changelog.Debian.j2", profile_dir=template_dir, package=spec.name,
+                            deb_version=spec.deb_version, changelog=text, maintainer=spec.maintainer, date=date)
     doc = root / "usr" / "share" / "doc" / spec.name
     doc.mkdir(parents=True, exist_ok=True)
     (doc / "changelog.Debian.gz").write_bytes(gzip.compress(body.encode(), compresslevel=9, mtime=0))
     (doc / "changelog.Debian.gz").chmod(0o644)
 
 
-def _control(spec: PackageSpec, root: Path, installed_kib: int) -> None:
+def _control(spec: PackageSpec, root: Path, installed_kib: int, template_dir: Path | None) -> None:
     debian = root / "DEBIAN"
     debian.mkdir()
-    control = templates.render("packages/control.j2", package=spec.name, deb_version=spec.deb_version,
-                               deb_arch=spec.deb_arch, maintainer=spec.maintainer, installed_kib=installed_kib,
-                               depends=spec.depends, homepage=spec.homepage, summary=spec.summary,
-                               description=spec.description)
+    control = templates.render("packages/control.j2", profile_dir=template_dir, package=spec.name,
+                               deb_version=spec.deb_version, deb_arch=spec.deb_arch, maintainer=spec.maintainer,
+                               installed_kib=installed_kib, depends=spec.depends, homepage=spec.homepage,
+                               summary=spec.summary, description=spec.description)
     _write(debian / "control", control, 0o644)
     _write(debian / "md5sums", _md5sums(root), 0o644)
     conffiles = "".join(f"{e.dst}\n" for e in spec.entries if e.config)

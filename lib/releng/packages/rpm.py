@@ -30,15 +30,16 @@ def _escape(text: str) -> str:
     return text.replace("%", "%%")
 
 
-def build(spec: PackageSpec, out_dir: Path, work: Path, changelog: str) -> Path:
-    """Build <name>-<version>-<release>.<arch>.rpm into out_dir; returns its path."""
+def build(spec: PackageSpec, out_dir: Path, work: Path, changelog: str, template_dir: Path | None = None) -> Path:
+    """Build <name>-<version>-<release>.<arch>.rpm into out_dir; returns its path (template_dir: the profile's
+    templates, searched before the built-in ones)."""
     top = work / f"rpm-{spec.name}-{spec.rpm_arch}"
     shutil.rmtree(top, ignore_errors=True)
     tree.fill(spec, top / "SOURCES" / "root")
     tree.clamp(top / "SOURCES" / "root", spec.epoch)
     spec_file = top / "SPECS" / f"{spec.name}.spec"
     spec_file.parent.mkdir(parents=True)
-    spec_file.write_text(_spec_text(spec, changelog), encoding="utf-8")
+    spec_file.write_text(_spec_text(spec, changelog, template_dir), encoding="utf-8")
     defines = [arg for name, value in {**_REPRODUCIBLE, "_topdir": str(top)}.items()
                for arg in ("--define", f"{name} {value}")]
     tools.run(["rpmbuild", "-bb", "--quiet", *defines, "--target", spec.rpm_arch, str(spec_file)],
@@ -51,10 +52,11 @@ def build(spec: PackageSpec, out_dir: Path, work: Path, changelog: str) -> Path:
     return out
 
 
-def _spec_text(spec: PackageSpec, changelog: str) -> str:
+def _spec_text(spec: PackageSpec, changelog: str, template_dir: Path | None) -> str:
     files = [{"dst": e.dst, "mode": f"{e.mode:04o}", "config": e.config} for e in spec.entries]
     return templates.render(
         "packages/package.spec.j2",
+        profile_dir=template_dir,
         package=spec.name,
         version=spec.version,
         release=RPM_RELEASE,

@@ -25,7 +25,7 @@ def build_release(profile: Profile, tag: str, arches: tuple[str, ...], build_dir
     packages = packages_of(profile)
     chosen = spec.package_arches(packages, profile.build.arches, arches)
     epoch = build.release_epoch(repo, tag)
-    return build.build_packages(packages, tag, chosen, build_dir, out_dir, epoch)
+    return build.build_packages(packages, tag, chosen, build_dir, out_dir, epoch, profile.template_dir())
 
 
 def key_source(targets: Targets, keys_dir: Path, environ: Mapping[str, str]) -> keys.KeySource:

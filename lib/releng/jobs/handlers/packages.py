@@ -29,7 +29,9 @@ def build_packages(step: BuildPackages, clients: Clients) -> None:
     epoch = build.release_epoch(Path(step.repo), step.version)
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    built = build.build_packages(step.packages, step.version, arches, Path(step.build_dir), partial, epoch)
+    templates_from = Path(step.template_dir) if step.template_dir else None
+    built = build.build_packages(step.packages, step.version, arches, Path(step.build_dir), partial, epoch,
+                                 templates_from)
     os.replace(partial, out)
     clients.report.info(f"{len(built)} packages of {step.version} ({', '.join(arches)}) in {out}")
 
