@@ -8,8 +8,9 @@ import getpass
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import releng
 from releng import gcb
@@ -140,8 +141,8 @@ def run_job(
         started = dt.datetime.now(dt.UTC)
         with reporter.live(bytes_mode=True):
             result = jobrun.run(name, options, targets, clients)
-        # under --json, what CI reads: every file (URL, size, sha256) and image (digest), read while clients are open
-        listed = job_artifacts(result.plan, clients) if json_out else []
+        # every file (URL, size, sha256) and image (digest) the run staged or released, read while clients are open
+        listed = job_artifacts(result.plan, clients)
     ended = finish(result, started) if finish else {}
     summary = {
         "job": name,
@@ -160,9 +161,21 @@ def run_job(
         ui.print_json({**summary, "artifacts": listed})
     else:
         ui.table(f"krel {name} done", ["field", "value"], [(k, _cell(v)) for k, v in summary.items() if v != ""])
+        show_artifacts(listed)
         if result.next_command:
             ui.console.print(f"To release this staged build, run:\n  {result.next_command}", markup=False)
     return result
+
+
+def show_artifacts(listed: Sequence[Mapping[str, Any]]) -> None:
+    """What `--json` lists (and artifacts.json holds) as two tables, files (size, sha256, URL) and images (digest):
+    rich on a terminal, elsewhere a header line and one tab-separated record per line (ui.table)."""
+    files = [(a["version"], f["name"], f["size"], f["sha256"], f["url"]) for a in listed for f in a["files"]]
+    images = [(a["version"], i["ref"], i["digest"]) for a in listed for i in a["images"]]
+    if files:
+        ui.table("artifacts: files", ["version", "file", "size", "sha256", "url"], files)
+    if images:
+        ui.table("artifacts: images", ["version", "image", "digest"], images)
 
 
 def _cell(value: object) -> object:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import io
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from releng.gcb.base import Job
@@ -22,7 +24,9 @@ from releng.profile import BUILTIN_DIR, Profile, load_profile
 from releng.templates import templates_dir
 from typer.testing import CliRunner
 
+from krel import ui
 from krel.app import app
+from krel.jobs import show_artifacts
 
 MARK = "MARK-from-the-profile"
 BV = "v1.1.0-alpha.0.3+0123456789abcd"
@@ -146,3 +150,76 @@ def test_the_stage_job_builds_its_packages_with_the_profile_templates(tmp_path: 
     plan = plan_stage(options, profile.mock, facts_for(options, BV, False))
     (build,) = [step for step in plan.steps if isinstance(step, BuildPackages)]
     assert build.template_dir == (str(profile.template_dir()) if own else "")
+
+
+# ---- item 5: stage/release list their artifacts without --json: a table on a terminal, records in a pipe --------
+
+SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+DIGEST = "sha256:" + "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+URL = "file:///home/me/.krel/buckets/release/release/v1.0.0-rc.0"
+
+
+def _listed(name: str = "demo-linux-amd64.tar.gz", ref: str = "127.0.0.1:5000/demo/demo-server:v1.0.0-rc.0") -> list[
+        dict[str, Any]]:
+    """A realistic `artifacts` list (what artifacts.json holds), as run_job reads it back."""
+    return [{
+        "version": "v1.0.0-rc.0",
+        "files": [{"name": name, "url": f"{URL}/{name}", "size": 10485760, "sha256": SHA},
+                  {"name": "SHA256SUMS", "url": f"{URL}/SHA256SUMS", "size": 412, "sha256": SHA}],
+        "images": [{"ref": ref, "digest": DIGEST}],
+    }]
+
+
+def test_in_a_pipe_every_artifact_is_one_record(capsys: pytest.CaptureFixture[str]) -> None:
+    show_artifacts(_listed())
+    assert capsys.readouterr().out.splitlines() == [
+        "version\tfile\tsize\tsha256\turl",
+        f"v1.0.0-rc.0\tdemo-linux-amd64.tar.gz\t10485760\t{SHA}\t{URL}/demo-linux-amd64.tar.gz",
+        f"v1.0.0-rc.0\tSHA256SUMS\t412\t{SHA}\t{URL}/SHA256SUMS",
+        "version\timage\tdigest",
+        f"v1.0.0-rc.0\t127.0.0.1:5000/demo/demo-server:v1.0.0-rc.0\t{DIGEST}",
+    ]
+
+
+def test_on_a_terminal_a_table_with_whole_digests(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = io.StringIO()
+    monkeypatch.setattr(ui, "console", ui._SafeConsole(file=out, force_terminal=True, width=400, markup=False,
+                                                        highlight=False, color_system=None))
+    show_artifacts(_listed())
+    text = out.getvalue()
+    assert "artifacts: files" in text and "artifacts: images" in text and "\t" not in text
+    assert SHA in text and DIGEST in text and f"{URL}/demo-linux-amd64.tar.gz" in text and "10485760" in text
+
+
+def test_nothing_listed_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    show_artifacts([{"version": "v1.0.0", "files": [], "images": []}])
+    show_artifacts([])
+    assert capsys.readouterr().out == ""
+
+
+# Names come from the build output and the profile: a record stays one line, and nothing reaches the terminal raw.
+HOSTILE_NAMES = {
+    "tab": "a\tb.tar.gz",
+    "newline": "a\nb.tar.gz",
+    "carriage-return": "a\rb.tar.gz",
+    "ansi-escape": "a\x1b[2Jb.tar.gz",
+    "osc-title": "a\x1b]0;owned\x07b.tar.gz",
+    "c1-csi": "a\x9b31mb.tar.gz",
+    "rich-markup": "[bold red]a[/]b.tar.gz",
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_NAMES.values()), ids=list(HOSTILE_NAMES))
+def test_hostile_names_stay_one_clean_record(name: str, capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    show_artifacts(_listed(name=name, ref=f"127.0.0.1:5000/demo/{name}:v1"))
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5 and all(len(line.split("\t")) == n for line, n in zip(lines, (5, 5, 5, 3, 3), strict=True))
+    assert not any(ch in "".join(lines) for ch in "\x1b\x07\x9b\r")
+    out = io.StringIO()
+    monkeypatch.setattr(ui, "console", ui._SafeConsole(file=out, force_terminal=True, width=400, markup=False,
+                                                        highlight=False, color_system=None))
+    show_artifacts(_listed(name=name))
+    assert not any(ch in out.getvalue() for ch in "\x1b\x07\x9b\r")
+    if name.startswith("[bold"):
+        assert name in out.getvalue()  # shown as text, not read as a style
