@@ -81,11 +81,13 @@ def job_run(prof: Profile, job: str, nomock: bool, started: dt.datetime, log_fil
 
 
 def _job_link(prof: Profile, log_file: str) -> str:
-    """This run's log: its job's page when it runs as a job (the runner sets BUILD_ID), else its log file."""
+    """This run's log: its job's page when it runs as a job (the job's template passes BUILD_ID and PROJECT_ID),
+    else its log file."""
     job_id = os.environ.get("BUILD_ID", "")
     if job_id:
         try:
-            return open_job_runner(prof, "", "", targets_for(prof, nomock=False)).get(job_id).log_url
+            project = os.environ.get("PROJECT_ID", "")  # a nomock job's project is not the mock targets'
+            return open_job_runner(prof, "", project, targets_for(prof, nomock=False)).get(job_id).log_url
         except ReleaseError as exc:
             log.warning("job %s: %s; linking the log file instead", job_id, exc)
     return log_file

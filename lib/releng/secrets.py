@@ -13,6 +13,8 @@ SECRET_ENV: tuple[str, ...] = (
     "DOCKERHUB_TOKEN",
     "KREL_REGISTRY_PASSWORD",
     "KREL_SIGNING_KEY_PASSWORD",
+    "KREL_SIGNING_KEY_DATA",  # a key itself, as a Cloud Build job gets it from Secret Manager (releng.gcb.keyfiles)
+    "KREL_PACKAGES_GPG_KEY_DATA",
     "KREL_PACKAGES_GPG_PASSPHRASE",
 )
 # Shorter values would mask ordinary words and digits in every line.

@@ -86,7 +86,9 @@ def test_submit_sends_the_whole_build(cloudbuild_stub: CloudBuildStub) -> None:
     assert [s["id"] for s in steps] == ["clone-tool", "get-krel", "krel-release"]
     assert steps[-1]["secretEnv"] == ["GITHUB_TOKEN", "DOCKERHUB_TOKEN"]
     assert steps[-1]["entrypoint"] == "sh"
-    assert steps[-1]["args"][-1].startswith("env PYTHONPATH=/workspace/krel python3 -m krel --log-level=${_LOG_LEVEL}")
+    assert steps[-1]["args"][-1].startswith(
+        "env PYTHONPATH=/workspace/krel python3 -m releng.gcb.keyfiles python3 -m krel --log-level=${_LOG_LEVEL}"
+    )
 
 
 def test_machine_type_travels_as_an_enum_int(cloudbuild_stub: CloudBuildStub) -> None:

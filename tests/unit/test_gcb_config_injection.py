@@ -198,6 +198,8 @@ def test_request_is_the_template_plus_values_exactly() -> None:
                 "K8S_REPO=${_K8S_REPO}",
                 "K8S_REF=${_K8S_REF}",
                 "FORCE_BUILD_KREL=${_FORCE_BUILD_KREL}",
+                "BUILD_ID=$BUILD_ID",
+                "PROJECT_ID=$PROJECT_ID",
             ),
             args=(
                 "-c",

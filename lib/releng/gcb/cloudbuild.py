@@ -20,8 +20,9 @@ from releng.errors import ReleaseError, UsageError
 from releng.gcb.base import BuildRequest, Job, LogWriter
 from releng.objectstore import ObjectNotFoundError, ObjectStore, open_store
 
-# Inside the build, krel is pip-installed into /workspace/krel by the get-krel step.
-KREL_IN_BUILD = "env PYTHONPATH=/workspace/krel python3 -m krel"
+# Inside the build, krel is pip-installed into /workspace/krel by the get-krel step; releng.gcb.keyfiles turns
+# signing keys given as Secret Manager values into the key files krel reads (and removes them afterwards).
+KREL_IN_BUILD = "env PYTHONPATH=/workspace/krel python3 -m releng.gcb.keyfiles python3 -m krel"
 NO_CREDENTIALS = (
     "Cloud Build: no Google Cloud credentials found (Application Default Credentials): "
     "run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS to a service account key"

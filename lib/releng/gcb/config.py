@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -233,6 +233,8 @@ def build_request(
     """The whole job: steps from templates/cloudbuild/<job>.yaml, substitutions, tags, timeout, machine, secrets."""
     subs = substitutions(options, profile, facts)
     secrets = tuple(_secret(entry, profile.source) for entry in profile.gcb.secrets)
+    if runner == "gcb":
+        check_key_secrets(options, profile, [env for _, env in secrets])
     config = _template(options.job, profile.template_dir())
     values = {
         "builder_image": builder_image(profile),
@@ -258,6 +260,30 @@ def build_request(
         disk_size_gb=0 if pool else DISK_SIZE_GB,
         secrets=secrets,
     )
+
+
+def check_key_secrets(options: GcbOptions, profile: Profile, secret_env: Sequence[str]) -> None:
+    """A Cloud Build stage/release job whose targets sign with a key from the environment gets that key from a
+    secret (gcb.secrets mapping one to KREL_SIGNING_KEY_DATA or KREL_PACKAGES_GPG_KEY_DATA): refused at submit
+    otherwise, not hours later inside the job. A local job inherits the submitter's environment instead."""
+    if options.job not in ("stage", "release"):
+        return
+    # Imported here: the job runs `python -m releng.gcb.keyfiles`, which must not be imported by the package first.
+    from releng.gcb import keyfiles
+
+    targets = options.chosen_targets()
+    signing = profile.signing_for(options.nomock)
+    needed = []
+    if options.nomock and signing.signs() and not signing.key:  # nomock's key then comes from $KREL_SIGNING_KEY
+        needed.append((keyfiles.SIGNING_KEY, "signing.nomock signs with $KREL_SIGNING_KEY"))
+    if profile.packages is not None and targets.packages_key == "env":
+        needed.append((keyfiles.PACKAGES_KEY, "the packages are signed with the key from the environment"))
+    for key, why in needed:
+        if key.data_env not in secret_env:
+            raise UsageError(
+                f"profile {profile.source}: gcb.secrets: {why}, and a Cloud Build job has only its secrets: add "
+                f"'<secret-name>={key.data_env}' (the key itself in Secret Manager; its password as another secret)"
+            )
 
 
 def builder_image(profile: Profile) -> str:
