@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import pkgutil
 from difflib import get_close_matches
 from typing import Annotated, Any, Literal
 
@@ -19,34 +18,10 @@ from typer.exceptions import TyperException
 from krel import ui
 from krel.logfilter import install_secret_filter, mask
 from krel.options import plain_flags
+from krel.root import APP_HELP, COMMANDS, LOG_LEVEL, NOMOCK, VERSION
+from krel.root import unlisted_commands as _unlisted_commands
 
 log = logging.getLogger("krel")
-
-# Every command in the order `krel --help` lists it (a release's flow, then promotion, then setup):
-# name -> (module under krel.commands, one-line help; "" hides it). A module is imported only when its command runs
-# or completes, so `krel --help` and `krel version` load no release library.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "ci-build": ("ci_build", "Build a revision and publish ci/<version> with the ci/latest markers stage reads."),
-    "stage": ("stage", "Stage a build: tag, build, notes, upload, push images (or --submit a job)."),
-    "release": ("release", "Release a staged build: verify, copy to release/, markers, push tags."),
-    "gcbmgr": ("gcbmgr", "Submit, follow, list, cancel or retry stage/release jobs."),
-    "history": ("history", "The krel commands run for a branch, for the release issue."),
-    "release-notes": ("release_notes", "Release notes for a revision range; validate note maps."),
-    "changelog": ("changelog", "Write the CHANGELOG entry for a tag, commit and push it."),
-    "announce": ("announce", "Build or send the release announcement; the GitHub release page."),
-    "packages": ("packages", "Build deb/rpm packages of a release; publish their signed repositories."),
-    "release-issue": ("release_issue", "Open, update and close the release-cut tracking issue."),
-    "ff": ("ff", "Fast-forward the latest release branch from master."),
-    "fast-forward": ("ff", ""),
-    "promote": ("promote", "Promote images (or files) by manifest; snapshot a registry."),
-    "backup": ("backup", "Copy what a backup registry lacks, never moving a tag."),
-    "audit": ("audit", "Audit registry changes against the promoter manifests."),
-    "sign": ("sign", "Sign files and images with a key, in cosign's formats; generate a key."),
-    "verify": ("verify", "Verify file and image signatures with a public key."),
-    "profile": ("profile", "Show, check (every problem with file:line) or start a release profile."),
-    "local": ("local", "Start, stop or inspect the local profile's services."),
-    "version": ("version", "Print krel's version, git commit and Python."),
-}
 
 
 class KrelGroup(TyperGroup):
@@ -168,18 +143,6 @@ def _load(module_name: str, markup: Any) -> dict[str, click.Command]:
     return {name: plain_flags(group.commands[name]) for name in group.commands}
 
 
-def _unlisted_commands() -> dict[str, str]:
-    """Command modules COMMANDS does not name yet (each module's command takes the module's name), so none is lost."""
-    import krel.commands as commands
-
-    listed = {module for module, _ in COMMANDS.values()}
-    return {
-        info.name.replace("_", "-"): info.name
-        for info in pkgutil.iter_modules(commands.__path__)
-        if info.name not in listed and not info.name.startswith("_")
-    }
-
-
 def _usage_fail(exc: UsageError, json_mode: bool) -> None:
     """click's usage error (unknown option, missing value, bad choice) as one line, exit 2."""
     path = exc.ctx.command_path if exc.ctx is not None else "krel"
@@ -229,7 +192,7 @@ def _command_path(group: TyperGroup, ctx: Any, args: list[str]) -> str:
 app = typer.Typer(
     cls=KrelGroup,
     name="krel",
-    help="krel: release-engineering toolbox. Mock is the default everywhere; --nomock targets production.",
+    help=APP_HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
@@ -241,10 +204,9 @@ LogLevel = Literal["trace", "debug", "info", "warn", "error"]
 
 def _print_version(value: bool) -> None:
     if value:
-        from krel.commands.version import build_info
+        from krel.commands.version import build_info, print_short
 
-        info = build_info()
-        ui.console.out(f"krel {info['version']} (commit {info['commit']}, Python {info['python']})", highlight=False)
+        print_short(build_info())
         raise typer.Exit(0)
 
 
@@ -253,19 +215,14 @@ def _root(
     ctx: typer.Context,
     log_level: Annotated[
         LogLevel,
-        typer.Option(
-            "--log-level",
-            "-l",
-            metavar="[trace|debug|info|warn|error]",
-            help="How much to log (trace = debug with tracebacks).",
-        ),
+        typer.Option(*LOG_LEVEL.flags, metavar=LOG_LEVEL.metavar, help=LOG_LEVEL.help),
     ] = "info",
     _version: Annotated[
         bool,
-        typer.Option("--version", is_eager=True, callback=_print_version, help="Print krel's version and exit."),
+        typer.Option(*VERSION.flags, is_eager=True, callback=_print_version, help=VERSION.help),
     ] = False,
     nomock: Annotated[
-        bool, typer.Option("--nomock", help="Target production in the command that follows (as its own --nomock).")
+        bool, typer.Option(*NOMOCK.flags, help=NOMOCK.help)
     ] = False,
 ) -> None:
     """krel: cut, stage, release, announce and promote, offline by default.

@@ -1,16 +1,18 @@
-"""`krel version`: version, git commit and Python (kept light: `krel version` and `krel --version` load no library)."""
-
-from __future__ import annotations
+"""`krel version`: version, git commit and Python. Importing this module loads neither typer nor any library (the
+command is declared in `register`), so the fast path in krel/__main__.py answers `krel version` and `krel --version`
+with these same functions."""
 
 import platform
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import releng
-import typer
 
 from krel import ui
-from krel.options import JsonOpt
+
+if TYPE_CHECKING:
+    import typer
 
 
 def build_info() -> dict[str, str]:
@@ -41,17 +43,29 @@ def _checkout_commit() -> str:
         return "unknown"
 
 
-def version(json_out: JsonOpt = False) -> None:
-    """Print krel's version, git commit and Python version.
-
-    Example: krel version --json
-    """
-    info = build_info()
+def show(info: dict[str, str], json_out: bool = False) -> None:
+    """`krel version`: the build info as JSON, a table on a terminal, TSV elsewhere."""
     if json_out:
         ui.print_json(info)
         return
     ui.table("krel", ["field", "value"], list(info.items()))
 
 
-def register(app: typer.Typer) -> None:
+def print_short(info: dict[str, str]) -> None:
+    """`krel --version`: one line."""
+    ui.console.out(f"krel {info['version']} (commit {info['commit']}, Python {info['python']})", highlight=False)
+
+
+def register(app: "typer.Typer") -> None:
+    # typer and the shared options are imported here, when the command is built: no `from __future__ import
+    # annotations` in this module, so the annotation below is evaluated now and typer reads the option from it.
+    from krel.options import JsonOpt
+
+    def version(json_out: JsonOpt = False) -> None:
+        """Print krel's version, git commit and Python version.
+
+        Example: krel version --json
+        """
+        show(build_info(), json_out)
+
     app.command("version")(version)
