@@ -94,8 +94,26 @@ def choice(flag: str, what: str, names: tuple[str, ...], *, empty_ok: bool = Fal
     return {"metavar": "[" + "|".join(names) + "]", "callback": check, "autocompletion": lambda: list(names)}
 
 
+def complete_branch(ctx: click.Context, incomplete: str) -> list[str]:
+    """--branch completion: the release-X.Y branches of the profile's repository (when on this machine) or of the
+    local clone (--repo when the command has it, else the cwd), else the pattern (releng.branches); a profile that
+    does not load just means no upstream."""
+    from releng import branches
+    from releng.errors import ReleaseError
+
+    try:
+        upstream: str | None = open_profile(ctx.params.get("profile") or DEFAULT_PROFILE).upstream.url
+    except ReleaseError:
+        upstream = None
+    clone = Path(str(ctx.params.get("repo") or "."))
+    return [name for name in branches.offered(upstream, clone) if name.startswith(incomplete)]
+
+
 # The options stage, release and the job commands share.
-BranchOpt = Annotated[str, typer.Option("--branch", metavar="BRANCH", help="master, main or release-X.Y.")]
+BranchOpt = Annotated[
+    str,
+    typer.Option("--branch", metavar="BRANCH", help="master, main or release-X.Y.", autocompletion=complete_branch),
+]
 TypeOpt = Annotated[
     str, typer.Option("--type", help="The release type.", **choice("--type", "invalid release type", RELEASE_TYPES))
 ]

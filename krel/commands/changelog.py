@@ -20,6 +20,7 @@ from krel.options import (
     ProfileOpt,
     PullRequestOptions,
     YesOpt,
+    complete_branch,
     confirm_production,
     open_profile,
     pull_request_options,
@@ -32,7 +33,7 @@ def changelog(
     tag: Annotated[str, typer.Option("--tag", metavar="TAG", help="The release tag, vX.Y.Z[-pre].")],
     branch: Annotated[str | None, typer.Option(
         "--branch", metavar="BRANCH",
-        help="Release branch (default release-X.Y).",
+        help="Release branch (default release-X.Y).", autocompletion=complete_branch,
     )] = None,
     repo: Annotated[Path, typer.Option(
         "--repo", metavar="DIR",

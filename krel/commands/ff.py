@@ -21,6 +21,7 @@ from krel.options import (
     RunnerOpt,
     StreamOpt,
     YesOpt,
+    complete_branch,
     confirm_production,
     github_api_url,
     github_token,
@@ -36,7 +37,7 @@ def ff(
     branch: Annotated[
         str, typer.Option(
             "--branch", metavar="BRANCH",
-            help="Release branch (default: the latest release-X.Y on the remote).",
+            help="Release branch (default: the latest release-X.Y on the remote).", autocompletion=complete_branch,
         )
     ] = "",
     ref: Annotated[str, typer.Option(

@@ -11,12 +11,22 @@ from releng.gcb import history as gcb_history
 
 from krel import ui
 from krel.jobs import open_job_runner
-from krel.options import DEFAULT_PROFILE, JsonOpt, ProfileOpt, ProjectOpt, RunnerOpt, open_profile, targets_for
+from krel.options import (
+    DEFAULT_PROFILE,
+    JsonOpt,
+    ProfileOpt,
+    ProjectOpt,
+    RunnerOpt,
+    complete_branch,
+    open_profile,
+    targets_for,
+)
 
 
 def history(
     branch: Annotated[
-        str, typer.Option("--branch", metavar="BRANCH", help="Branch whose jobs to list (the job tag)."),
+        str, typer.Option("--branch", metavar="BRANCH", help="Branch whose jobs to list (the job tag).",
+                          autocompletion=complete_branch),
     ] = "master",
     date_from: Annotated[
         str, typer.Option("--date-from", metavar="DATE", help="First day, YYYY-MM-DD (default: today)."),

@@ -470,6 +470,17 @@ def push(
     return strip_url_credentials(_git([*args, *(positional(r, "refspec") for r in refspecs)], cwd=repo, env=env))
 
 
+def local_branches(repo: Path) -> list[str]:
+    """Every branch repo knows, by short name: its own heads and its remote-tracking branches (remote name dropped)."""
+    names = []
+    for ref in _git(["for-each-ref", "--format=%(refname)", "refs/heads", "refs/remotes"], cwd=repo).splitlines():
+        if ref.startswith("refs/heads/"):
+            names.append(ref.removeprefix("refs/heads/"))
+        elif ref.startswith("refs/remotes/") and ref.count("/") >= 3:
+            names.append(ref.split("/", 3)[3])  # refs/remotes/<remote>/<branch>
+    return names
+
+
 def latest_release_branch(url: str) -> str | None:
     """The highest release-X.Y branch on the remote."""
     found = [(minor, b) for b in ls_remote_heads(url) if (minor := release_branch_minor(b))]

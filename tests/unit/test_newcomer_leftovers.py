@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from releng import branches
 from releng.gcb.base import Job
 from releng.gcb.history import history_rows, render_history
 from releng.jobs.options import JobOptions, facts_for
@@ -223,3 +224,106 @@ def test_hostile_names_stay_one_clean_record(name: str, capsys: pytest.CaptureFi
     assert not any(ch in out.getvalue() for ch in "\x1b\x07\x9b\r")
     if name.startswith("[bold"):
         assert name in out.getvalue()  # shown as text, not read as a style
+
+
+# ---- item 4: --branch completion offers the real release branches ---------------------------------------------
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                   env={"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(repo),
+                        "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@localhost", "GIT_COMMITTER_NAME": "t",
+                        "GIT_COMMITTER_EMAIL": "t@localhost", "PATH": "/usr/bin:/bin"})
+
+
+@pytest.fixture(scope="module")
+def repos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A bare upstream (release-3.1, release-3.0) and a clone of another project (own and remote-tracking release
+    branches, and names that only look like release branches)."""
+    root = tmp_path_factory.mktemp("branches")
+    upstream, clone, other = root / "upstream.git", root / "clone", root / "other.git"
+    for bare in (upstream, other):
+        _git(root, "init", "-q", "--bare", "-b", "master", str(bare))
+    _git(root, "init", "-q", "-b", "master", str(clone))
+    _git(clone, "commit", "-q", "--allow-empty", "-m", "first")
+    for name in ("release-3.0", "release-3.1"):
+        _git(clone, "push", "-q", str(upstream), f"HEAD:refs/heads/{name}")
+    _git(clone, "push", "-q", str(upstream), "HEAD:refs/heads/master")
+    for name in ("release-1.9", "release-1.10", "feature", "release-1", "release-1.2.3", "release-01.2",
+                 "release-1.x", "foo/release-1.5", "xrelease-1.5"):
+        _git(clone, "branch", name)
+    _git(clone, "tag", "release-2.0")  # a tag, not a branch
+    _git(clone, "push", "-q", str(other), "HEAD:refs/heads/release-1.11", "HEAD:refs/heads/main")
+    _git(clone, "remote", "add", "origin", str(other))
+    _git(clone, "remote", "add", "release-9.9", str(other))  # a remote named like a branch
+    _git(clone, "fetch", "-q", "origin")
+    _git(clone, "fetch", "-q", "release-9.9")
+    _git(clone, "remote", "set-head", "origin", "main")  # origin/HEAD, a symbolic ref
+    (root / "plain").mkdir()
+    return {"upstream": upstream, "clone": clone, "plain": root / "plain", "root": root}
+
+
+CLONE_OFFERS = ["master", "main", "release-1.11", "release-1.10", "release-1.9"]
+UPSTREAM_OFFERS = ["master", "release-3.1", "release-3.0"]
+
+
+@pytest.mark.parametrize(("upstream", "cwd", "expected"), [
+    pytest.param("file://{upstream}", "clone", UPSTREAM_OFFERS, id="profile-upstream-file-url"),
+    pytest.param("{upstream}", "plain", UPSTREAM_OFFERS, id="profile-upstream-path"),
+    pytest.param("https://github.com/o/r.git", "clone", CLONE_OFFERS, id="remote-upstream-uses-the-clone"),
+    pytest.param(None, "clone", CLONE_OFFERS, id="no-profile-uses-the-clone"),
+    pytest.param("file://{root}/missing.git", "clone", CLONE_OFFERS, id="missing-upstream-falls-to-the-clone"),
+    pytest.param("https://github.com/o/r.git", "plain", ["master", "main", "release-"], id="no-repo-the-pattern"),
+    pytest.param("file://{root}/missing.git", "{root}/missing", ["master", "main", "release-"],
+                 id="nothing-exists-the-pattern"),
+])
+def test_offered_branches(repos: dict[str, Path], upstream: str | None, cwd: str, expected: list[str]) -> None:
+    url = upstream.format(**repos) if upstream else None
+    where = Path(cwd.format(**repos)) if "{" in cwd else repos[cwd]
+    assert branches.offered(url, where) == expected
+
+
+def test_a_repository_without_release_branches_offers_the_pattern_too(repos: dict[str, Path]) -> None:
+    only_master = repos["root"] / "new.git"
+    _git(repos["root"], "init", "-q", "--bare", "-b", "master", str(only_master))
+    _git(repos["clone"], "push", "-q", str(only_master), "HEAD:refs/heads/master")
+    assert branches.offered(str(only_master), repos["plain"]) == ["master", "release-"]
+
+
+def _complete(words: str, env: dict[str, str] | None = None) -> list[str]:
+    """What `krel <words><TAB>` offers in bash, through the CLI's own completion."""
+    result = CliRunner().invoke(app, [], prog_name="krel", env={
+        "_KREL_COMPLETE": "complete_bash", "COMP_WORDS": f"krel {words}",
+        "COMP_CWORD": str(len(words.split(" "))), **(env or {})})
+    assert result.exit_code == 0, result.output
+    return result.stdout.splitlines()
+
+
+@pytest.mark.parametrize("command", ["stage", "release", "gcbmgr", "ff", "changelog", "history"])
+def test_branch_completion_reads_the_cwd_clone(repos: dict[str, Path], command: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(repos["clone"])
+    monkeypatch.setenv("KREL_HOME", str(repos["root"] / "home"))  # the local profile's upstream does not exist
+    assert _complete(f"{command} --branch ") == CLONE_OFFERS
+    assert _complete(f"{command} --branch release-1.1") == ["release-1.11", "release-1.10"]
+
+
+# A --profile the completion cannot load (the user is still typing it) only means: no upstream to read.
+@pytest.mark.parametrize("profile", [
+    pytest.param("{root}/absent.toml", id="missing-file"),
+    pytest.param("{root}/broken.toml", id="broken-toml"),
+    pytest.param("no-such-builtin", id="unknown-name"),
+])
+def test_a_profile_that_does_not_load_falls_back(repos: dict[str, Path], profile: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    (repos["root"] / "broken.toml").write_text("[upstream\nurl = ")
+    monkeypatch.chdir(repos["plain"])
+    assert _complete(f"stage --profile {profile.format(**repos)} --branch ") == ["master", "main", "release-"]
+
+
+def test_the_profile_named_on_the_line_is_read(repos: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    mine = repos["root"] / "mine.toml"
+    mine.write_text((BUILTIN_DIR / "local.toml").read_text().replace(
+        'url = "file://{krel_home}/demo/upstream.git"', f'url = "file://{repos["upstream"]}"'))
+    monkeypatch.chdir(repos["clone"])
+    assert _complete(f"stage --profile {mine} --branch ") == UPSTREAM_OFFERS
