@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from releng.announce import compose, ghrelease, send
+from releng.announce import compose, ghrelease, record, send
 from releng.objectstore import open_store
 
 from krel import cutflow, ui
@@ -103,6 +103,10 @@ def send_cmd(
         "--email", "-e", metavar="EMAIL",
         help="Sender address (default: the profile's).",
     )] = "",
+    resend: Annotated[bool, typer.Option(
+        "--resend",
+        help="Mail it again although the bucket records it as sent (by announce send or krel release).",
+    )] = False,
     nomock: NomockOpt = False,
     yes: YesOpt = False,
     profile: ProfileOpt = DEFAULT_PROFILE,
@@ -111,6 +115,7 @@ def send_cmd(
     """Mail the announcement published in the release bucket, after checking the checksums it quotes.
 
     Mock mails the profile's test list; --nomock mails the announce lists after a yes/no confirmation.
+    An announcement the targets' bucket records as sent is not mailed again without --resend.
     Secrets come from the environment: KREL_SMTP_PASSWORD (KREL_SMTP_USER), SENDGRID_API_KEY.
 
     Example: krel announce send --tag v1.30.0 --print-only
@@ -131,6 +136,9 @@ def send_cmd(
         return
 
     def confirm(outgoing: send.Outgoing) -> None:
+        # after the checksum checks, before the question: a second send of the same release needs --resend
+        if not resend:
+            record.refuse_second_send(open_store(targets_for(prof, nomock).bucket), tag)
         # the same checks and question as krel release's announcement at its end (krel.cutflow)
         if not json_out:
             ui.table(f"announcement for {tag}", ["field", "value"], _rows(_summary(tag, outgoing, mailer.describe())))

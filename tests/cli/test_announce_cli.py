@@ -193,7 +193,9 @@ smtp_port = {smtp_server.port}
     assert smtp_server.handler.logins == [("relman", SECRETS["KREL_SMTP_PASSWORD"])]
     outputs.append(result.output)
     monkeypatch.setenv("KREL_SMTP_PASSWORD", "not-the-password")
-    result = cli.invoke(app, ["--log-level", "debug", "announce", "send", "--tag", TAG, "--profile", str(smtp)])
+    # --resend: the mock send above is recorded; these two check the failures, not the second-send refusal
+    result = cli.invoke(app, ["--log-level", "debug", "announce", "send", "--tag", TAG, "--resend",
+                              "--profile", str(smtp)])
     assert result.exit_code == 1
     outputs.append(result.output)
     monkeypatch.setenv("KREL_SMTP_PASSWORD", SECRETS["KREL_SMTP_PASSWORD"])
@@ -202,7 +204,8 @@ smtp_port = {smtp_server.port}
         Response('{"errors":[{"message":"forbidden"}]}', status=403, content_type="application/json"))
     monkeypatch.setenv("KREL_SENDGRID_HOST", httpserver.url_for("").rstrip("/"))
     sg = _profile_with_mail(krel_home, tmp_path, '[mail]\ntransport = "sendgrid"\n')
-    result = cli.invoke(app, ["--log-level", "debug", "announce", "send", "--tag", TAG, "--profile", str(sg)])
+    result = cli.invoke(app, ["--log-level", "debug", "announce", "send", "--tag", TAG, "--resend",
+                              "--profile", str(sg)])
     assert result.exit_code == 1
     assert "answered 403: forbidden" in result.output
     outputs.append(result.output)

@@ -41,6 +41,25 @@ class DamagedRecordError(ReleaseError):
         )
 
 
+class AlreadySentError(ReleaseError):
+    """The announcement was mailed before from these targets; `krel announce send` sends it again only with --resend."""
+
+    @classmethod
+    def of(cls, record: SentRecord, where: str) -> AlreadySentError:
+        return cls(
+            f"announce: {record.tag}'s announcement was already sent on {record.sent_at} to "
+            f"{', '.join(record.recipients)} ({record.receipt}; by `{record.command}`, recorded in {where}); "
+            "nothing was sent: pass --resend to mail it again"
+        )
+
+
+def refuse_second_send(store: ObjectStore, tag: str) -> None:
+    """AlreadySentError when `store` records `tag`'s announcement as sent (a damaged record refuses too)."""
+    earlier = sent_record(store, tag)
+    if earlier is not None:
+        raise AlreadySentError.of(earlier, f"{store.url.rstrip('/')}/{layout.announcement_record_key(tag)}")
+
+
 def sent_record(store: ObjectStore, tag: str) -> SentRecord | None:
     """The record of `tag`'s announcement in `store`, None when it was never mailed from these targets."""
     key = layout.announcement_record_key(tag)
