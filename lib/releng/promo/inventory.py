@@ -32,6 +32,8 @@ class LiveInventory:
     children: dict[str, dict[str, str]] = field(default_factory=dict)
     unreadable: dict[str, str] = field(default_factory=dict)
     requests: int = 0
+    # every tag each repository's tags/list named, resolved or not (signature tags: promo.signatures heals by them)
+    listed: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class InventoryError(ReleaseError):
@@ -156,6 +158,7 @@ def _list(state: _Read, repo: _Repo, listed: Listing | None) -> None:
     repo.listing = listed
     with state.lock:
         state.inv.repos[repo.path] = {}
+        state.inv.listed[repo.path] = listed.tags
     if state.cache is not None:
         repo.loaded = state.cache.load(repo.host, repo.name)
         repo.cached = repo.loaded.still_listed(listed.tags) if repo.loaded is not None else None
@@ -293,5 +296,6 @@ def read_inventory(
     for path in state.inv.unreadable:
         state.inv.repos.pop(path, None)
         state.inv.children.pop(path, None)
+        state.inv.listed.pop(path, None)
     _save(state, repos)
     return state.inv

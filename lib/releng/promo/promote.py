@@ -24,7 +24,13 @@ from releng.promo.inventory import (
     repos_to_read,
 )
 from releng.promo.manifests import REGISTRY_NAME_RE, Manifest, map_registries, parse_manifest, parse_thin_dir
-from releng.promo.signatures import SignatureOutcome, SignaturePlan, apply_signatures, plan_signatures
+from releng.promo.signatures import (
+    SignatureOutcome,
+    SignaturePlan,
+    apply_signatures,
+    plan_signatures,
+    unsigned_promoted,
+)
 from releng.registry import oci
 from releng.registry.copy import copy_image
 from releng.registry.credentials import service_accounts
@@ -188,19 +194,21 @@ def promote_images(options: PromoteOptions, registries: Registries, report: Repo
     result.delta = delta
     result.mode = "confirm" if options.confirm else "dry-run"
     report.info(f"{delta.already_promoted} edges already promoted, {len(delta.copies)} copies planned")
-    if delta.copies:
-        result.signatures = plan_signatures(delta.copies, registries, options.sign_key, options.threads)
-        report.info(f"signatures: {len(result.signatures.steps)} to copy or sign, "
+    # promoted earlier but missing the source's signature tag in a destination: a rerun heals it (issue 13)
+    heal = unsigned_promoted(groups, inventory.repos, inventory.listed, delta.copies)
+    if delta.copies or heal:
+        result.signatures = plan_signatures(delta.copies, registries, options.sign_key, options.threads, heal)
+        report.info(f"signatures: {len(result.signatures.steps)} to copy or sign ({len(heal)} healed), "
                     f"{len(result.signatures.conflicts)} conflicts")
     if options.confirm and delta.copies:
         report.step(4, steps, f"copy {len(delta.copies)} images")
         copies = _with_children(delta.copies, inventory, registries, cache, options.threads, result)
         tasks = order_copies(copies, inventory.children)
         result.outcomes = execute(tasks, registries, threads=options.threads, report=report)
-        if result.signatures is not None:
-            promoted = {(o.copy.dst_repo, o.copy.digest) for o in result.outcomes if not o.error}
-            result.signature_outcomes = apply_signatures(result.signatures, registries, options.sign_key, promoted,
-                                                         options.threads)
+    if options.confirm and result.signatures is not None:
+        promoted = {(o.copy.dst_repo, o.copy.digest) for o in result.outcomes if not o.error}
+        result.signature_outcomes = apply_signatures(result.signatures, registries, options.sign_key, promoted,
+                                                     options.threads)
     result.seconds = time.monotonic() - start
     return result
 
