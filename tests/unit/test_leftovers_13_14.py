@@ -1,6 +1,7 @@
 """Issues 13/14 leftovers, pure parts: the signing and packages keys reach Cloud Build jobs as Secret Manager
 secrets (named in the request, never their values), turned into key files inside the job (releng.gcb.keyfiles);
-the job templates pass BUILD_ID and PROJECT_ID to krel."""
+the job templates pass BUILD_ID and PROJECT_ID to krel; a signed release's announcement and GitHub page name its
+public key."""
 
 from __future__ import annotations
 
@@ -15,12 +16,18 @@ from pathlib import Path
 
 import pytest
 from google.cloud.devtools import cloudbuild_v1
+from releng.announce import compose, ghrelease
 from releng.errors import UsageError
 from releng.gcb import keyfiles
 from releng.gcb.base import BuildRequest, substitute
 from releng.gcb.cloudbuild import CloudBuildRunner, to_build
 from releng.gcb.config import GcbFacts, GcbOptions, build_request
+from releng.jobs import steps
+from releng.jobs.options import JobOptions, facts_for
+from releng.jobs.release import plan_release
+from releng.jobs.stage import plan_stage
 from releng.packages import keys as package_keys
+from releng.plan import Plan
 from releng.profile import Profile, Signing, SigningTargets, load_profile
 from releng.signing import keys as signing_keys
 
@@ -274,3 +281,70 @@ def test_the_job_link_looks_in_the_jobs_own_project(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("PROJECT_ID", "prod-releases")
     assert cutflow._job_link(LOCAL, "/log") == "https://console/b-77"
     assert asked == ["prod-releases"]
+
+
+# ---- 4. the announcement and the GitHub release page name the release's public key -------------------------------
+
+RC_BV = "v1.30.0-beta.0.5+0123456789abcd"
+HOME = Path("/krel-home")
+
+
+def _release_plan(nomock: bool, signing: SigningTargets | None) -> tuple[Plan, Profile]:
+    profile = load_profile("local", {"krel_home": str(HOME), "local_registry": "127.0.0.1:5000"})
+    options = JobOptions("release-1.30", "rc", RC_BV, profile, HOME, nomock=nomock,
+                         signing=profile.signing_for(nomock) if signing is None else signing)
+    facts = facts_for(options, RC_BV, True, notes_staged=True)
+    return plan_release(options, profile.targets(nomock), facts), profile
+
+
+@pytest.mark.parametrize("nomock", [False, True])
+def test_a_signed_release_names_its_public_key_where_the_notes_do(nomock: bool) -> None:
+    plan, profile = _release_plan(nomock, None)
+    url = f"{profile.targets(nomock).release_download_url()}/v1.30.0-rc.0/release-key.pub"
+    [announcement] = [st for st in plan.steps if isinstance(st, steps.CreateAnnouncement)]
+    [page] = [st for st in plan.steps if isinstance(st, steps.UpdateGitHubPage)]
+    assert announcement.signing_key_url == url and page.signing_key_url == url
+    # the same URL the stage's notes name (one rule: releng.jobs.stage.public_key_url)
+    options = JobOptions("release-1.30", "rc", RC_BV, profile, HOME, nomock=nomock, notes=True, replay_dir="/rec",
+                         signing=profile.signing_for(nomock))
+    stage = plan_stage(options, profile.targets(nomock), facts_for(options, RC_BV, True))
+    assert [st.signing_key_url for st in stage.steps if isinstance(st, steps.WriteNotes)] == [url]
+
+
+def test_an_unsigned_release_names_no_key() -> None:
+    plan, _ = _release_plan(True, SigningTargets(images=True))  # images only: no release-key.pub is published
+    assert {st.signing_key_url for st in plan.steps if isinstance(st, steps.CreateAnnouncement | steps.UpdateGitHubPage)
+            } == {""}
+
+
+KEY_URL = "https://dl.example.org/release/v1.30.0/release-key.pub"
+
+
+@pytest.mark.parametrize("url", [KEY_URL, ""], ids=["signed", "unsigned"])
+def test_the_rendered_announcement_and_page_name_the_key(url: str) -> None:
+    html = compose.build_announcement(LOCAL, "v1.30.0", go_version="1.22.4", signing_key_url=url).html
+    page = ghrelease.render_release_page(LOCAL, "v1.30.0", notes="notes", signing_key_url=url)
+    if url:
+        assert f'<a href="{url}">{url}</a>: <code>krel verify release --tag v1.30.0</code>' in html
+        assert f"[release-key.pub]({url})" in page and "### Signatures" in page
+        assert page.index("### Signatures") < page.index("### Release Notes")
+    else:
+        assert "public key" not in html and "Signatures" not in page and "release-key.pub" not in page
+
+
+# a signing key URL no page or mail may carry -> refused in one line, nothing rendered
+HOSTILE_URLS = {
+    "javascript": "javascript:alert(1)",
+    "attribute-break": 'https://dl.example.org/k.pub" onmouseover="x',
+    "markdown-link-break": "https://dl.example.org/k.pub) [click](https://evil.example",
+    "newline": "https://dl.example.org/k.pub\n### Injected",
+}
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS.values(), ids=HOSTILE_URLS.keys())
+def test_a_hostile_key_url_is_refused(url: str) -> None:
+    for render in (lambda: compose.build_announcement(LOCAL, "v1.30.0", go_version="1", signing_key_url=url),
+                   lambda: ghrelease.render_release_page(LOCAL, "v1.30.0", signing_key_url=url)):
+        with pytest.raises(UsageError) as exc:
+            render()
+        assert str(exc.value).startswith("link not allowed in a page or mail") and "\n" not in str(exc.value)

@@ -108,9 +108,11 @@ def build_announcement(
     go_version: str = "",
     changelog_html: str = "",
     packages: Sequence[RepositorySource] = (),
+    signing_key_url: str = "",
 ) -> Announcement:
     """The release announcement for `tag` (krel's CreateForRelease text for the kubernetes profile); `packages`:
-    the repositories the release published its packages to (named with the lines users add)."""
+    the repositories the release published its packages to (named with the lines users add); `signing_key_url`: the
+    public key the release's signatures check against ("" when the targets sign nothing)."""
     parse_tag(tag)
     changelog_url = link(profile.links.changelog, tag)
     html = render(
@@ -126,6 +128,7 @@ def build_announcement(
         changelog_html=Markup(changelog_html.strip("\n")),
         managers_url=profile.links.release_managers,
         packages=packages,
+        signing_key_url=signing_key_url,
     )
     return Announcement(kind="release", tag=tag, subject=subject_for(profile, tag), html=html)
 

@@ -75,9 +75,9 @@ def is_prerelease(tag: str) -> bool:
 
 
 def render_release_page(profile: Profile, tag: str, assets: Sequence[ReleaseAsset] = (), notes: str = "",
-                        packages: Sequence[RepositorySource] = ()) -> str:
+                        packages: Sequence[RepositorySource] = (), signing_key_url: str = "") -> str:
     """The release body: intro (announce list + CHANGELOG link), 'See the CHANGELOG', the package repositories the
-    release published to, notes, asset digests."""
+    release published to, the public key its signatures check against (when signed), notes, asset digests."""
     changelog_url = link(profile.links.changelog, tag)
     return render(
         "announce/github-release.md.j2",
@@ -91,6 +91,7 @@ def render_release_page(profile: Profile, tag: str, assets: Sequence[ReleaseAsse
         notes=notes.strip(),
         assets=list(assets),
         packages=list(packages),
+        signing_key_url=signing_key_url,
     )
 
 
@@ -176,12 +177,13 @@ def send_release_page(
     api_url: str = DEFAULT_API_URL,
     store: Callable[[], ObjectStore],
     packages: Sequence[RepositorySource] = (),
+    signing_key_url: str = "",
 ) -> GitHubReleaseResult:
-    """Render the release page for `tag` (naming the package repositories the release published to, if any) and
-    send it to mode's destination."""
+    """Render the release page for `tag` (naming the package repositories the release published to and the public
+    key its signatures check against, if any) and send it to mode's destination."""
     prerelease = is_prerelease(tag)
     hashed = tuple(hash_asset(Path(p)) for p in assets)
-    body = render_release_page(profile, tag, hashed, notes, packages)
+    body = render_release_page(profile, tag, hashed, notes, packages, signing_key_url)
     result = GitHubReleaseResult(
         mode=mode,
         tag=tag,

@@ -71,25 +71,27 @@ class ReleaseTexts:
     profile: Profile
 
     def announcement(self, tag: str, go_version: str, changelog_html: str,
-                     packages: Sequence[RepositorySource] = ()) -> Announcement:
+                     packages: Sequence[RepositorySource] = (), signing_key_url: str = "") -> Announcement:
         # Imported when used: the announce package pulls in jinja2 and mail modules a stage never needs.
         from releng.announce.compose import build_announcement
 
         return build_announcement(self.profile, tag, go_version=go_version, changelog_html=changelog_html,
-                                  packages=packages)
+                                  packages=packages, signing_key_url=signing_key_url)
 
-    def github_page(self, tag: str, notes: str, packages: Sequence[RepositorySource] = ()) -> str:
+    def github_page(self, tag: str, notes: str, packages: Sequence[RepositorySource] = (),
+                    signing_key_url: str = "") -> str:
         from releng.announce.ghrelease import render_release_page
 
-        return render_release_page(self.profile, tag, notes=notes, packages=packages)
+        return render_release_page(self.profile, tag, notes=notes, packages=packages, signing_key_url=signing_key_url)
 
     def send_github_page(self, mode: GitHubReleaseMode, tag: str, notes: str, store: ObjectStore,
-                         github: GitHub, packages: Sequence[RepositorySource] = ()) -> GitHubReleaseResult:
+                         github: GitHub, packages: Sequence[RepositorySource] = (),
+                         signing_key_url: str = "") -> GitHubReleaseResult:
         """The page rendered and sent to mode's destination (render, publish, bucket)."""
         from releng.announce.ghrelease import send_release_page
 
         return send_release_page(self.profile, mode, tag, notes=notes, token=github.token, api_url=github.api_url,
-                                 store=lambda: store, packages=packages)
+                                 store=lambda: store, packages=packages, signing_key_url=signing_key_url)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from releng import layout, markers, version
 from releng.jobs.options import JobFacts, JobOptions, opening
-from releng.jobs.stage import opening_checks
+from releng.jobs.stage import opening_checks, public_key_url
 from releng.jobs.steps import (
     ArchiveLog,
     CopyToRelease,
@@ -107,8 +107,9 @@ def plan_release(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan
     # Packages before the announcement and the page, which name their repositories (issue 14).
     publishing += _publish_packages(options, targets, facts, verified, job)
     repositories = _package_sources(options, targets, prime)
+    key_url = public_key_url(options, targets, prime)  # the announcement and the page name the signing key
     publishing.append(CreateAnnouncement(prime, targets.bucket, layout.release_prefix(prime), notes_html,
-                                         repositories))
+                                         repositories, key_url))
     publishing += [PublishMarkers(targets.bucket, v, marker_keys(v)) for v in versions]
     publishing.append(
         PushGitObjects(
@@ -131,6 +132,7 @@ def plan_release(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan
             notes_key=notes_html,
             staged_notes_key=f"{layout.staged_notes(bv)}/{layout.NOTES_FILES[1]}" if facts.notes_staged else "",
             packages=repositories,
+            signing_key_url=key_url,
         )
     )
     steps: list[Step] = [

@@ -112,8 +112,9 @@ def _stage_packages(options: JobOptions, targets: Targets, facts: JobFacts, job:
                             layout.packages_prefix(facts.build_version, prime))]
 
 
-def _public_key_url(options: JobOptions, targets: Targets, prime: str) -> str:
-    """Where the release's public key is published, when the targets sign its files ("" otherwise)."""
+def public_key_url(options: JobOptions, targets: Targets, prime: str) -> str:
+    """Where the release's public key is published, when the targets sign its files ("" otherwise); the notes, the
+    announcement and the GitHub page name it."""
     if not options.signing.artifacts:
         return ""
     return f"{targets.release_download_url()}/{prime}/{layout.PUBLIC_KEY_FILE}"
@@ -155,7 +156,7 @@ def plan_stage(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
                 remote=profile.upstream.remote,
                 default_branch=profile.upstream.default_branch,
                 template_dir=str(profile.template_dir() or ""),
-                signing_key_url=_public_key_url(options, targets, prime),
+                signing_key_url=public_key_url(options, targets, prime),
             )
         )
     for v in versions:

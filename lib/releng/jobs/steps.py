@@ -446,6 +446,7 @@ class UpdateGitHubPage(Step):
     notes_key: str
     staged_notes_key: str = ""  # the verified stage source of notes_key (the preflight renders from it)
     packages: tuple[RepositorySource, ...] = ()  # the package repositories PublishPackages published to
+    signing_key_url: str = ""  # the release's public key, when the targets sign its files
 
     @property
     def title(self) -> str:
@@ -464,6 +465,7 @@ class CreateAnnouncement(Step):
     prefix: str
     notes_html_key: str
     packages: tuple[RepositorySource, ...] = ()  # the package repositories PublishPackages published to
+    signing_key_url: str = ""  # the release's public key, when the targets sign its files
 
     @property
     def title(self) -> str:

@@ -274,7 +274,8 @@ def create_announcement(step: CreateAnnouncement, clients: Clients) -> None:
         go_version = detect_go_version()
     except ReleaseError:
         go_version = "unknown"
-    announcement = clients.texts.announcement(step.tag, go_version, changelog_html, step.packages)
+    announcement = clients.texts.announcement(step.tag, go_version, changelog_html, step.packages,
+                                                 step.signing_key_url)
     html_key = f"{step.prefix}/announcement.html"
     if store.exists(html_key):
         clients.report.info(f"{html_key} already written")
@@ -318,7 +319,7 @@ def check_github_page(step: UpdateGitHubPage, clients: Clients) -> None:
     store = clients.store(step.bucket)
     # At preflight the notes are not published yet: the page is rendered from their verified staged source.
     notes = store.get(step.staged_notes_key).decode() if step.staged_notes_key else ""
-    check_bucket_page(store, step.tag, clients.texts.github_page(step.tag, notes, step.packages))
+    check_bucket_page(store, step.tag, clients.texts.github_page(step.tag, notes, step.packages, step.signing_key_url))
 
 
 @handles(UpdateGitHubPage)
@@ -326,7 +327,8 @@ def update_github_page(step: UpdateGitHubPage, clients: Clients) -> None:
     """The GitHub release page through the announce library, in the targets' mode (render, publish, bucket)."""
     store = clients.store(step.bucket)
     notes = store.get(step.notes_key).decode() if step.notes_key and store.exists(step.notes_key) else ""
-    result = clients.texts.send_github_page(step.mode, step.tag, notes, store, clients.github, step.packages)
+    result = clients.texts.send_github_page(step.mode, step.tag, notes, store, clients.github, step.packages,
+                                          step.signing_key_url)
     clients.report.info(f"GitHub release page {step.tag}: {result.location or 'rendered only'}")
 
 
