@@ -167,3 +167,20 @@ def test_read_view_reuses_buffers_and_hashes_every_byte(data: bytes, size: int, 
     assert bytes(out) == data
     assert reader.hasher.hexdigests() == {"sha256": hashlib.sha256(data).hexdigest(),
                                           "sha512": hashlib.sha512(data).hexdigest()}
+
+
+@pytest.mark.parametrize("size", [0, 300, 70_000])
+def test_small_files_are_hashed_without_large_buffers(tmp_path: Path, size: int) -> None:
+    """A release verifies hundreds of small objects: each must not zero-fill 4 MiB read buffers."""
+    import tracemalloc
+
+    path = tmp_path / "small"
+    path.write_bytes(os.urandom(size))
+    tracemalloc.start()
+    try:
+        digests = hash_file(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert digests[0] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert peak < 1 << 20, peak
