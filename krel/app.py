@@ -206,7 +206,10 @@ def _print_version(value: bool) -> None:
     if value:
         from krel.commands.version import build_info, print_short
 
-        print_short(build_info())
+        try:
+            print_short(build_info())
+        except Exception as exc:  # an eager option runs while the root parses, before invoke's error handling
+            _fail(f"krel --version: {_describe(exc)}", 1)
         raise typer.Exit(0)
 
 

@@ -253,3 +253,24 @@ def test_bad_terminal_width_through_the_real_entry_point() -> None:
     code, out, err = _run(["--help"], {"TERMINAL_WIDTH": "abc", entry.FASTPATH_OFF: "1"})
     assert (code, out) == (2, b"")
     assert err.decode().splitlines() == ["error: krel: TERMINAL_WIDTH='abc' is not a number of columns (1 to 10000)"]
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["version"]], ids=["root-version", "version"])
+def test_normal_route_reports_a_failing_build_info(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the fast path hands a failure: one masked line and exit 1, for the eager --version flag too."""
+    from typer.testing import CliRunner
+
+    from krel.app import app
+
+    secret = "ghp_startupFastPathSecret0123456789abcd"
+
+    def broken() -> str:
+        raise RuntimeError(f"git answered {secret}")
+
+    monkeypatch.setenv("GITHUB_TOKEN", secret)
+    monkeypatch.setattr(version, "_commit", broken)
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: krel {argv[0]}: internal error (RuntimeError")
+    assert secret not in result.output
