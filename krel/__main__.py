@@ -157,6 +157,7 @@ def _options_panel(marks: RegexHighlighter) -> RenderableType:
         cells: list[RenderableType] = [_markup(option.help, marks)]
         if option.default is not None:
             cells.append(Text(f"[default: {option.default}]", style="dim"))
+        # typer's row: long flags, short flags, the `--no-x` forms (none at the root), value placeholder, help
         table.add_row(marks(longs), marks(shorts), Text(""), Text(""),
                       types(Text(option.metavar, style="bold yellow", overflow="fold")), Columns(cells))
     return Panel(table, border_style="dim", title=Text("Options"), title_align="left")
