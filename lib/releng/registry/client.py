@@ -22,6 +22,7 @@ from releng.registry import oci
 from releng.registry.auth import Auth, anonymous
 from releng.registry.oci import Descriptor
 from releng.registry.ratelimit import RetryableResponse, RetryPolicy, TokenBucket, is_retryable_status, retry_after
+from releng.registry.transport import HTTP11Transport, env_proxies
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +65,11 @@ def _untrusted_certificate(exc: Exception) -> bool:
     return False
 
 
-def _tls_context(host: str, ca_file: Path | None) -> ssl.SSLContext | bool:
-    """Verify TLS against the system store, plus a private CA when one is given (a registry behind a corporate CA)."""
+def _tls_context(host: str, ca_file: Path | None) -> ssl.SSLContext:
+    """Verify TLS as httpx does by default; with a private CA, against the system store plus that CA (a registry
+    behind a corporate CA)."""
     if ca_file is None:
-        return True
+        return httpx.create_ssl_context()
     try:
         context = ssl.create_default_context()
         context.load_verify_locations(cafile=str(ca_file))
@@ -85,6 +87,31 @@ def _error_codes(response: httpx.Response) -> str:
     except (ValueError, AttributeError, httpx.ResponseNotRead):
         return ""
     return " ".join(dict.fromkeys(c for c in codes if c))
+
+
+class _NoCookies(httpx.Cookies):
+    """Registries keep no state in cookies: none is stored or sent (httpx's cookie jar, consulted on every
+    response, cost a fifth of a HEAD's client CPU)."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+    def set_cookie_header(self, request: httpx.Request) -> None:
+        return None
+
+
+class _Http(httpx.Client):
+    """httpx.Client without cookies."""
+
+    _no_cookies = _NoCookies()
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._no_cookies
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        return None
 
 
 class RegistryClient:
@@ -114,12 +141,15 @@ class RegistryClient:
         attempts = None if retries is None else retries + 1
         self.retry = RetryPolicy(budget=retry_budget, initial=backoff, attempts=attempts)
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        self._http = httpx.Client(
+        verify = _tls_context(host, ca_file)
+        if transport is None and not env_proxies():
+            transport = HTTP11Transport(verify, max_idle=max_connections)
+        self._http = _Http(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             limits=limits,
             follow_redirects=True,
             transport=transport,
-            verify=_tls_context(host, ca_file),
+            verify=verify,
             headers={"User-Agent": "krel-registry/1"},
         )
 
