@@ -5,7 +5,7 @@ from releng import secrets
 def test_every_secret_name_is_listed() -> None:
     assert set(secrets.SECRET_ENV) == {
         "GITHUB_TOKEN", "SENDGRID_API_KEY", "KREL_SMTP_PASSWORD", "DOCKERHUB_TOKEN", "KREL_REGISTRY_PASSWORD",
-        "KREL_SIGNING_KEY_PASSWORD", "KREL_PACKAGES_GPG_PASSPHRASE",
+        "KREL_SIGNING_KEY_PASSWORD", "KREL_PACKAGES_GPG_PASSPHRASE", "KREL_SIGNING_KEY_DATA", "KREL_PACKAGES_GPG_KEY_DATA",
     }
 
 
