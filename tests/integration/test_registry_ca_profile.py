@@ -84,7 +84,7 @@ def test_snapshot_trusts_the_profile_ca_relative_to_the_profile_file(
     # Without the setting a loopback registry is spoken to in plain http, which T (https) refuses.
     plain = runner.invoke(app, ["promote", "snapshot", f"{tls.host}/ca/stg/hello", "--profile",
                                 str(_profile(tmp_path / "plain", None))])
-    assert plain.exit_code == 1 and "failed with HTTP 400" in plain.output
+    assert plain.exit_code == 1 and "the registry speaks TLS at this address: use https" in plain.output
     assert USER_A[1] not in ok.output + other.output + plain.output
 
 

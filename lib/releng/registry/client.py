@@ -22,7 +22,7 @@ from releng.registry import oci
 from releng.registry.auth import Auth, anonymous
 from releng.registry.oci import Descriptor
 from releng.registry.ratelimit import RetryableResponse, RetryPolicy, TokenBucket, is_retryable_status, retry_after
-from releng.registry.transport import HTTP11Transport, env_proxies
+from releng.registry.transport import HTTP11Transport, env_proxies, speaks_tls
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,13 @@ T = TypeVar("T")
 
 class RegistryError(ReleaseError):
     """A registry request failed; the message names the registry and repository, never credentials."""
+
+    @classmethod
+    def plain_http_to_tls(cls, where: str, what: str) -> RegistryError:
+        """A plain-http request to a port that speaks TLS (the server answers a bare HTTP 400)."""
+        return cls(f"{where}: {what} was sent over plain http, but the registry speaks TLS at this address: use https "
+                   "(krel uses plain http only for a loopback registry without a CA: give its CA with --ca-file or "
+                   "the profile's registry_ca)")
 
 
 class ManifestNotFoundError(RegistryError):
@@ -137,6 +144,7 @@ class RegistryClient:
         plain_http = (_host_only(host) in _LOOPBACK and ca_file is None) if insecure is None else insecure
         self.base_url = f"{'http' if plain_http else 'https'}://{host}"
         self.auth = auth or anonymous()
+        self._tls_port: bool | None = None  # whether a plain-http address speaks TLS, once asked
         self.rate_limiter = rate_limiter
         attempts = None if retries is None else retries + 1
         self.retry = RetryPolicy(budget=retry_budget, initial=backoff, attempts=attempts)
@@ -189,6 +197,9 @@ class RegistryClient:
                         f"registry {self.host}: {what}: TLS certificate not trusted ({exc}); "
                         "if the registry uses a private CA, pass its PEM with --ca-file"
                     ) from None
+                # A TLS server drops a plain-http request it does not take for HTTP (DELETE): no retry fixes that.
+                if isinstance(exc, httpx.RemoteProtocolError) and self._plain_http_to_tls():
+                    raise RegistryError.plain_http_to_tls(f"registry {self.host}", what) from None
                 hint = retry_after(exc.response.headers) if isinstance(exc, RetryableResponse) else None
                 wait = policy.wait(attempt, hint)
                 budget = min(policy.budget, policy.connect_budget) if isinstance(exc, httpx.ConnectError) \
@@ -275,7 +286,17 @@ class RegistryClient:
             )
         if status == 404:
             return ManifestNotFoundError(f"{where}: {what}: not found (HTTP 404{detail})")
+        if status == 400 and not codes and self._plain_http_to_tls():
+            return RegistryError.plain_http_to_tls(where, what)
         return RegistryError(f"{where}: {what} failed with HTTP {status}{detail}")
+
+    def _plain_http_to_tls(self) -> bool:
+        """Whether this client speaks plain http to a TLS port: TLS servers answer such a request with a bare 400
+        (Go: "Client sent an HTTP request to an HTTPS server"; a HEAD gets no body), so ask the port itself, once."""
+        if self._tls_port is None:
+            url = httpx.URL(self.base_url)
+            self._tls_port = url.scheme == "http" and speaks_tls(url.host, url.port or 80)
+        return self._tls_port
 
     @staticmethod
     def _pull(repo: str) -> tuple[str, ...]:

@@ -25,6 +25,20 @@ _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
 _Key = tuple[str, str, int]
 
 
+def speaks_tls(host: str, port: int, timeout: float = 1.0) -> bool:
+    """Whether a TLS handshake succeeds at host:port. The certificate is not checked: this asks only what the port
+    speaks, to explain a plain-http request it refused."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock, \
+                context.wrap_socket(sock, server_hostname=host):
+            return True
+    except OSError:  # ssl.SSLError included
+        return False
+
+
 def env_proxies() -> bool:
     """Whether the environment names an HTTP proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY): httpx's own transport
     then goes through it, as it always did; this one does not speak to proxies."""
@@ -56,6 +70,10 @@ class HTTP11Transport(httpx.BaseTransport):
         except BaseException:
             conn.close()
             raise
+        if not _valid_length(response):
+            response.close()
+            conn.close()
+            raise httpx.RemoteProtocolError(f"invalid Content-Length {response.getheader('content-length')!r}")
         return httpx.Response(
             response.status,
             headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.getheaders()],
@@ -161,6 +179,7 @@ class _Body(httpx.SyncByteStream):
         self._conn = conn
         self._key = key
         self._pool = pool
+        self._whole = False
 
     def __iter__(self) -> Iterator[bytes]:
         try:
@@ -168,15 +187,26 @@ class _Body(httpx.SyncByteStream):
                 yield chunk
         except TimeoutError as exc:
             raise httpx.ReadTimeout(str(exc)) from exc
-        except (OSError, http.client.HTTPException) as exc:  # a reset, or a body cut short (IncompleteRead)
+        except (OSError, http.client.HTTPException) as exc:  # a reset, or a chunked body cut short
             raise httpx.ReadError(f"{exc.__class__.__name__}: {exc}") from exc
+        # http.client ends a Content-Length body cut short by the server quietly (read(amt) returns b"").
+        if self._response.length:
+            raise httpx.ReadError(f"the body ended {self._response.length} bytes before its Content-Length")
+        self._whole = True
 
     def close(self) -> None:
-        if self._response.isclosed() and not self._response.will_close:
+        if self._whole and not self._response.will_close:
             self._pool._checkin(self._key, self._conn)
-        else:  # unread body left on the socket, or the server said it closes: never reuse
+        else:  # unread or broken body left on the socket, or the server said it closes: never reuse
             self._response.close()
             self._conn.close()
+
+
+def _valid_length(response: http.client.HTTPResponse) -> bool:
+    """Content-Length, where sent, is one decimal number (http.client would read a garbled one as absent, and a
+    HEAD's as zero; h11, httpx's own parser, refuses it)."""
+    values = set(response.msg.get_all("content-length") or [])
+    return not values or (len(values) == 1 and values.pop().strip().isdigit())
 
 
 def _set_timeout(conn: http.client.HTTPConnection, seconds: float | None) -> None:
