@@ -1,10 +1,11 @@
 """The registry client's HTTP/1.1 transport for httpx, on the standard library's http.client, with pooled keep-alive
 connections.
 
-A registry inventory is thousands of tiny requests (a HEAD per tag). httpx's default transport (httpcore + h11, pure
-Python) costs about twice the CPU per request of http.client, and on a small machine the client's CPU is what
-bounds the request rate (the registry shares the cores). Errors are raised as httpx's exceptions, so the client's
-retries and messages do not know which transport ran.
+A registry inventory is thousands of tiny requests (a HEAD per tag), and on a small machine the client's CPU per
+request bounds their rate (the registry shares the cores). httpx's default transport (httpcore + h11) parses every
+exchange in pure Python; here http.client does. With httpx's cookie jar skipped too (client.py), a HEAD costs the
+client 1.05M instructions instead of 1.63M (callgrind; bare http.client: 0.39M). Errors are raised as httpx's
+exceptions, so the client's retries and messages do not depend on the transport.
 """
 
 from __future__ import annotations
