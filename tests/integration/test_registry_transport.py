@@ -24,8 +24,8 @@ def _read_request(conn: socket.socket) -> bytes:
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = conn.recv(65536)
-        if not chunk:
-            return data
+        if not chunk or chunk.startswith(b"\x16"):  # a TLS ClientHello (the client asking what the port speaks)
+            return b""
         data += chunk
     return data
 
@@ -66,7 +66,7 @@ def serve() -> Iterator[Callable[[Serve], _Server]]:
 
     def start(behaviour: Serve) -> _Server:
         server = _Server(behaviour)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         started.append(server)
         return server
 
