@@ -24,7 +24,8 @@ if TYPE_CHECKING:  # imported where used: `krel --help` and `krel version` load 
 ProfileOpt = Annotated[
     str,
     typer.Option(
-        "--profile", metavar="NAME|FILE", help="Release profile: a built-in name (kubernetes, local) or a TOML path."
+        "--profile", metavar="NAME|FILE", envvar="KREL_PROFILE",
+        help="Release profile: a built-in name (kubernetes, local) or a TOML path.",
     ),
 ]
 # `krel --nomock <command>` (krel's persistent root flag): the root callback records it here, NomockOpt reads it.

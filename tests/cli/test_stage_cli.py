@@ -13,6 +13,9 @@ from releng.profile import BUILTIN_DIR
 
 from tests.fixtures.releaseflow import FlowEnv
 
+# Not about signing or packages: the local profile without them (tests/fixtures/releaseflow.lean_profile).
+FLOW_PROFILE = "lean"
+
 BV_1_0 = "v1.0.0-alpha.0.10+a0185f015f072f"
 
 

@@ -24,7 +24,10 @@ from releng.jobs.steps import CopyToRelease, PublishMarkers, PublishNotes, Verif
 from releng.objectstore import open_store
 from releng.profile import load_profile
 
-from tests.fixtures.releaseflow import FlowEnv, flow_generator
+from tests.fixtures.releaseflow import FlowEnv, flow_generator, lean_profile
+
+# Not about signing or packages: the local profile without them (tests/fixtures/releaseflow.lean_profile).
+FLOW_PROFILE = "lean"
 
 ALPHA1 = "v1.0.0-alpha.1"
 ARGS = ["--branch", "master", "--type", "alpha", "--nomock"]
@@ -36,7 +39,7 @@ def staged_world(tmp_path_factory: pytest.TempPathFactory, registry_factory: Any
     """One nomock staging with notes, and an earlier release already in release/ (so 'unchanged' means bytes)."""
     home = tmp_path_factory.mktemp("hostile-staging") / "krel-home"
     project = flow_generator().create(home)
-    world = FlowEnv(home, registry_factory("hostile-staging").host, project)
+    world = FlowEnv(home, registry_factory("hostile-staging").host, project, str(lean_profile(home)))
     staged = world.krel("stage", *ARGS, "--replay", str(project.replay))
     assert staged.returncode == 0, staged.stderr[-2000:]
     earlier = world.bucket("release") / "release" / "v0.9.0"
@@ -234,17 +237,17 @@ def test_logs_written_after_the_provenance_are_not_subjects(flow_env: FlowEnv) -
     statement = json.loads((world.bucket("release") / "release" / ALPHA1 / "provenance.json").read_text())
     names = {s["name"] for s in statement["subject"]}
     assert {"src.tar.gz", "notes/release-notes.html", f"{ALPHA1}/gcs-stage/{ALPHA1}/SHA256SUMS"} <= names
-    # release/<v>/ is exactly the staged gcs-stage subjects plus the notes, announcement, page, provenance (and its
-    # signed envelope) and the artifacts list
+    # release/<v>/ is exactly the staged gcs-stage subjects plus the notes, announcement, page, provenance and the
+    # artifacts list
     released_names = {k.split("/", 2)[2] for k in after if k.startswith(f"release/{ALPHA1}/")}
     staged = {n.split("/", 3)[3] for n in names if n.startswith(f"{ALPHA1}/gcs-stage/")}
-    assert released_names - staged == {"provenance.json", "provenance.intoto.jsonl", "artifacts.json",
+    assert released_names - staged == {"provenance.json", "artifacts.json",  # (no .intoto.jsonl: nothing signed)
                                        "release-notes.json", "release-notes.html", "announcement.html",
                                        "announcement-subject.txt", "github-release.md"}
 
 
 def _plan_index(world: FlowEnv, kind: type) -> int:
-    profile = load_profile("local", {"krel_home": str(world.home), "local_registry": world.registry})
+    profile = load_profile(world.profile, {"krel_home": str(world.home), "local_registry": world.registry})
     # the plan the CLI runs: with the steps the targets' signing adds
     options = JobOptions("master", "alpha", world.build_version, profile, world.home, nomock=True,
                          signing=profile.signing_for(True))
@@ -273,13 +276,13 @@ def test_killed_release_then_tampered_staging_is_refused(world: FlowEnv, case: s
 
 
 def _backends(world: FlowEnv) -> tuple[Clients, Any]:
-    profile = load_profile("local", {"krel_home": str(world.home), "local_registry": world.registry})
+    profile = load_profile(world.profile, {"krel_home": str(world.home), "local_registry": world.registry})
     bucket_url = profile.targets(True).bucket
     return Clients(ReleaseTexts(profile), stores={bucket_url: open_store(bucket_url)}), profile.targets(True)
 
 
 def _steps_of(world: FlowEnv) -> list[Any]:
-    profile = load_profile("local", {"krel_home": str(world.home), "local_registry": world.registry})
+    profile = load_profile(world.profile, {"krel_home": str(world.home), "local_registry": world.registry})
     options = JobOptions("master", "alpha", world.build_version, profile, world.home, nomock=True)
     with open_clients(profile, profile.targets(True)) as clients:
         return list(job.run("release", options, profile.targets(True), clients, plan_only=True).plan.steps)

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from tests.fixtures.releaseflow import FlowEnv
 
+# Not about signing or packages: the local profile without them (tests/fixtures/releaseflow.lean_profile).
+FLOW_PROFILE = "lean"
+
 RC0 = "v1.0.0-rc.0"
 BRANCH_ARGS = ["--branch", "release-1.0", "--type", "rc"]
 NOMOCK_LISTS = {"announce@localhost", "dev@localhost"}
@@ -35,7 +38,7 @@ def _html(msg: Message) -> str:
 
 
 def _send(flow: FlowEnv, *extra: str) -> tuple[int, str, str]:
-    result = flow.krel("announce", "send", "--tag", RC0, "--profile", "local", "--json", *extra)
+    result = flow.krel("announce", "send", "--tag", RC0, "--json", *extra)
     return result.returncode, result.stdout, result.stderr
 
 

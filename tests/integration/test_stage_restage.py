@@ -6,6 +6,9 @@ import shutil
 
 from tests.fixtures.releaseflow import FlowEnv
 
+# Not about signing or packages: the local profile without them (tests/fixtures/releaseflow.lean_profile).
+FLOW_PROFILE = "lean"
+
 
 def _run_log(key: str) -> bool:
     return "/logs/" in key  # every run archives its own log by design

@@ -17,11 +17,15 @@ from releng.profile import load_profile
 
 from tests.fixtures.releaseflow import FlowEnv
 
+# Not about signing or packages: the local profile without them (tests/fixtures/releaseflow.lean_profile).
+FLOW_PROFILE = "lean"
+
 KILLED = -signal.SIGKILL
 
 
-def _child(home: str, registry: str, job_name: str, build_version: str, kill_at: int | None, mid: bool) -> None:
-    profile = load_profile("local", {"krel_home": home, "local_registry": registry})
+def _child(home: str, registry: str, profile_name: str, job_name: str, build_version: str, kill_at: int | None,
+           mid: bool) -> None:
+    profile = load_profile(profile_name, {"krel_home": home, "local_registry": registry})
     options = JobOptions("master", "alpha", build_version, profile, Path(home), nomock=True)
     targets = profile.targets(True)
     try:
@@ -36,7 +40,8 @@ def _child(home: str, registry: str, job_name: str, build_version: str, kill_at:
 def _run(flow: FlowEnv, job_name: str, kill_at: int | None = None, mid_upload: bool = False) -> int | None:
     """One run of the job in a forked process (cheap: no interpreter start-up), SIGKILLed where asked."""
     process = multiprocessing.get_context("fork").Process(
-        target=_child, args=(str(flow.home), flow.registry, job_name, flow.build_version, kill_at, mid_upload)
+        target=_child,
+        args=(str(flow.home), flow.registry, flow.profile, job_name, flow.build_version, kill_at, mid_upload),
     )
     process.start()
     process.join(120)
@@ -44,7 +49,7 @@ def _run(flow: FlowEnv, job_name: str, kill_at: int | None = None, mid_upload: b
 
 
 def _steps(flow: FlowEnv, job_name: str) -> int:
-    profile = load_profile("local", {"krel_home": str(flow.home), "local_registry": flow.registry})
+    profile = load_profile(flow.profile, {"krel_home": str(flow.home), "local_registry": flow.registry})
     options = JobOptions("master", "alpha", flow.build_version, profile, flow.home, nomock=True)
     with open_clients(profile, profile.targets(True)) as clients:
         return len(job.run(job_name, options, profile.targets(True), clients, plan_only=True).plan.steps)
