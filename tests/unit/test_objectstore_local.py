@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -255,3 +256,20 @@ def test_many_concurrent_writers_share_the_temp_dir(store: LocalStore, monkeypat
     assert missing == []
     assert len(list(store.list("k/"))) == 3000
     assert not (store.root / TMP_DIR).exists()
+
+
+def test_temp_dir_removed_while_the_first_writer_sweeps_it(store: LocalStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store's first writers arrive together: one may remove the emptied temp dir just as another lists it (the
+    release copy of stop 19's CI failed so: `cannot write: No such file or directory`)."""
+    tmp_dir = store.root / TMP_DIR
+    tmp_dir.mkdir(parents=True)
+    real_iterdir = Path.iterdir
+
+    def removed_first(self: Path) -> Iterator[Path]:
+        if self == tmp_dir:
+            self.rmdir()  # another writer's _release_temp, just before the listing
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", removed_first)
+    assert store.put_new("k/first", b"data")
+    assert store.get("k/first") == b"data"

@@ -151,8 +151,7 @@ class LocalStore:
         self._refuse_links(TMP_DIR)
         tmp = tmp_dir / f"{os.getpid()}-{uuid.uuid4().hex}"
         with _os_errors(self.url, key, "write"):
-            if not self._swept:
-                self._sweep(tmp_dir)
+            self._sweep_once(tmp_dir)
             # No fsync: the guarantee is against a killed process (link makes the object appear whole or not at
             # all), not against power loss; syncing 2 GiB of release artifacts would dominate staging time.
             for attempt in range(20):
@@ -186,15 +185,23 @@ class LocalStore:
         with _TMP_DIR_LOCK, suppress(OSError):
             tmp.parent.rmdir()
 
-    def _sweep(self, tmp_dir: Path) -> None:
-        """Remove temp files of writers that were killed (their pid is gone), once per store."""
-        self._swept = True
-        if not tmp_dir.is_dir():
-            return
-        for entry in tmp_dir.iterdir():
-            pid = entry.name.split("-", 1)[0]
-            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-                entry.unlink(missing_ok=True)
+    def _sweep_once(self, tmp_dir: Path) -> None:
+        """Remove temp files of writers that were killed (their pid is gone), once per store.
+
+        Under the temp-dir lock: the first writers of a store arrive together, and one of them may remove the emptied
+        dir while another lists it."""
+        with _TMP_DIR_LOCK:
+            if self._swept:
+                return
+            self._swept = True
+            try:
+                entries = list(tmp_dir.iterdir())
+            except FileNotFoundError:
+                return
+            for entry in entries:
+                pid = entry.name.split("-", 1)[0]
+                if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                    entry.unlink(missing_ok=True)
 
     def _link_new(self, tmp: Path, key: str) -> None:
         dest = self.path(key)
