@@ -28,6 +28,7 @@ from typer.testing import CliRunner
 from krel import ui
 from krel.app import app
 from krel.jobs import show_artifacts
+from tests.fixtures.templates import profile_with_templates
 
 MARK = "MARK-from-the-profile"
 BV = "v1.1.0-alpha.0.3+0123456789abcd"
@@ -37,13 +38,7 @@ VARIABLES = {"krel_home": "/nonexistent-krel-home", "local_registry": "127.0.0.1
 
 def _profile(where: Path, overrides: dict[str, str]) -> Profile:
     """The local profile with `[templates] dir = "mine"` holding the given templates."""
-    for name, text in overrides.items():
-        (where / "mine" / name).parent.mkdir(parents=True, exist_ok=True)
-        (where / "mine" / name).write_text(text)
-    where.mkdir(parents=True, exist_ok=True)
-    path = where / "p.toml"
-    path.write_text((BUILTIN_DIR / "local.toml").read_text() + '\n[templates]\ndir = "mine"\n')
-    return load_profile(path, VARIABLES)
+    return profile_with_templates(where, overrides, VARIABLES)
 
 
 # ---- item 7: every template load honours the profile's template directory -------------------------------------

@@ -14,10 +14,11 @@ from releng.jobs.options import JobOptions, facts_for
 from releng.jobs.stage import plan_stage
 from releng.jobs.steps import WriteNotes
 from releng.notes import document, render
-from releng.profile import BUILTIN_DIR, Profile, load_profile
+from releng.profile import Profile, load_profile
 from releng.templates import template_path, templates_dir
 
 from tests.fixtures.gcbchoice import chosen
+from tests.fixtures.templates import profile_with_templates
 
 MARK = "MARK-from-the-profile"
 DOC = document.build([], document.downloads({"demo.tar.gz": "ab" * 64}, "https://dl.example", "v1.1.0"))
@@ -71,13 +72,8 @@ KINDS: dict[str, tuple[str, Callable[[Profile], str]]] = {
 
 
 def _profile(tmp_path: Path, overrides: dict[str, str]) -> Profile:
-    for name, text in overrides.items():
-        (tmp_path / "mine" / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / "mine" / name).write_text(text)
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    path = tmp_path / "p.toml"
-    path.write_text((BUILTIN_DIR / "local.toml").read_text() + '\n[templates]\ndir = "mine"\n')
-    return load_profile(path, {"krel_home": str(tmp_path / "home"), "local_registry": "127.0.0.1:5000"})
+    return profile_with_templates(tmp_path, overrides,
+                                  {"krel_home": str(tmp_path / "home"), "local_registry": "127.0.0.1:5000"})
 
 
 @pytest.mark.parametrize("name", list(KINDS))
