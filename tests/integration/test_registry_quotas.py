@@ -264,8 +264,7 @@ def test_tokens_for_many_repositories_are_fetched_concurrently(stub: HTTPServer)
     elapsed = time.monotonic() - start
     assert tags == [["v1"]] * 20
     assert creds.token_requests == 20, "one token per repository, none fetched twice"
-    assert gate.max_concurrent >= 5, "token fetches were serialised"
-    assert elapsed < 5.0, f"{elapsed:.2f}s: token fetches were serialised"  # serial: 6 s
+    assert gate.max_concurrent >= 5, f"token fetches were serialised ({elapsed:.2f}s; serial: 6 s)"
 
 
 def test_threads_on_one_scope_wait_for_the_first_fetch(stub: HTTPServer) -> None:
@@ -299,13 +298,12 @@ def test_a_429_pauses_its_host_only(stub: HTTPServer, other: HTTPServer) -> None
         with ThreadPoolExecutor(2) as pool:
             slow_host = pool.submit(a.list_tags, "staging/foo")
             time.sleep(0.1)  # the 429 has arrived and paused host a
-            start = time.monotonic()
             for _ in range(5):
                 b.list_tags("staging/foo")
-            other_elapsed = time.monotonic() - start
             assert slow_host.result() == ["v1"]
         assert registries.limiter.paused_hosts() == [_host(stub)]
-    assert other_elapsed < 0.8, "the other region was paused too"  # a shared pause would hold it ~0.9 s
+    # the other region went on while this one waited out its 1 s pause (no upper time bound: a loaded machine)
+    assert len(fine.times) == 5 and fine.times[-1] < throttled.times[1], "the other region was paused too"
     assert throttled.times[1] - throttled.times[0] >= 0.95
 
 
