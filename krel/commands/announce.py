@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from releng.announce import compose, ghrelease, record, send
+from releng.announce import compose, ghrelease, links, record, send
 from releng.objectstore import open_store
 
 from krel import cutflow, ui
@@ -61,10 +61,14 @@ def build(
             help="Toolchain version to quote (default: from `go version`).",
         )
     ] = "",
+    nomock: NomockOpt = False,
     profile: ProfileOpt = DEFAULT_PROFILE,
     json_out: JsonOpt = False,
 ) -> None:
     """Write announcement.html and announcement-subject.txt for a release (or a branch cut with --branch).
+
+    The package repositories and the signing key it names are the targets' (mock, or production with --nomock), as
+    `krel release` names them.
 
     Example: krel announce build --tag v1.30.0 --changelog-html CHANGELOG-1.30.html --go-version 1.22.4
     Example: krel announce build --tag v1.30.0-rc.0 --branch release-1.30 --work-dir /tmp/announce
@@ -74,8 +78,11 @@ def build(
         announcement = compose.build_branch_announcement(prof, tag, branch)
     else:
         html = compose.read_input(changelog_html, "changelog HTML") if changelog_html else ""
+        targets = targets_for(prof, nomock)
         announcement = compose.build_announcement(
-            prof, tag, go_version=go_version, changelog_html=html
+            prof, tag, go_version=go_version, changelog_html=html,
+            packages=links.package_repositories(prof, targets, tag),
+            signing_key_url=links.signing_key_url(prof.signing_for(nomock), targets, tag),
         )
     html_path, subject_path = compose.write_announcement(announcement, work_dir)
     if json_out:
@@ -194,14 +201,17 @@ def github_page(
     """
     prof = open_profile(profile)
     notes = compose.read_input(notes_file, "release notes") if notes_file else ""
+    targets = targets_for(prof, nomock)
     result = ghrelease.update_github_release(
         prof,
-        targets_for(prof, nomock),
+        targets,
         tag,
         assets=asset or [],
         notes=notes,
         token=github_token(),
         api_url=github_api_url(),
+        packages=links.package_repositories(prof, targets, tag),
+        signing_key_url=links.signing_key_url(prof.signing_for(nomock), targets, tag),
     )
     info = {
         "tag": tag, "mode": result.mode, "name": result.name, "prerelease": result.prerelease,

@@ -106,8 +106,11 @@ def update_github_release(
     api_url: str = DEFAULT_API_URL,
     store: ObjectStore | None = None,
     open_store: Callable[[str], ObjectStore] | None = None,
+    packages: Sequence[RepositorySource] = (),
+    signing_key_url: str = "",
 ) -> GitHubReleaseResult:
-    """Render the release page for `tag` and send it where `targets.github_release` says (see PAGE_DESTINATIONS).
+    """Render the release page for `tag` and send it where `targets.github_release` says (see PAGE_DESTINATIONS);
+    `packages` and `signing_key_url` as the release names them (releng.announce.links).
 
     "bucket" writes into `store` (default: open `targets.bucket`, only when it is written).
     """
@@ -122,7 +125,7 @@ def update_github_release(
         return open_store(targets.bucket)
 
     return send_release_page(profile, targets.github_release, tag, assets=assets, notes=notes, token=token,
-                             api_url=api_url, store=bucket_store)
+                             api_url=api_url, store=bucket_store, packages=packages, signing_key_url=signing_key_url)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from releng import layout, markers, version
+from releng.announce import links
 from releng.jobs.options import JobFacts, JobOptions, opening
 from releng.jobs.stage import opening_checks, public_key_url
 from releng.jobs.steps import (
@@ -63,10 +64,7 @@ def _publish_packages(options: JobOptions, targets: Targets, facts: JobFacts, ve
 
 def _package_sources(options: JobOptions, targets: Targets, prime: str) -> tuple[sources.RepositorySource, ...]:
     """The repositories the announcement and the GitHub page name: the ones PublishPackages publishes to."""
-    packages = options.profile.packages
-    if packages is None:
-        return ()
-    return sources.repository_sources(sources.public_url(targets), packages.project, prime)
+    return links.package_repositories(options.profile, targets, prime)
 
 
 def plan_release(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from releng import layout, version
 from releng.address import RegistryAddress
+from releng.announce import links
 from releng.jobs.options import JobFacts, JobOptions, opening
 from releng.jobs.steps import (
     ArchiveLog,
@@ -115,9 +116,7 @@ def _stage_packages(options: JobOptions, targets: Targets, facts: JobFacts, job:
 def public_key_url(options: JobOptions, targets: Targets, prime: str) -> str:
     """Where the release's public key is published, when the targets sign its files ("" otherwise); the notes, the
     announcement and the GitHub page name it."""
-    if not options.signing.artifacts:
-        return ""
-    return f"{targets.release_download_url()}/{prime}/{layout.PUBLIC_KEY_FILE}"
+    return links.signing_key_url(options.signing, targets, prime)
 
 
 def plan_stage(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
