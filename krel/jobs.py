@@ -70,12 +70,17 @@ def secrets() -> Secrets:
     )
 
 
-def _with_signing(options: JobOptions, nomock: bool, job_secrets: Secrets, load_key: bool
+def _with_signing(name: str, options: JobOptions, nomock: bool, job_secrets: Secrets, load_key: bool
                   ) -> tuple[JobOptions, Secrets]:
     """What the chosen targets sign goes into the options (the plan shows it); their key, loaded here at the edge
     (mock's throwaway key made on first use), into the secrets: the handlers get it through the clients only."""
     signing = options.profile.signing_for(nomock)
     options = dataclasses.replace(options, signing=signing)
+    if load_key and signing.signs() and name == "release" and not nomock \
+            and not signed.key_path(signing, options.home, nomock, os.environ).exists():
+        # A mock release signs nothing, and a new throwaway key could check nothing the stage signed (a job on
+        # another machine than its stage's): VerifySignatures checks with the key the stage published.
+        return options, job_secrets
     if load_key and signing.signs():
         key = signed.load_key(signing, options.home, nomock, os.environ)
         job_secrets = dataclasses.replace(job_secrets, signing_key=key)
@@ -128,7 +133,7 @@ def run_job(
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         # One line per registry request drowns the step headers; --log-level debug brings them back.
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    options, job_secrets = _with_signing(options, nomock, secrets(), load_key=not plan_only)
+    options, job_secrets = _with_signing(name, options, nomock, secrets(), load_key=not plan_only)
     with open_clients(options.profile, targets, job_secrets, report=reporter, hooks=_hooks()) as clients:
         if plan_only:
             result = jobrun.run(name, options, targets, clients, plan_only=True)

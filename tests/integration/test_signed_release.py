@@ -216,6 +216,33 @@ def test_swapped_image_signature_fails_naming_the_image(world: FlowEnv) -> None:
     assert f"demo-server-amd64:{RC0}" in done.stderr.strip().splitlines()[-1]  # the one error line names it
 
 
+def test_mock_release_on_another_machine_checks_with_the_staged_key(world: FlowEnv) -> None:
+    """A mock release job on another machine than its stage's (Cloud Build: a fresh KREL_HOME per job) has no mock
+    throwaway key: it checks with the key the stage published, and makes none. Another machine's own mock key is
+    used as it is, and fails. (This world's keys and job workspaces are set aside meanwhile, then put back.)"""
+    home = world.home
+    aside = {name: home.parent / f"{name.replace('/', '-')}.aside" for name in ("keys/mock", "workspaces")}
+    for name, where in aside.items():
+        (home / name).rename(where)
+    try:
+        own_key = home / "keys" / "mock" / "signing.key"
+        own_key.parent.mkdir(parents=True)
+        keys.generate_key(own_key, own_key.with_suffix(".pub"))
+        refused = world.krel("release", *BRANCH, *_bv(world))
+        assert refused.returncode == 1, refused.stderr[-2000:]
+        assert "signature" in refused.stderr.strip().splitlines()[-1]
+        shutil.rmtree(home / "keys" / "mock")
+        done = world.krel("release", *BRANCH, *_bv(world))
+        assert done.returncode == 0, done.stderr[-2000:]
+        staged_key = world.bucket("mock") / "release" / RC0 / layout.PUBLIC_KEY_FILE
+        assert f"checking with the key the stage published ({keys.load_verify_key(staged_key).key_id}" in done.stderr
+        assert not (home / "keys" / "mock").exists()  # no new throwaway key
+    finally:
+        for name, where in aside.items():
+            shutil.rmtree(home / name, ignore_errors=True)
+            where.rename(home / name)
+
+
 # ---- nomock: the release refuses a tampered stage before its first write, then releases the untouched one ----------
 
 def _staged(flow: FlowEnv) -> Path:
@@ -268,3 +295,4 @@ def test_nomock_release_is_signed_end_to_end(world: FlowEnv) -> None:
     other = _verify(world, "--nomock", "--key", str(mock_pub), "--json")
     assert other.returncode == 1
     assert not any(c["ok"] for c in json.loads(other.stdout)["checks"] if c["check"] != "sha256/sha512")
+

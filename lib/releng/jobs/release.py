@@ -44,7 +44,7 @@ def _signature_checks(options: JobOptions, targets: Targets, facts: JobFacts, ve
         return []
     repos = layout.image_repos(build.images, build.arches) if signing.images else ()
     return [VerifySignatures(targets.bucket, layout.stage_prefix(facts.build_version), facts.versions, verified,
-                             signing.artifacts, envelope, targets.registry, repos)]
+                             signing.artifacts, envelope, targets.registry, repos, mock=not options.nomock)]
 
 
 def _publish_packages(options: JobOptions, targets: Targets, facts: JobFacts, verified: str, job: Path

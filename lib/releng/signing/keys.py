@@ -28,11 +28,11 @@ class SigningKeyError(ReleaseError):
     """A key file cannot be used: missing, unreadable, wrong type, wrong or missing password."""
 
     @classmethod
-    def unreadable(cls, path: Path, why: str) -> SigningKeyError:
+    def unreadable(cls, path: Path | str, why: str) -> SigningKeyError:
         return cls(f"signing key {path}: {why}")
 
     @classmethod
-    def wrong_type(cls, path: Path, what: str) -> SigningKeyError:
+    def wrong_type(cls, path: Path | str, what: str) -> SigningKeyError:
         return cls(f"signing key {path}: {what}; krel signs with ECDSA P-256 keys (cosign's default), "
                    "e.g. from `krel sign generate-key`")
 
@@ -121,7 +121,7 @@ def _read_pem(path: Path) -> bytes:
     return data
 
 
-def _check_curve(path: Path, key: object) -> None:
+def _check_curve(path: Path | str, key: object) -> None:
     """Only EC P-256: cosign's default, and what the simple-signing and openssl checks expect."""
     if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
         if isinstance(key.curve, ec.SECP256R1):
@@ -157,14 +157,20 @@ def load_signing_key(path: Path, password: bytes | None = None) -> SigningKey:
 
 def load_verify_key(path: Path) -> VerifyKey:
     """A P-256 public key from a PEM file (`cosign.pub`, `openssl ec -pubout`)."""
-    data = _read_pem(path)
+    return parse_verify_key(_read_pem(path), path)
+
+
+def parse_verify_key(data: bytes, source: Path | str) -> VerifyKey:
+    """A P-256 public key from PEM bytes read from `source` (a file, or an object such as a staged release-key.pub)."""
+    if len(data) > MAX_KEY_FILE:
+        raise SigningKeyError.unreadable(source, f"larger than {MAX_KEY_FILE} bytes: not a PEM key")
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, UnsupportedAlgorithm):
-        raise SigningKeyError.unreadable(path, "not a PEM public key") from None
-    _check_curve(path, key)
+        raise SigningKeyError.unreadable(source, "not a PEM public key") from None
+    _check_curve(source, key)
     assert isinstance(key, ec.EllipticCurvePublicKey)
-    return VerifyKey(key, str(path))
+    return VerifyKey(key, str(source))
 
 
 def generate_key(private_path: Path, public_path: Path, password: bytes | None = None) -> SigningKey:
