@@ -6,7 +6,6 @@ the nomock packages bucket is never touched. (A rerun publishing nothing twice: 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.releaseflow import FlowEnv, flow_generator
+from tests.fixtures.releaseflow import FlowEnv, module_world
 from tests.integration.test_packages_repos import _apt
 
 RC0 = "v1.0.0-rc.0"
@@ -25,24 +24,11 @@ DEB_VERSION = "1.0.0~rc.0-1.1"
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, registry_factory: Any) -> Iterator[FlowEnv]:
     """One mock stage + release of the demo project (module-scoped: built once)."""
-    home = tmp_path_factory.mktemp("packages-release") / "krel-home"
-    registry = registry_factory("packages-release")
-    flow = FlowEnv(home, registry.host, flow_generator().create(home))
-    old = {k: os.environ.get(k) for k in ("KREL_HOME", "KREL_LOCAL_REGISTRY", "CI")}
-    os.environ.update({"KREL_HOME": str(home), "KREL_LOCAL_REGISTRY": registry.host, "CI": "true"})
-    try:
-        for command in ("stage", "release"):
-            extra = ["--build-version", flow.build_version] if command == "release" else []
-            done = flow.krel(command, "--branch", "release-1.0", "--type", "rc", *extra)
-            assert done.returncode == 0, done.stderr[-2000:]
+    args = ("--branch", "release-1.0", "--type", "rc")
+    with module_world(tmp_path_factory, registry_factory, "packages-release",
+                      lambda flow: [("stage", *args), ("release", *args, "--build-version", flow.build_version)]
+                      ) as flow:
         yield flow
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        registry.stop()
 
 
 def test_apt_get_and_rpm_accept_the_released_packages(world: FlowEnv, tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -28,7 +27,7 @@ from releng.registry.client import RegistryClient
 from releng.signing import cosign, dsse, keys
 from releng.signing import release as signed
 
-from tests.fixtures.releaseflow import FlowEnv, flow_generator
+from tests.fixtures.releaseflow import FlowEnv, module_world
 
 RC0 = "v1.0.0-rc.0"
 BRANCH = ("--branch", "release-1.0", "--type", "rc")
@@ -41,23 +40,10 @@ def _bv(flow: FlowEnv) -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, registry_factory: Any) -> Iterator[FlowEnv]:
     """A mock release of the demo project and a nomock stage of it, signed as the local profile says."""
-    home = tmp_path_factory.mktemp("signed") / "krel-home"
-    registry = registry_factory("signed-release")
-    flow = FlowEnv(home, registry.host, flow_generator().create(home))
-    old = {k: os.environ.get(k) for k in ("KREL_HOME", "KREL_LOCAL_REGISTRY", "CI")}
-    os.environ.update({"KREL_HOME": str(home), "KREL_LOCAL_REGISTRY": registry.host, "CI": "true"})
-    try:
-        for args in (("stage",), ("release", *_bv(flow)), ("stage", "--nomock")):
-            done = flow.krel(*args, *BRANCH)
-            assert done.returncode == 0, done.stderr[-2000:]
+    with module_world(tmp_path_factory, registry_factory, "signed-release",
+                      lambda flow: [("stage", *BRANCH), ("release", *_bv(flow), *BRANCH),
+                                    ("stage", "--nomock", *BRANCH)]) as flow:
         yield flow
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        registry.stop()
 
 
 def _verify(flow: FlowEnv, *extra: str) -> subprocess.CompletedProcess[str]:
