@@ -76,15 +76,14 @@ def _with_signing(name: str, options: JobOptions, nomock: bool, job_secrets: Sec
     (mock's throwaway key made on first use), into the secrets: the handlers get it through the clients only."""
     signing = options.profile.signing_for(nomock)
     options = dataclasses.replace(options, signing=signing)
-    if load_key and signing.signs() and name == "release" and not nomock \
-            and not signed.key_path(signing, options.home, nomock, os.environ).exists():
+    if not (load_key and signing.signs()):
+        return options, job_secrets
+    if name == "release" and not nomock and not signed.key_path(signing, options.home, nomock, os.environ).exists():
         # A mock release signs nothing, and a new throwaway key could check nothing the stage signed (a job on
         # another machine than its stage's): VerifySignatures checks with the key the stage published.
         return options, job_secrets
-    if load_key and signing.signs():
-        key = signed.load_key(signing, options.home, nomock, os.environ)
-        job_secrets = dataclasses.replace(job_secrets, signing_key=key)
-    return options, job_secrets
+    key = signed.load_key(signing, options.home, nomock, os.environ)
+    return options, dataclasses.replace(job_secrets, signing_key=key)
 
 
 def submit(name: str, options: JobOptions, stream: bool, yes: bool, json_out: bool) -> None:

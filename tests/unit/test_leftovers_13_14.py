@@ -304,7 +304,7 @@ def test_a_signed_release_names_its_public_key_where_the_notes_do(nomock: bool) 
     [announcement] = [st for st in plan.steps if isinstance(st, steps.CreateAnnouncement)]
     [page] = [st for st in plan.steps if isinstance(st, steps.UpdateGitHubPage)]
     assert announcement.signing_key_url == url and page.signing_key_url == url
-    # the same URL the stage's notes name (one rule: releng.jobs.stage.public_key_url)
+    # the same URL the stage's notes name (one rule: releng.announce.links.signing_key_url)
     options = JobOptions("release-1.30", "rc", RC_BV, profile, HOME, nomock=nomock, notes=True, replay_dir="/rec",
                          signing=profile.signing_for(nomock))
     stage = plan_stage(options, profile.targets(nomock), facts_for(options, RC_BV, True))

@@ -7,7 +7,7 @@ from pathlib import Path
 from releng import layout, markers, version
 from releng.announce import links
 from releng.jobs.options import JobFacts, JobOptions, opening
-from releng.jobs.stage import opening_checks, public_key_url
+from releng.jobs.stage import opening_checks
 from releng.jobs.steps import (
     ArchiveLog,
     CopyToRelease,
@@ -62,11 +62,6 @@ def _publish_packages(options: JobOptions, targets: Targets, facts: JobFacts, ve
     )]
 
 
-def _package_sources(options: JobOptions, targets: Targets, prime: str) -> tuple[sources.RepositorySource, ...]:
-    """The repositories the announcement and the GitHub page name: the ones PublishPackages publishes to."""
-    return links.package_repositories(options.profile, targets, prime)
-
-
 def plan_release(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
     """Every step of `krel release`: verify, check every refusal, validate images, then publish (git last but one)."""
     profile, bv, versions, prime, job, repo, stage = opening(options, targets, facts, "release")
@@ -104,8 +99,9 @@ def plan_release(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan
         )
     # Packages before the announcement and the page, which name their repositories (issue 14).
     publishing += _publish_packages(options, targets, facts, verified, job)
-    repositories = _package_sources(options, targets, prime)
-    key_url = public_key_url(options, targets, prime)  # the announcement and the page name the signing key
+    # what the announcement and the page name besides the files: the rule announce build and github-page use too
+    repositories = links.package_repositories(options.profile, targets, prime)
+    key_url = links.signing_key_url(options.signing, targets, prime)
     publishing.append(CreateAnnouncement(prime, targets.bucket, layout.release_prefix(prime), notes_html,
                                          repositories, key_url))
     publishing += [PublishMarkers(targets.bucket, v, marker_keys(v)) for v in versions]

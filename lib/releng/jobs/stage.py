@@ -113,12 +113,6 @@ def _stage_packages(options: JobOptions, targets: Targets, facts: JobFacts, job:
                             layout.packages_prefix(facts.build_version, prime))]
 
 
-def public_key_url(options: JobOptions, targets: Targets, prime: str) -> str:
-    """Where the release's public key is published, when the targets sign its files ("" otherwise); the notes, the
-    announcement and the GitHub page name it."""
-    return links.signing_key_url(options.signing, targets, prime)
-
-
 def plan_stage(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
     """Every step of `krel stage`, with its targets copied from `targets`; no I/O."""
     profile, bv, versions, prime, job, repo, stage = opening(options, targets, facts, "stage")
@@ -155,7 +149,7 @@ def plan_stage(options: JobOptions, targets: Targets, facts: JobFacts) -> Plan:
                 remote=profile.upstream.remote,
                 default_branch=profile.upstream.default_branch,
                 template_dir=str(profile.template_dir() or ""),
-                signing_key_url=public_key_url(options, targets, prime),
+                signing_key_url=links.signing_key_url(options.signing, targets, prime),
             )
         )
     for v in versions:
